@@ -1,0 +1,411 @@
+//! Write [Sluice](https://github.com/sluice-ci/sluice) pipeline steps in Rust.
+//!
+//! A step is a WebAssembly component built for `wasm32-wasip2`. With this crate you write
+//! a type that implements [`Plugin`], export it with [`export_plugin!`], and build it with
+//! `cargo build --release --target wasm32-wasip2`. The resulting `.wasm` file is a step
+//! that any `sluice.toml` can use with `uses = "./path/to/plugin.wasm"`.
+//!
+//! ```
+//! use serde::Deserialize;
+//! use sluice_sdk::{Failure, Invocation, Outcome, Plugin, PluginInfo, Port, Value, ValueKind};
+//!
+//! #[derive(Deserialize)]
+//! #[serde(deny_unknown_fields)]
+//! struct Config {
+//!     #[serde(default = "default_greeting")]
+//!     greeting: String,
+//! }
+//!
+//! fn default_greeting() -> String {
+//!     "Hello".into()
+//! }
+//!
+//! struct Greet;
+//!
+//! impl Plugin for Greet {
+//!     fn describe() -> PluginInfo {
+//!         PluginInfo::new("greet", "0.1.0", "Greets someone")
+//!             .input(Port::new("name", ValueKind::Text, "Who to greet").required())
+//!             .output(Port::new("message", ValueKind::Text, "The greeting"))
+//!     }
+//!
+//!     fn run(invocation: Invocation) -> Result<Outcome, Failure> {
+//!         let config: Config = invocation.config()?;
+//!         let name = invocation.text("name").unwrap_or("world");
+//!         sluice_sdk::info!("greeting {name}");
+//!         let message = format!("{}, {name}!", config.greeting);
+//!         Ok(Outcome::new()
+//!             .summary(message.clone())
+//!             .output("message", Value::Text(message)))
+//!     }
+//! }
+//!
+//! sluice_sdk::export_plugin!(Greet);
+//! # fn main() {}
+//! ```
+//!
+//! # What a step can see
+//!
+//! Only what the pipeline grants (see the `allow` table of a step):
+//!
+//! - [`WORKSPACE`]`/<path>` for each `allow.read` and `allow.write` entry (paths are relative
+//!   to the directory of `sluice.toml`);
+//! - `/inputs/<input>/` for each artifact wired into the step, read-only;
+//! - [`OUTPUTS`], a private writable directory: write artifacts there (see [`write_artifact`]);
+//! - environment variables set by the step's `env` table, and nothing else;
+//! - secrets through [`secret`], for names listed in `allow.secrets`.
+//!
+//! Everything a step prints to stdout or stderr goes to its log.
+#![deny(missing_docs)]
+
+extern crate self as sluice_sdk;
+
+use std::path::{Path, PathBuf};
+
+#[doc(hidden)]
+pub mod bindings {
+    #![allow(missing_docs)]
+    wit_bindgen::generate!({
+        path: "../wit",
+        world: "step",
+        pub_export_macro: true,
+        export_macro_name: "__export_step",
+        default_bindings_module: "::sluice_sdk::bindings",
+        runtime_path: "::sluice_sdk::__private::wit_bindgen::rt",
+        additional_derives: [PartialEq],
+    });
+}
+
+pub use bindings::sluice::step::host::Level;
+pub use bindings::sluice::step::types::{
+    Artifact, Failure, Finding, Invocation, Outcome, PluginInfo, Port, Severity, Span, Value,
+    ValueKind,
+};
+
+/// Where the step's workspace grants are mounted: `allow.read = ["src"]` is visible at
+/// `/workspace/src`.
+pub const WORKSPACE: &str = "/workspace";
+
+/// The step's private, writable output directory. Files written here can be returned as
+/// artifacts.
+pub const OUTPUTS: &str = "/outputs";
+
+/// A pipeline step.
+///
+/// Implement it on a type and export the type with [`export_plugin!`].
+pub trait Plugin {
+    /// Describes the plugin: its name, inputs, outputs and wanted capabilities.
+    /// Must not depend on anything but the plugin itself.
+    fn describe() -> PluginInfo;
+
+    /// Runs the step once.
+    ///
+    /// Return [`Failure::Gate`] (see [`Failure::gate`]) when the step ran and its result
+    /// must stop the pipeline, [`Failure::Invalid`] for bad configuration and
+    /// [`Failure::Error`] when the work could not be done.
+    fn run(invocation: Invocation) -> Result<Outcome, Failure>;
+}
+
+/// Exports a type implementing [`Plugin`] as the component's `describe` and `run`.
+///
+/// Use it once per plugin crate, at the crate root.
+#[macro_export]
+macro_rules! export_plugin {
+    ($plugin:ty) => {
+        #[doc(hidden)]
+        struct __SluiceStepExport;
+
+        impl $crate::bindings::Guest for __SluiceStepExport {
+            fn describe() -> $crate::PluginInfo {
+                <$plugin as $crate::Plugin>::describe()
+            }
+
+            fn run(
+                invocation: $crate::Invocation,
+            ) -> ::core::result::Result<$crate::Outcome, $crate::Failure> {
+                <$plugin as $crate::Plugin>::run(invocation)
+            }
+        }
+
+        $crate::bindings::__export_step!(__SluiceStepExport with_types_in $crate::bindings);
+    };
+}
+
+#[doc(hidden)]
+pub mod __private {
+    pub use wit_bindgen;
+}
+
+impl PluginInfo {
+    /// Starts a description with no ports and no wanted capabilities.
+    pub fn new(name: impl Into<String>, version: impl Into<String>, description: impl Into<String>) -> Self {
+        PluginInfo {
+            name: name.into(),
+            version: version.into(),
+            description: description.into(),
+            inputs: Vec::new(),
+            outputs: Vec::new(),
+            wants: Vec::new(),
+        }
+    }
+
+    /// Declares an input.
+    pub fn input(mut self, port: Port) -> Self {
+        self.inputs.push(port);
+        self
+    }
+
+    /// Declares an output.
+    pub fn output(mut self, port: Port) -> Self {
+        self.outputs.push(port);
+        self
+    }
+
+    /// Declares a wanted capability: `fs:read`, `fs:write` or `secret:<NAME>`.
+    pub fn wants(mut self, capability: impl Into<String>) -> Self {
+        self.wants.push(capability.into());
+        self
+    }
+}
+
+impl Port {
+    /// An optional port.
+    pub fn new(name: impl Into<String>, kind: ValueKind, description: impl Into<String>) -> Self {
+        Port {
+            name: name.into(),
+            kind,
+            required: false,
+            description: description.into(),
+        }
+    }
+
+    /// Marks the port required.
+    pub fn required(mut self) -> Self {
+        self.required = true;
+        self
+    }
+}
+
+impl Invocation {
+    /// Deserializes the step's `with` table (less its declared inputs) into `T`.
+    ///
+    /// An error becomes [`Failure::Invalid`] naming the problem, which the host shows
+    /// against the step.
+    pub fn config<T: serde::de::DeserializeOwned>(&self) -> Result<T, Failure> {
+        serde_json::from_str(&self.config)
+            .map_err(|e| Failure::Invalid(format!("invalid `with` table: {e}")))
+    }
+
+    /// The value of an input, if the pipeline set it.
+    pub fn input(&self, name: &str) -> Option<&Value> {
+        self.inputs.iter().find(|(n, _)| n == name).map(|(_, v)| v)
+    }
+
+    /// The value of a text input.
+    pub fn text(&self, name: &str) -> Option<&str> {
+        match self.input(name) {
+            Some(Value::Text(s)) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The value of an artifact input: its path under `/inputs/` and its digest.
+    pub fn artifact(&self, name: &str) -> Option<&Artifact> {
+        match self.input(name) {
+            Some(Value::Artifact(a)) => Some(a),
+            _ => None,
+        }
+    }
+}
+
+impl Outcome {
+    /// An outcome with no outputs, no findings and an empty summary.
+    pub fn new() -> Self {
+        Outcome {
+            outputs: Vec::new(),
+            findings: Vec::new(),
+            summary: String::new(),
+        }
+    }
+
+    /// Sets an output.
+    pub fn output(mut self, name: impl Into<String>, value: Value) -> Self {
+        self.outputs.push((name.into(), value));
+        self
+    }
+
+    /// Adds a finding.
+    pub fn finding(mut self, finding: Finding) -> Self {
+        self.findings.push(finding);
+        self
+    }
+
+    /// Sets the one-line summary.
+    pub fn summary(mut self, summary: impl Into<String>) -> Self {
+        self.summary = summary.into();
+        self
+    }
+}
+
+impl Default for Outcome {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Failure {
+    /// A failed gate that still reports `outcome`'s findings and outputs.
+    pub fn gate(outcome: Outcome) -> Self {
+        Failure::Gate(outcome)
+    }
+
+    /// Invalid configuration: say what is wrong and how to fix it.
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Failure::Invalid(message.into())
+    }
+
+    /// The step could not do its work.
+    pub fn error(message: impl Into<String>) -> Self {
+        Failure::Error(message.into())
+    }
+}
+
+impl Finding {
+    /// A finding with no location and no tags.
+    pub fn new(rule: impl Into<String>, severity: Severity, message: impl Into<String>) -> Self {
+        Finding {
+            rule: rule.into(),
+            severity,
+            message: message.into(),
+            span: None,
+            tags: Vec::new(),
+        }
+    }
+
+    /// Sets where the finding is.
+    pub fn at(mut self, span: Span) -> Self {
+        self.span = Some(span);
+        self
+    }
+
+    /// Adds a tag, such as `CWE-798`.
+    pub fn tag(mut self, tag: impl Into<String>) -> Self {
+        self.tags.push(tag.into());
+        self
+    }
+}
+
+impl Span {
+    /// A point in a file (path relative to the workspace, 1-based line and byte column).
+    pub fn new(path: impl Into<String>, line: u32, column: u32) -> Self {
+        Span {
+            path: path.into(),
+            line,
+            column,
+            end_line: 0,
+            end_column: 0,
+        }
+    }
+
+    /// Sets the inclusive end of the region.
+    pub fn to(mut self, end_line: u32, end_column: u32) -> Self {
+        self.end_line = end_line;
+        self.end_column = end_column;
+        self
+    }
+}
+
+/// The guest path of a workspace-relative path: `workspace_path("go.mod")` is
+/// `/workspace/go.mod`.
+pub fn workspace_path(relative: impl AsRef<Path>) -> PathBuf {
+    Path::new(WORKSPACE).join(relative)
+}
+
+/// Writes `contents` to `/outputs/<name>` and returns it as an artifact value, ready to be
+/// returned as an output. The host computes its digest.
+pub fn write_artifact(
+    name: &str,
+    contents: &[u8],
+    media_type: Option<&str>,
+) -> Result<Value, Failure> {
+    if name.is_empty() || name.contains('/') || name == "." || name == ".." {
+        return Err(Failure::error(format!(
+            "artifact name {name:?} must be a plain file name"
+        )));
+    }
+    let path = Path::new(OUTPUTS).join(name);
+    std::fs::write(&path, contents)
+        .map_err(|e| Failure::error(format!("cannot write {}: {e}", path.display())))?;
+    Ok(Value::Artifact(Artifact {
+        path: path.display().to_string(),
+        digest: String::new(),
+        media_type: media_type.map(str::to_owned),
+    }))
+}
+
+/// Writes a line to the step's log. Prefer the [`info!`] family of macros.
+pub fn log(level: Level, message: &str) {
+    #[cfg(target_arch = "wasm32")]
+    bindings::sluice::step::host::log(level, message);
+    #[cfg(not(target_arch = "wasm32"))]
+    eprintln!("[{level:?}] {message}");
+}
+
+/// Reports progress: `done` of `total` units, with a short message.
+pub fn progress(done: u64, total: u64, message: &str) {
+    #[cfg(target_arch = "wasm32")]
+    bindings::sluice::step::host::progress(done, total, message);
+    #[cfg(not(target_arch = "wasm32"))]
+    let _ = (done, total, message);
+}
+
+/// Reads a secret granted to the step by `allow.secrets`; `None` otherwise.
+///
+/// The host masks the value wherever it would be shown, but do not print it.
+pub fn secret(name: &str) -> Option<String> {
+    #[cfg(target_arch = "wasm32")]
+    return bindings::sluice::step::host::secret(name);
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        let _ = name;
+        None
+    }
+}
+
+/// Computes `sha256:<hex>` of a file the step can see, natively in the host.
+pub fn digest(path: &str) -> Result<String, String> {
+    #[cfg(target_arch = "wasm32")]
+    return bindings::sluice::step::host::digest(path);
+    #[cfg(not(target_arch = "wasm32"))]
+    Err(format!("digest({path}) is only available inside a step"))
+}
+
+/// Logs at `trace` level, with `format!` arguments.
+#[macro_export]
+macro_rules! trace {
+    ($($arg:tt)*) => { $crate::log($crate::Level::Trace, &::std::format!($($arg)*)) };
+}
+
+/// Logs at `debug` level, with `format!` arguments.
+#[macro_export]
+macro_rules! debug {
+    ($($arg:tt)*) => { $crate::log($crate::Level::Debug, &::std::format!($($arg)*)) };
+}
+
+/// Logs at `info` level, with `format!` arguments.
+#[macro_export]
+macro_rules! info {
+    ($($arg:tt)*) => { $crate::log($crate::Level::Info, &::std::format!($($arg)*)) };
+}
+
+/// Logs at `warn` level, with `format!` arguments.
+#[macro_export]
+macro_rules! warn {
+    ($($arg:tt)*) => { $crate::log($crate::Level::Warn, &::std::format!($($arg)*)) };
+}
+
+/// Logs at `error` level, with `format!` arguments.
+#[macro_export]
+macro_rules! error {
+    ($($arg:tt)*) => { $crate::log($crate::Level::Error, &::std::format!($($arg)*)) };
+}

@@ -1,0 +1,1 @@
+fn main() { println!("I am a plain WASI command, not a sluice step"); }

@@ -1,1 +1,15 @@
-//! placeholder
+//! Sluice: a CI/CD pipeline engine in which every step is a sandboxed WebAssembly component.
+//!
+//! The crate is laid out the way a run flows: [`manifest`] parses `sluice.toml`, [`plugin`]
+//! resolves each `uses`, [`plan`] builds and checks the DAG, [`sandbox`] turns grants into
+//! enforcement, [`runtime`] runs components on wasmtime, [`store`] keeps artifacts by digest,
+//! [`exec`] schedules the steps, [`report`] shows and records the result, and [`cli`] is the
+//! `sluice` command.
+#![deny(missing_docs)]
+
+pub mod manifest;
+pub mod plugin;
+pub mod runtime;
+pub mod sandbox;
+pub mod store;
+pub mod types;

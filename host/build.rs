@@ -1,0 +1,42 @@
+//! Builds the built-in plugins (`plugins/*`) as components and embeds them in the binary.
+
+use std::fmt::Write as _;
+
+use sha2::{Digest, Sha256};
+
+include!("build/components.rs");
+
+/// Built-in plugins: (name used in `uses = "..."`, package, file cargo writes).
+const BUILTINS: &[(&str, ComponentCrate)] = &[(
+    "go-mod",
+    ComponentCrate { package: "sluice-plugin-go-mod", artifact: "sluice_plugin_go_mod.wasm" },
+)];
+
+fn main() {
+    let manifest_dir = std::env::var("CARGO_MANIFEST_DIR").unwrap();
+    let workspace = Path::new(&manifest_dir).parent().unwrap();
+    let out_dir = PathBuf::from(std::env::var("OUT_DIR").unwrap());
+    println!("cargo:rerun-if-changed=build/components.rs");
+
+    let crates: Vec<ComponentCrate> = BUILTINS
+        .iter()
+        .map(|(_, c)| ComponentCrate { package: c.package, artifact: c.artifact })
+        .collect();
+    let paths = build_components(workspace, &crates);
+
+    let mut code = String::from("/// Plugins embedded in this binary, built from `plugins/` at build time.\npub static BUILTINS: &[Builtin] = &[\n");
+    for ((name, _), path) in BUILTINS.iter().zip(paths) {
+        let bytes = std::fs::read(&path).unwrap();
+        let digest = hex::encode(Sha256::digest(&bytes));
+        let embedded = out_dir.join(format!("{name}.wasm"));
+        std::fs::write(&embedded, &bytes).unwrap();
+        writeln!(
+            code,
+            "    Builtin {{ name: {name:?}, bytes: include_bytes!({:?}), digest: \"sha256:{digest}\" }},",
+            embedded.display().to_string()
+        )
+        .unwrap();
+    }
+    code.push_str("];\n");
+    std::fs::write(out_dir.join("builtins.rs"), code).unwrap();
+}

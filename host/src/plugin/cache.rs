@@ -1,0 +1,113 @@
+//! The on-disk cache of compiled components.
+//!
+//! An entry is `<cache>/components/<key>.cwasm`, where the key hashes the component digest,
+//! the engine's compatibility hash (its configuration and target) and the wasmtime version.
+//! Each entry starts with the sha256 of the rest, checked before the bytes are handed to
+//! `Component::deserialize` (which trusts its input): a truncated, corrupted or tampered
+//! entry is recompiled and replaced, never loaded. Entries are written to a temporary file
+//! and renamed, so a crash never leaves a half-written one.
+
+use std::hash::{Hash, Hasher};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+use wasmtime::Engine;
+use wasmtime::component::Component;
+
+/// Where compiled components are kept, or nowhere.
+#[derive(Debug, Clone)]
+pub struct CompileCache {
+    dir: Option<PathBuf>,
+}
+
+/// How a component was obtained.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CacheOutcome {
+    /// Loaded from the cache.
+    Hit,
+    /// Compiled and stored.
+    Miss,
+    /// Compiled, the cache being disabled.
+    Disabled,
+}
+
+impl CompileCache {
+    /// A cache under `dir` (`.sluice/cache` of the workspace, usually).
+    pub fn at(dir: impl Into<PathBuf>) -> Self {
+        CompileCache { dir: Some(dir.into()) }
+    }
+
+    /// No cache: every component is compiled.
+    pub fn disabled() -> Self {
+        CompileCache { dir: None }
+    }
+
+    fn entry(&self, engine: &Engine, digest: &str) -> Option<PathBuf> {
+        let dir = self.dir.as_ref()?;
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        engine.precompile_compatibility_hash().hash(&mut hasher);
+        let engine_hash = hasher.finish();
+        let key = format!(
+            "{}-{engine_hash:016x}-wasmtime{}",
+            digest.trim_start_matches("sha256:"),
+            wasmtime_version()
+        );
+        Some(dir.join("components").join(format!("{key}.cwasm")))
+    }
+
+    /// Returns the compiled component for `bytes` (whose digest is `digest`).
+    pub fn load(&self, engine: &Engine, digest: &str, bytes: &[u8]) -> wasmtime::Result<(Component, CacheOutcome)> {
+        let Some(path) = self.entry(engine, digest) else {
+            return Ok((Component::new(engine, bytes)?, CacheOutcome::Disabled));
+        };
+        if let Some(component) = read_entry(engine, &path) {
+            return Ok((component, CacheOutcome::Hit));
+        }
+        let component = Component::new(engine, bytes)?;
+        if let Err(e) = write_entry(&path, &component.serialize()?) {
+            tracing::warn!(path = %path.display(), "cannot write the compile cache: {e}");
+        }
+        Ok((component, CacheOutcome::Miss))
+    }
+}
+
+fn wasmtime_version() -> &'static str {
+    // The exact pin in host/Cargo.toml; the compatibility hash covers the rest.
+    "48.0.8"
+}
+
+fn read_entry(engine: &Engine, path: &Path) -> Option<Component> {
+    let data = std::fs::read(path).ok()?;
+    if data.len() < 32 {
+        return None;
+    }
+    let (sum, body) = data.split_at(32);
+    if Sha256::digest(body).as_slice() != sum {
+        tracing::warn!(path = %path.display(), "compile cache entry is corrupt; recompiling");
+        return None;
+    }
+    // SAFETY: `body` was produced by `Component::serialize` of this wasmtime version (the key
+    // names it) and is byte-for-byte what we wrote: its sha256 was checked above. An engine
+    // whose configuration differs is rejected by `deserialize` itself.
+    match unsafe { Component::deserialize(engine, body) } {
+        Ok(component) => Some(component),
+        Err(e) => {
+            tracing::warn!(path = %path.display(), "compile cache entry rejected ({e}); recompiling");
+            None
+        }
+    }
+}
+
+fn write_entry(path: &Path, body: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().expect("cache entries live in a directory");
+    std::fs::create_dir_all(dir)?;
+    let tmp = dir.join(format!(".{}.{}.tmp", path.file_name().unwrap().to_string_lossy(), std::process::id()));
+    {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(&Sha256::digest(body))?;
+        f.write_all(body)?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, path)
+}

@@ -1,0 +1,97 @@
+//! Turning a step's grants into enforcement. Deny by default, grant by line, explain every
+//! denial. One file per capability:
+//!
+//! - [`fs`]: `allow.read` / `allow.write`, `/inputs/`, `/outputs/`;
+//! - [`secrets`]: `allow.secrets`, and masking of their values;
+//! - [`limits`]: `timeout` and `memory`.
+//!
+//! Environment variables are only the step's `env` entries; there is no network.
+
+pub mod fs;
+pub mod limits;
+pub mod secrets;
+
+use std::collections::BTreeMap;
+
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder};
+
+pub use fs::Mount;
+pub use limits::Limits;
+
+/// The most a step may print on stdout and stderr, each; past it the write traps.
+pub const MAX_STDIO: usize = 16 << 20;
+
+/// What one step may touch.
+///
+/// [`StepSandbox::new`] grants nothing:
+///
+/// - no files (no preopens);
+/// - no environment variables and no arguments but the plugin's name;
+/// - no secrets;
+/// - no sockets of any kind and no name lookup;
+/// - stdin closed; stdout and stderr captured into the step's log;
+/// - clocks and random numbers as WASI provides them (needed by every runtime).
+///
+/// Each grant is one method.
+#[derive(Debug, Clone)]
+pub struct StepSandbox {
+    program: String,
+    mounts: Vec<Mount>,
+    env: Vec<(String, String)>,
+    secrets: BTreeMap<String, String>,
+}
+
+impl StepSandbox {
+    /// A sandbox that grants nothing; `program` is `argv[0]` inside the step.
+    pub fn new(program: impl Into<String>) -> Self {
+        StepSandbox { program: program.into(), mounts: Vec::new(), env: Vec::new(), secrets: BTreeMap::new() }
+    }
+
+    /// Makes a host directory visible.
+    pub fn mount(mut self, mount: Mount) -> Self {
+        self.mounts.push(mount);
+        self
+    }
+
+    /// Sets an environment variable inside the step.
+    pub fn env(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.env.push((name.into(), value.into()));
+        self
+    }
+
+    /// Lets the step read a secret through the `secret` host call.
+    pub fn secret(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.secrets.insert(name.into(), value.into());
+        self
+    }
+
+    /// The mounts, for host calls that resolve guest paths.
+    pub fn mounts(&self) -> &[Mount] {
+        &self.mounts
+    }
+
+    /// The granted secrets.
+    pub fn secrets(&self) -> &BTreeMap<String, String> {
+        &self.secrets
+    }
+
+    /// Builds the WASI context, writing the guest's stdout and stderr into the given pipes.
+    pub fn wasi(&self, stdout: MemoryOutputPipe, stderr: MemoryOutputPipe) -> wasmtime::Result<WasiCtx> {
+        let mut b = WasiCtxBuilder::new();
+        b.args(&[&self.program])
+            .stdout(stdout)
+            .stderr(stderr)
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false);
+        for (k, v) in &self.env {
+            b.env(k, v);
+        }
+        for m in &self.mounts {
+            let perms = if m.writable { FsPerms::ReadWrite } else { FsPerms::ReadOnly };
+            b.preopened_dir(&m.host, &m.guest, perms)?;
+        }
+        Ok(b.build())
+    }
+}

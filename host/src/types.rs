@@ -1,0 +1,209 @@
+//! Host-side mirrors of the data in `wit/step.wit`, serializable for the run record and
+//! `--json` output. The runtime converts between these and the generated bindings; nothing
+//! else in the host sees wasmtime types.
+
+use serde::{Deserialize, Serialize};
+
+/// The kind of a value (`value-kind` in WIT).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ValueKind {
+    /// UTF-8 text.
+    Text,
+    /// Signed 64-bit integer.
+    Integer,
+    /// 64-bit float.
+    Number,
+    /// Boolean.
+    Boolean,
+    /// A file moved by digest.
+    Artifact,
+    /// A JSON document.
+    Json,
+}
+
+impl ValueKind {
+    /// The kind's name as written in WIT and messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            ValueKind::Text => "text",
+            ValueKind::Integer => "integer",
+            ValueKind::Number => "number",
+            ValueKind::Boolean => "boolean",
+            ValueKind::Artifact => "artifact",
+            ValueKind::Json => "json",
+        }
+    }
+}
+
+impl std::fmt::Display for ValueKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A declared input or output.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Port {
+    /// Its name.
+    pub name: String,
+    /// Its kind.
+    pub kind: ValueKind,
+    /// Whether it is required.
+    pub required: bool,
+    /// One line of documentation.
+    pub description: String,
+}
+
+/// What `describe()` returned.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PluginInfo {
+    /// Name.
+    pub name: String,
+    /// Version.
+    pub version: String,
+    /// One line of documentation.
+    pub description: String,
+    /// Declared inputs.
+    pub inputs: Vec<Port>,
+    /// Declared outputs.
+    pub outputs: Vec<Port>,
+    /// Wanted capabilities (`fs:read`, `fs:write`, `secret:<NAME>`).
+    pub wants: Vec<String>,
+}
+
+impl PluginInfo {
+    /// The declared input called `name`.
+    pub fn input(&self, name: &str) -> Option<&Port> {
+        self.inputs.iter().find(|p| p.name == name)
+    }
+
+    /// The declared output called `name`.
+    pub fn output(&self, name: &str) -> Option<&Port> {
+        self.outputs.iter().find(|p| p.name == name)
+    }
+}
+
+/// An artifact in the content-addressed store.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ArtifactRef {
+    /// `sha256:<hex>`.
+    pub digest: String,
+    /// The file name it was produced under (`/outputs/<name>`).
+    pub name: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// Media type, if the producer gave one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub media_type: Option<String>,
+}
+
+/// A value produced by a step or set in the manifest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "value", rename_all = "lowercase")]
+pub enum Value {
+    /// Text.
+    Text(String),
+    /// Integer.
+    Integer(i64),
+    /// Number.
+    Number(f64),
+    /// Boolean.
+    Boolean(bool),
+    /// Artifact, by digest.
+    Artifact(ArtifactRef),
+    /// JSON, serialized.
+    Json(String),
+}
+
+impl Value {
+    /// Its kind.
+    pub fn kind(&self) -> ValueKind {
+        match self {
+            Value::Text(_) => ValueKind::Text,
+            Value::Integer(_) => ValueKind::Integer,
+            Value::Number(_) => ValueKind::Number,
+            Value::Boolean(_) => ValueKind::Boolean,
+            Value::Artifact(_) => ValueKind::Artifact,
+            Value::Json(_) => ValueKind::Json,
+        }
+    }
+
+    /// How it reads inside an interpolated string.
+    pub fn to_text(&self) -> String {
+        match self {
+            Value::Text(s) | Value::Json(s) => s.clone(),
+            Value::Integer(i) => i.to_string(),
+            Value::Number(n) => n.to_string(),
+            Value::Boolean(b) => b.to_string(),
+            Value::Artifact(a) => a.digest.clone(),
+        }
+    }
+
+    /// The value as JSON, for the `config` document.
+    pub fn to_json(&self) -> serde_json::Value {
+        match self {
+            Value::Text(s) => serde_json::Value::String(s.clone()),
+            Value::Integer(i) => (*i).into(),
+            Value::Number(n) => serde_json::Number::from_f64(*n).map_or(serde_json::Value::Null, Into::into),
+            Value::Boolean(b) => (*b).into(),
+            Value::Artifact(a) => serde_json::Value::String(a.digest.clone()),
+            Value::Json(s) => serde_json::from_str(s).unwrap_or_else(|_| serde_json::Value::String(s.clone())),
+        }
+    }
+}
+
+/// How serious a finding is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Informational.
+    Note,
+    /// Worth fixing.
+    Warning,
+    /// A defect.
+    Error,
+}
+
+impl Severity {
+    /// Lower-case name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Severity::Note => "note",
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        }
+    }
+}
+
+/// A region of a file, relative to the workspace.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Span {
+    /// Workspace-relative path.
+    pub path: String,
+    /// 1-based line.
+    pub line: u32,
+    /// 1-based byte column.
+    pub column: u32,
+    /// Inclusive end line, 0 if unknown.
+    pub end_line: u32,
+    /// Inclusive end column, 0 if unknown.
+    pub end_column: u32,
+}
+
+/// One result of an analysis.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Finding {
+    /// Rule id.
+    pub rule: String,
+    /// Severity.
+    pub severity: Severity,
+    /// Message.
+    pub message: String,
+    /// Location.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub span: Option<Span>,
+    /// Tags.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub tags: Vec<String>,
+}

@@ -1,0 +1,28 @@
+//! Builds the hostile test plugins (`tests/plugins/*`) as components for the integration tests.
+
+use std::fmt::Write as _;
+
+include!("../../host/build/components.rs");
+
+const PLUGINS: &[(&str, ComponentCrate)] = &[
+    ("PROBE", ComponentCrate { package: "sluice-test-probe", artifact: "sluice_test_probe.wasm" }),
+    ("NOT_A_STEP", ComponentCrate { package: "sluice-test-not-a-step", artifact: "sluice-test-not-a-step.wasm" }),
+];
+
+fn main() {
+    let manifest_dir = std::env::var("CARGO_MANIFEST_DIR").unwrap();
+    let workspace = Path::new(&manifest_dir).parent().unwrap().parent().unwrap();
+    let out_dir = PathBuf::from(std::env::var("OUT_DIR").unwrap());
+    let crates: Vec<ComponentCrate> = PLUGINS
+        .iter()
+        .map(|(_, c)| ComponentCrate { package: c.package, artifact: c.artifact })
+        .collect();
+    let paths = build_components(workspace, &crates);
+    let mut code = String::new();
+    for ((name, c), path) in PLUGINS.iter().zip(paths) {
+        let copy = out_dir.join(c.artifact);
+        std::fs::copy(&path, &copy).unwrap();
+        writeln!(code, "/// `{}` built for wasm32-wasip2.\npub const {name}: &str = {:?};", c.package, copy.display().to_string()).unwrap();
+    }
+    std::fs::write(out_dir.join("plugins.rs"), code).unwrap();
+}

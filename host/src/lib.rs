@@ -7,8 +7,12 @@
 //! `sluice` command.
 #![deny(missing_docs)]
 
+pub mod cli;
+pub mod exec;
 pub mod manifest;
+pub mod plan;
 pub mod plugin;
+pub mod report;
 pub mod runtime;
 pub mod sandbox;
 pub mod store;

@@ -13,9 +13,25 @@ use crate::sandbox::limits::{Deadline, Interrupt, MemoryLimiter};
 use crate::sandbox::secrets::Masker;
 use crate::sandbox::{Mount, StepSandbox};
 
-/// Something a step reported while running, for the console.
+/// Something that happened during a run, for the console.
 #[derive(Debug, Clone)]
 pub enum StepEvent {
+    /// The executor started a step.
+    Started {
+        /// The step id.
+        step: String,
+    },
+    /// A step ended.
+    Finished {
+        /// The step id.
+        step: String,
+        /// `passed`, `failed`, `errored`, `skipped` or `cancelled`.
+        status: &'static str,
+        /// How long it ran.
+        duration: std::time::Duration,
+        /// How many findings it reported.
+        findings: usize,
+    },
     /// A log line (already masked).
     Log {
         /// The step id.

@@ -118,7 +118,8 @@ impl Cancel {
         self.flag.load(Ordering::SeqCst)
     }
 
-    async fn cancelled(&self) {
+    /// Resolves once the run is cancelled.
+    pub async fn wait(&self) {
         let mut rx = self.tx.subscribe();
         let _ = rx.wait_for(|c| *c).await;
     }
@@ -366,7 +367,7 @@ impl Runtime {
                     Ok(r) => Some(r),
                     Err(_) => None,
                 },
-                () = call.cancel.cancelled() => {
+                () = call.cancel.wait() => {
                     // Give the epoch a chance to stop a busy guest cleanly; a blocked one is dropped.
                     None
                 }

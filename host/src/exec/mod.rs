@@ -1,0 +1,309 @@
+//! The scheduler: runs a plan on tokio. A step starts as soon as every step it depends on
+//! has passed, up to `jobs` at once; a step that fails skips its dependants while
+//! independent branches go on, unless `fail_fast` stops everything; cancellation (Ctrl-C)
+//! stops running steps at their next epoch tick and skips the rest.
+
+mod step;
+
+pub use step::limits as step_limits;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use indexmap::IndexMap;
+use serde::Serialize;
+use tokio::task::JoinSet;
+
+use crate::manifest::{Manifest, StepId};
+use crate::plan::Plan;
+use crate::runtime::{Cancel, EventSink, LoadedPlugin, LogLine, Runtime, StepEvent};
+use crate::sandbox::secrets::{Masker, SecretSource};
+use crate::store::ArtifactStore;
+use crate::types::{Finding, Value};
+
+/// How a step ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// It returned `ok` with valid outputs.
+    Passed,
+    /// It ran and its gate failed.
+    Failed,
+    /// It could not run or did not finish: invalid config, error, trap, timeout, memory.
+    Errored,
+    /// It did not run because a step it depends on did not pass.
+    Skipped,
+    /// The run was cancelled while it ran.
+    Cancelled,
+}
+
+impl Status {
+    /// Lower-case name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::Passed => "passed",
+            Status::Failed => "failed",
+            Status::Errored => "errored",
+            Status::Skipped => "skipped",
+            Status::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// What a step was allowed, for the record.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Grants {
+    /// `allow.read`.
+    pub read: Vec<String>,
+    /// `allow.write`.
+    pub write: Vec<String>,
+    /// `allow.secrets` (names only).
+    pub secrets: Vec<String>,
+    /// Names of `env` entries.
+    pub env: Vec<String>,
+    /// Time limit.
+    pub timeout: String,
+    /// Memory limit.
+    pub memory: String,
+}
+
+/// The result of one step.
+#[derive(Debug, Clone, Serialize)]
+pub struct StepReport {
+    /// Step id.
+    pub id: String,
+    /// What `uses` said.
+    pub uses: String,
+    /// Plugin name and version from `describe()`.
+    pub plugin: String,
+    /// Component digest.
+    pub digest: String,
+    /// How it ended.
+    pub status: Status,
+    /// Milliseconds from the start of the run to the start of the step.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub started_ms: Option<u64>,
+    /// How long it ran.
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "ser_ms")]
+    pub duration: Option<Duration>,
+    /// Outputs (masked).
+    pub outputs: IndexMap<String, Value>,
+    /// Findings (masked).
+    pub findings: Vec<Finding>,
+    /// The step's summary line (masked).
+    pub summary: String,
+    /// Why it failed, errored or was skipped (masked).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// What it was granted.
+    pub grants: Grants,
+    /// Its log (masked); written to its own file, not into run.json.
+    #[serde(skip)]
+    pub log: Vec<LogLine>,
+}
+
+fn ser_ms<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+    match d {
+        Some(d) => s.serialize_some(&(d.as_secs_f64() * 1000.0).round()),
+        None => s.serialize_none(),
+    }
+}
+
+/// The result of a run.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunReport {
+    /// Run id (also the record's directory name).
+    pub run_id: String,
+    /// Pipeline name.
+    pub pipeline: String,
+    /// The manifest path as given.
+    pub manifest: String,
+    /// Start time, RFC 3339.
+    pub started: String,
+    /// Wall-clock duration.
+    #[serde(serialize_with = "ser_dur")]
+    pub duration: Duration,
+    /// Whether it was cancelled.
+    pub cancelled: bool,
+    /// Steps, in plan order.
+    pub steps: Vec<StepReport>,
+}
+
+fn ser_dur<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64((d.as_secs_f64() * 1000.0).round())
+}
+
+impl RunReport {
+    /// Whether every step passed.
+    pub fn passed(&self) -> bool {
+        !self.cancelled && self.steps.iter().all(|s| s.status == Status::Passed)
+    }
+}
+
+/// How to run.
+pub struct RunOptions {
+    /// Steps running at once.
+    pub jobs: usize,
+    /// Stop everything at the first failure.
+    pub fail_fast: bool,
+    /// Where secret values come from.
+    pub secrets: SecretSource,
+    /// Live events for the console.
+    pub events: EventSink,
+    /// Cancellation (wired to Ctrl-C by the CLI).
+    pub cancel: Cancel,
+    /// The run id.
+    pub run_id: String,
+}
+
+/// A new run id: UTC time plus a random suffix, sortable.
+pub fn new_run_id() -> String {
+    let stamp = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
+    let compact: String = stamp.chars().filter(|c| c.is_ascii_alphanumeric()).collect();
+    let nanos = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    format!("{compact}-{:04x}", (nanos ^ std::process::id().rotate_left(16)) & 0xffff)
+}
+
+/// Everything a step task shares with the others.
+pub(crate) struct RunContext {
+    pub(crate) manifest: Manifest,
+    pub(crate) run_id: String,
+    pub(crate) state_dir: PathBuf,
+    pub(crate) store: ArtifactStore,
+    pub(crate) masker: Arc<Masker>,
+    pub(crate) secrets: SecretSource,
+    pub(crate) events: EventSink,
+    pub(crate) cancel: Cancel,
+    pub(crate) runtime: Arc<Runtime>,
+    pub(crate) outputs: Mutex<HashMap<StepId, IndexMap<String, Value>>>,
+    pub(crate) started: Instant,
+}
+
+/// The state directory of a workspace: `<dir>/.sluice`.
+pub fn state_dir(manifest: &Manifest) -> PathBuf {
+    manifest.dir.join(".sluice")
+}
+
+/// Runs the plan to the end (or to cancellation) and reports every step.
+pub async fn run(
+    manifest: &Manifest,
+    plan: &Plan,
+    plugins: &HashMap<String, Arc<LoadedPlugin>>,
+    runtime: Arc<Runtime>,
+    options: RunOptions,
+) -> RunReport {
+    let started_at = humantime::format_rfc3339_millis(SystemTime::now()).to_string();
+    let state = state_dir(manifest);
+    let secret_values = plan
+        .steps
+        .values()
+        .flat_map(|s| s.step.allow.secrets.iter().map(|n| n.get_ref().to_string()))
+        .filter_map(|name| options.secrets.get(&name));
+    let ctx = Arc::new(RunContext {
+        manifest: manifest.clone(),
+        run_id: options.run_id.clone(),
+        store: ArtifactStore::new(state.join("store")),
+        state_dir: state,
+        masker: Arc::new(Masker::new(secret_values)),
+        secrets: options.secrets,
+        events: options.events,
+        cancel: options.cancel.clone(),
+        runtime,
+        outputs: Mutex::new(HashMap::new()),
+        started: Instant::now(),
+    });
+
+    let mut reports: HashMap<StepId, StepReport> = HashMap::new();
+    let mut running: JoinSet<StepReport> = JoinSet::new();
+    let mut started: Vec<StepId> = Vec::new();
+    let mut stopping = false;
+    let mut failed_fast = false;
+    let jobs = options.jobs.max(1);
+
+    loop {
+        // Skip what can no longer run.
+        for id in &plan.order {
+            if reports.contains_key(id) || started.contains(id) {
+                continue;
+            }
+            let planned = &plan.steps[id];
+            let blocker = planned.deps.iter().find(|d| reports.get(*d).is_some_and(|r| r.status != Status::Passed));
+            let reason = match blocker {
+                Some(dep) => Some(format!("`{dep}` did not pass")),
+                None if stopping => Some(if failed_fast { "the run stopped at the first failure (--fail-fast)".to_string() } else { "the run was cancelled".to_string() }),
+                None => None,
+            };
+            if let Some(reason) = reason {
+                reports.insert(id.clone(), step::skipped(planned, reason));
+            }
+        }
+        // Start what is ready.
+        if !stopping {
+            for id in &plan.order {
+                if running.len() >= jobs {
+                    break;
+                }
+                if reports.contains_key(id) || started.contains(id) {
+                    continue;
+                }
+                let planned = &plan.steps[id];
+                if planned.deps.iter().all(|d| reports.get(d).is_some_and(|r| r.status == Status::Passed)) {
+                    let plugin = plugins.get(&planned.plugin.digest).cloned().expect("every planned plugin is loaded");
+                    started.push(id.clone());
+                    if let Some(events) = &ctx.events {
+                        let _ = events.send(StepEvent::Started { step: id.to_string() });
+                    }
+                    running.spawn(step::execute(ctx.clone(), planned.clone(), plugin));
+                }
+            }
+        }
+        if running.is_empty() {
+            break;
+        }
+        let finished = tokio::select! {
+            joined = running.join_next() => joined,
+            () = ctx.cancel.wait(), if !stopping => {
+                stopping = true;
+                continue;
+            }
+        };
+        let report = match finished {
+            Some(Ok(report)) => report,
+            Some(Err(e)) => panic!("a step task panicked: {e}"),
+            None => continue,
+        };
+        if let Some(events) = &ctx.events {
+            let _ = events.send(StepEvent::Finished {
+                step: report.id.clone(),
+                status: report.status.name(),
+                duration: report.duration.unwrap_or_default(),
+                findings: report.findings.len(),
+            });
+        }
+        if report.status != Status::Passed && options.fail_fast && !stopping {
+            stopping = true;
+            failed_fast = true;
+            ctx.cancel.cancel();
+        }
+        if report.status == Status::Passed {
+            ctx.outputs.lock().expect("lock").insert(StepId::try_from(report.id.clone()).expect("valid id"), report.outputs.clone());
+        }
+        reports.insert(StepId::try_from(report.id.clone()).expect("valid id"), report);
+        if ctx.cancel.is_cancelled() {
+            stopping = true;
+        }
+    }
+
+    let _ = std::fs::remove_dir_all(ctx.state_dir.join("tmp").join(&ctx.run_id));
+    RunReport {
+        run_id: options.run_id,
+        pipeline: manifest.pipeline.name.clone(),
+        manifest: manifest.path.clone(),
+        started: started_at,
+        duration: ctx.started.elapsed(),
+        cancelled: options.cancel.is_cancelled() && !failed_fast,
+        steps: plan.order.iter().map(|id| reports.remove(id).expect("every step has a report")).collect(),
+    }
+}

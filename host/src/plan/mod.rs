@@ -1,0 +1,521 @@
+//! From a manifest and what its plugins declare to a checked plan: the DAG from `needs` and
+//! `${{ steps.<id>.outputs.<name> }}` references, cycle detection, kind checks of the wiring,
+//! required inputs, and wanted-versus-granted capabilities. Every problem is reported at
+//! once, at its place in the manifest. Nothing here runs a plugin.
+
+use std::collections::{HashMap, HashSet};
+
+use indexmap::IndexMap;
+
+use crate::manifest::{Allow, Diagnostic, Diagnostics, Expr, Manifest, Step, StepId, refs};
+use crate::sandbox::fs::{GrantError, check_grant};
+use crate::types::{PluginInfo, ValueKind};
+
+/// What the planner needs to know of a plugin.
+#[derive(Debug, Clone)]
+pub struct PluginMeta {
+    /// `sha256:<hex>` of the component.
+    pub digest: String,
+    /// What `describe()` returned.
+    pub info: PluginInfo,
+}
+
+/// A checked pipeline, ready to run.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// Steps in a topological order (manifest order where the DAG allows).
+    pub order: Vec<StepId>,
+    /// Each step with its plugin and dependencies.
+    pub steps: IndexMap<StepId, PlannedStep>,
+}
+
+/// One step of a plan.
+#[derive(Debug, Clone)]
+pub struct PlannedStep {
+    /// The manifest's step.
+    pub step: Step,
+    /// Its plugin.
+    pub plugin: PluginMeta,
+    /// Steps that must pass before it runs (`needs` and references), in manifest order.
+    pub deps: Vec<StepId>,
+}
+
+/// Builds the plan. `plugins` holds the steps whose plugin loaded; the others already have a
+/// diagnostic from the caller and are only checked as far as possible without it.
+/// On success the diagnostics hold warnings only.
+pub fn build(manifest: &Manifest, plugins: &HashMap<StepId, PluginMeta>, diags: &mut Diagnostics) -> Option<Plan> {
+    let ids: Vec<&str> = manifest.steps.keys().map(StepId::as_str).collect();
+    let mut deps: IndexMap<StepId, Vec<StepId>> = IndexMap::new();
+
+    for (id, step) in &manifest.steps {
+        let info = plugins.get(id).map(|p| &p.info);
+        let mut step_deps: Vec<StepId> = Vec::new();
+        let mut add_dep = |d: &StepId| {
+            if !step_deps.contains(d) {
+                step_deps.push(d.clone());
+            }
+        };
+
+        for need in &step.needs {
+            let target = need.get_ref();
+            if target == id {
+                diags.push(Diagnostic::error("a step cannot need itself", Some(need.span())).step(id.as_str()).label("this step").help(format!("remove `{target}` from `needs`")));
+            } else if !manifest.steps.contains_key(target) {
+                diags.push(unknown_step(id, target.as_str(), need.span(), &ids, "`needs` names"));
+            } else {
+                add_dep(target);
+            }
+        }
+
+        for (key, entry) in &step.with {
+            for expr in &entry.refs {
+                let Expr::StepOutput { step: target, output } = expr else { continue };
+                let Some((target_id, target_step)) = manifest.steps.get_key_value(target.as_str()) else {
+                    diags.push(unknown_step(id, target, entry.span.clone(), &ids, &format!("`with.{key}` refers to")));
+                    continue;
+                };
+                if target_id == id {
+                    diags.push(Diagnostic::error(format!("`with.{key}` refers to this step's own output"), Some(entry.span.clone())).step(id.as_str()).label("self-reference").help("a step can only use outputs of other steps"));
+                    continue;
+                }
+                add_dep(target_id);
+                if let Some(target_meta) = plugins.get(target_id) {
+                    if target_meta.info.output(output).is_none() {
+                        let names: Vec<&str> = target_meta.info.outputs.iter().map(|p| p.name.as_str()).collect();
+                        let mut help = match crate::manifest::closest(output, &names) {
+                            Some(best) => format!("did you mean `{best}`? "),
+                            None => String::new(),
+                        };
+                        help.push_str(&format!("outputs of `{}`: {}", target_step.uses.get_ref(), list(&names)));
+                        diags.push(
+                            Diagnostic::error(format!("step `{target}` (`{}`) has no output `{output}`", target_step.uses.get_ref()), Some(entry.span.clone()))
+                                .step(id.as_str())
+                                .label("unknown output")
+                                .help(help),
+                        );
+                    }
+                }
+            }
+            if let Some(info) = info {
+                check_with_entry(manifest, plugins, id, step, info, key, entry, diags);
+            }
+        }
+
+        if let Some(info) = info {
+            for port in info.inputs.iter().filter(|p| p.required) {
+                if !step.with.contains_key(&port.name) {
+                    diags.push(
+                        Diagnostic::error(format!("missing required input `{}` ({}) of `{}`", port.name, port.kind, step.uses.get_ref()), Some(step.span.clone()))
+                            .step(id.as_str())
+                            .label("this step")
+                            .help(format!("set it in `with`: `with = {{ {} = ... }}` ({})", port.name, port.description)),
+                    );
+                }
+            }
+            check_capabilities(manifest, id, step, info, diags);
+        }
+        check_grant_paths(manifest, id, step, diags);
+        deps.insert(id.clone(), step_deps);
+    }
+
+    check_cycles(manifest, &deps, diags);
+    diags.sort();
+    if diags.has_errors() {
+        return None;
+    }
+    let order = topological(&deps);
+    let steps = manifest
+        .steps
+        .iter()
+        .map(|(id, step)| {
+            let plugin = plugins.get(id).cloned().expect("every step's plugin loaded when there are no errors");
+            (id.clone(), PlannedStep { step: step.clone(), plugin, deps: deps[id].clone() })
+        })
+        .collect();
+    Some(Plan { order, steps })
+}
+
+fn list(names: &[&str]) -> String {
+    if names.is_empty() { "(none)".into() } else { names.join(", ") }
+}
+
+fn unknown_step(id: &StepId, target: &str, span: std::ops::Range<usize>, ids: &[&str], what: &str) -> Diagnostic {
+    let help = match crate::manifest::closest(target, ids) {
+        Some(best) if best != id.as_str() => format!("did you mean `{best}`?"),
+        _ => format!("steps in this pipeline: {}", list(ids)),
+    };
+    Diagnostic::error(format!("{what} unknown step `{target}`"), Some(span)).step(id.as_str()).label("unknown step").help(help)
+}
+
+/// The kind of a literal TOML value, as an input would receive it.
+fn literal_fits(value: &serde_json::Value, kind: ValueKind) -> bool {
+    match kind {
+        ValueKind::Text => value.is_string(),
+        ValueKind::Integer => value.is_i64(),
+        ValueKind::Number => value.is_number(),
+        ValueKind::Boolean => value.is_boolean(),
+        ValueKind::Json => true,
+        ValueKind::Artifact => false,
+    }
+}
+
+fn output_kind(manifest: &Manifest, plugins: &HashMap<StepId, PluginMeta>, expr: &Expr) -> Option<ValueKind> {
+    match expr {
+        Expr::StepOutput { step, output } => {
+            let (id, _) = manifest.steps.get_key_value(step.as_str())?;
+            plugins.get(id)?.info.output(output).map(|p| p.kind)
+        }
+        Expr::PipelineName | Expr::RunId => Some(ValueKind::Text),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn check_with_entry(
+    manifest: &Manifest,
+    plugins: &HashMap<StepId, PluginMeta>,
+    id: &StepId,
+    step: &Step,
+    info: &PluginInfo,
+    key: &str,
+    entry: &crate::manifest::WithEntry,
+    diags: &mut Diagnostics,
+) {
+    let uses = step.uses.get_ref();
+    let whole_ref = match &entry.value {
+        serde_json::Value::String(s) => refs::find(s).ok().filter(|r| refs::whole(s, r)).map(|r| r[0].expr.clone()),
+        _ => None,
+    };
+    let interpolated = !entry.refs.is_empty() && whole_ref.is_none();
+    let artifact_refs: Vec<&Expr> = entry.refs.iter().filter(|e| output_kind(manifest, plugins, e) == Some(ValueKind::Artifact)).collect();
+    let port = info.input(key);
+
+    if let Some(port) = port {
+        if let Some(expr) = &whole_ref {
+            if let Some(kind) = output_kind(manifest, plugins, expr) {
+                let fits = kind == port.kind || (port.kind == ValueKind::Text && matches!(kind, ValueKind::Integer | ValueKind::Number | ValueKind::Boolean)) || (port.kind == ValueKind::Number && kind == ValueKind::Integer);
+                if !fits {
+                    diags.push(
+                        Diagnostic::error(format!("kind mismatch: input `{key}` of `{uses}` takes {}, but `{expr}` is {}", article(port.kind), article(kind)), Some(entry.span.clone()))
+                            .step(id.as_str())
+                            .label(format!("{kind}, expected {}", port.kind))
+                            .help(format!("wire `{key}` to an output of kind {}", port.kind)),
+                    );
+                }
+            }
+            return;
+        }
+        if interpolated {
+            if !artifact_refs.is_empty() {
+                diags.push(artifact_in_string(id, key, entry, artifact_refs[0]));
+            } else if !matches!(port.kind, ValueKind::Text | ValueKind::Json) {
+                diags.push(
+                    Diagnostic::error(format!("kind mismatch: input `{key}` of `{uses}` takes {}, but an interpolated string is text", article(port.kind)), Some(entry.span.clone()))
+                        .step(id.as_str())
+                        .label(format!("text, expected {}", port.kind)),
+                );
+            }
+            return;
+        }
+        if port.kind == ValueKind::Artifact {
+            diags.push(
+                Diagnostic::error(format!("input `{key}` of `{uses}` takes an artifact, which must come from another step"), Some(entry.span.clone()))
+                    .step(id.as_str())
+                    .label("a literal")
+                    .help(format!("wire it to a step output: `{key} = \"${{{{ steps.<id>.outputs.<name> }}}}\"`")),
+            );
+        } else if !literal_fits(&entry.value, port.kind) {
+            diags.push(
+                Diagnostic::error(format!("kind mismatch: input `{key}` of `{uses}` takes {}, found {}", article(port.kind), json_kind(&entry.value)), Some(entry.span.clone()))
+                    .step(id.as_str())
+                    .label(format!("expected {}", port.kind))
+                    .help(port.description.clone()),
+            );
+        }
+        return;
+    }
+
+    // Not a declared input: plain configuration, where only scalar outputs may be used.
+    if let Some(expr) = artifact_refs.first() {
+        let inputs: Vec<&str> = info.inputs.iter().filter(|p| p.kind == ValueKind::Artifact).map(|p| p.name.as_str()).collect();
+        if whole_ref.is_some() {
+            diags.push(
+                Diagnostic::error(format!("`{expr}` is an artifact, but `{key}` is not an artifact input of `{uses}`"), Some(entry.span.clone()))
+                    .step(id.as_str())
+                    .label("artifact")
+                    .help(format!("artifacts can only be wired to declared artifact inputs; those of `{uses}`: {}", list(&inputs))),
+            );
+        } else {
+            diags.push(artifact_in_string(id, key, entry, expr));
+        }
+    }
+}
+
+fn artifact_in_string(id: &StepId, key: &str, entry: &crate::manifest::WithEntry, expr: &Expr) -> Diagnostic {
+    Diagnostic::error(format!("artifact `{expr}` cannot be interpolated into a string"), Some(entry.span.clone()))
+        .step(id.as_str())
+        .label("artifact inside a string")
+        .help(format!("wire it alone: `{key} = \"${{{{ {expr} }}}}\"`"))
+}
+
+fn article(kind: ValueKind) -> String {
+    match kind {
+        ValueKind::Integer | ValueKind::Artifact => format!("an {kind}"),
+        ValueKind::Text => "text".into(),
+        ValueKind::Json => "JSON".into(),
+        ValueKind::Number | ValueKind::Boolean => format!("a {kind}"),
+    }
+}
+
+fn json_kind(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Number(n) if n.is_i64() => "an integer",
+        serde_json::Value::Number(_) => "a float",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "a table",
+        serde_json::Value::Null => "nothing",
+    }
+}
+
+/// The `allow = { ... }` line a step would have with one more entry.
+fn allow_line(allow: &Allow, add: (&str, &str)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for (name, existing) in [
+        ("read", allow.read.iter().map(|p| p.get_ref().to_string()).collect::<Vec<_>>()),
+        ("write", allow.write.iter().map(|p| p.get_ref().to_string()).collect()),
+        ("secrets", allow.secrets.iter().map(|s| s.get_ref().to_string()).collect()),
+    ] {
+        let mut values = existing;
+        if add.0 == name && !values.iter().any(|v| v == add.1) {
+            values.push(add.1.to_string());
+        }
+        if !values.is_empty() {
+            let quoted: Vec<String> = values.iter().map(|v| format!("{v:?}")).collect();
+            parts.push(format!("{name} = [{}]", quoted.join(", ")));
+        }
+    }
+    format!("allow = {{ {} }}", parts.join(", "))
+}
+
+fn check_capabilities(manifest: &Manifest, id: &StepId, step: &Step, info: &PluginInfo, diags: &mut Diagnostics) {
+    let _ = manifest;
+    let uses = step.uses.get_ref();
+    let wants = |cap: &str| info.wants.iter().any(|w| w == cap);
+    let at = step.allow.span.clone().unwrap_or(step.span.clone());
+    let missing = |what: String, add: (&str, &str)| {
+        Diagnostic::error(what, Some(at.clone()))
+            .step(id.as_str())
+            .label(if step.allow.span.is_some() { "not granted here" } else { "this step" })
+            .help(format!("grant it in the step's table: `{}`", allow_line(&step.allow, add)))
+    };
+    for want in &info.wants {
+        match want.as_str() {
+            "fs:read" if step.allow.read.is_empty() && step.allow.write.is_empty() => {
+                diags.push(missing(format!("plugin `{uses}` wants to read files, but the step grants none"), ("read", ".")));
+            }
+            "fs:write" if step.allow.write.is_empty() => {
+                diags.push(missing(format!("plugin `{uses}` wants to write files, but the step grants no `allow.write`"), ("write", ".")));
+            }
+            "fs:read" | "fs:write" => {}
+            other => match other.strip_prefix("secret:") {
+                Some(name) if !step.allow.secrets.iter().any(|s| s.get_ref().as_str() == name) => {
+                    diags.push(missing(format!("plugin `{uses}` wants secret `{name}`, but the step does not grant it"), ("secrets", name)));
+                }
+                Some(_) => {}
+                None => diags.push(
+                    Diagnostic::error(format!("plugin `{uses}` wants `{other}`, which this version of sluice cannot grant"), Some(step.uses.span()))
+                        .step(id.as_str())
+                        .label("this plugin")
+                        .help("use a plugin that needs only `fs:read`, `fs:write` and `secret:<NAME>`"),
+                ),
+            },
+        }
+    }
+    if !wants("fs:read") && !wants("fs:write") {
+        for grant in &step.allow.read {
+            diags.push(
+                Diagnostic::warning(format!("`allow.read` grants `{}`, but plugin `{uses}` does not ask to read files", grant.get_ref()), Some(grant.span()))
+                    .step(id.as_str())
+                    .label("granted but not wanted")
+                    .help("remove the grant unless the step's configuration needs it"),
+            );
+        }
+    }
+    if !wants("fs:write") {
+        for grant in &step.allow.write {
+            diags.push(
+                Diagnostic::warning(format!("`allow.write` grants `{}`, but plugin `{uses}` does not ask to write files", grant.get_ref()), Some(grant.span()))
+                    .step(id.as_str())
+                    .label("granted but not wanted")
+                    .help("remove the grant, or move it to `allow.read` if the step only reads there"),
+            );
+        }
+    }
+    for secret in &step.allow.secrets {
+        if !wants(&format!("secret:{}", secret.get_ref())) {
+            diags.push(
+                Diagnostic::warning(format!("`allow.secrets` grants `{}`, but plugin `{uses}` does not ask for it", secret.get_ref()), Some(secret.span()))
+                    .step(id.as_str())
+                    .label("granted but not wanted")
+                    .help("remove it: a secret should reach only the steps that need it"),
+            );
+        }
+    }
+}
+
+fn check_grant_paths(manifest: &Manifest, id: &StepId, step: &Step, diags: &mut Diagnostics) {
+    for (grant, writable) in step.allow.read.iter().map(|g| (g, false)).chain(step.allow.write.iter().map(|g| (g, true))) {
+        match check_grant(&manifest.dir, grant.get_ref()) {
+            Ok(Some(_)) => {}
+            Ok(None) if writable => {}
+            Ok(None) => diags.push(
+                Diagnostic::error(format!("`{}` does not exist in the workspace ({})", grant.get_ref(), manifest.dir.display()), Some(grant.span()))
+                    .step(id.as_str())
+                    .label("not found")
+                    .help("paths in `allow` are relative to the directory of the manifest"),
+            ),
+            Err(e @ GrantError::Escapes { .. }) => diags.push(
+                Diagnostic::error(e.to_string(), Some(grant.span()))
+                    .step(id.as_str())
+                    .label("leads outside the workspace")
+                    .help("grant the files inside the workspace instead; a step never sees what lies outside it"),
+            ),
+            Err(e) => diags.push(Diagnostic::error(e.to_string(), Some(grant.span())).step(id.as_str()).label("here")),
+        }
+    }
+}
+
+fn check_cycles(manifest: &Manifest, deps: &IndexMap<StepId, Vec<StepId>>, diags: &mut Diagnostics) {
+    #[derive(Clone, Copy, PartialEq)]
+    enum Mark {
+        New,
+        Active,
+        Done,
+    }
+    let mut marks: HashMap<&StepId, Mark> = deps.keys().map(|k| (k, Mark::New)).collect();
+    let mut reported: HashSet<Vec<StepId>> = HashSet::new();
+    for start in deps.keys() {
+        if marks[start] != Mark::New {
+            continue;
+        }
+        // Iterative DFS: (node, next edge index), with the active path alongside.
+        let mut stack: Vec<(&StepId, usize)> = vec![(start, 0)];
+        marks.insert(start, Mark::Active);
+        while let Some((node, edge)) = stack.last_mut() {
+            let node: &StepId = node;
+            if let Some(next) = deps[node].get(*edge) {
+                *edge += 1;
+                match marks.get(next).copied() {
+                    Some(Mark::New) => {
+                        marks.insert(next, Mark::Active);
+                        stack.push((next, 0));
+                    }
+                    Some(Mark::Active) => {
+                        let from = stack.iter().position(|(n, _)| *n == next).expect("active nodes are on the stack");
+                        let cycle: Vec<StepId> = stack[from..].iter().map(|(n, _)| (*n).clone()).collect();
+                        let mut key = cycle.clone();
+                        key.sort();
+                        if reported.insert(key) {
+                            // The stack reads in `needs` order: each step needs the next.
+                            let first = cycle[0].clone();
+                            let mut names: Vec<String> = cycle.iter().map(|c| c.to_string()).collect();
+                            names.push(first.to_string());
+                            let span = manifest.steps[&first].span.clone();
+                            diags.push(
+                                Diagnostic::error(format!("steps form a cycle: {}", names.join(" → ")), Some(span))
+                                    .step(first.as_str())
+                                    .label("part of the cycle")
+                                    .help("each step needs the next; remove one of the `needs` entries or `${{ steps... }}` references between them"),
+                            );
+                        }
+                    }
+                    _ => {}
+                }
+            } else {
+                marks.insert(node, Mark::Done);
+                stack.pop();
+            }
+        }
+    }
+}
+
+/// Kahn's algorithm, taking ready steps in manifest order.
+fn topological(deps: &IndexMap<StepId, Vec<StepId>>) -> Vec<StepId> {
+    let mut done: HashSet<&StepId> = HashSet::new();
+    let mut order = Vec::new();
+    while order.len() < deps.len() {
+        let next = deps
+            .iter()
+            .find(|(id, d)| !done.contains(id) && d.iter().all(|x| done.contains(x)))
+            .map(|(id, _)| id)
+            .expect("the graph has no cycles");
+        done.insert(next);
+        order.push(next.clone());
+    }
+    order
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::Port;
+    use std::path::PathBuf;
+
+    fn meta(inputs: Vec<Port>, outputs: Vec<Port>, wants: &[&str]) -> PluginMeta {
+        PluginMeta {
+            digest: "sha256:00".into(),
+            info: PluginInfo {
+                name: "p".into(),
+                version: "0".into(),
+                description: String::new(),
+                inputs,
+                outputs,
+                wants: wants.iter().map(|w| w.to_string()).collect(),
+            },
+        }
+    }
+
+    fn port(name: &str, kind: ValueKind) -> Port {
+        Port { name: name.into(), kind, required: false, description: String::new() }
+    }
+
+    fn plan(src: &str) -> (Option<Plan>, Diagnostics) {
+        let manifest = crate::manifest::parse("sluice.toml", PathBuf::from("/nonexistent"), src.to_string()).unwrap();
+        let plugins = manifest
+            .steps
+            .keys()
+            .map(|id| (id.clone(), meta(vec![port("in", ValueKind::Artifact), port("n", ValueKind::Integer)], vec![port("out", ValueKind::Artifact), port("text", ValueKind::Text)], &[])))
+            .collect();
+        let mut diags = Diagnostics::default();
+        let plan = build(&manifest, &plugins, &mut diags);
+        (plan, diags)
+    }
+
+    #[test]
+    fn orders_steps_by_their_dependencies() {
+        let (plan, diags) = plan("[steps.c]\nuses = \"x\"\nneeds = [\"b\"]\n[steps.b]\nuses = \"x\"\nwith = { in = \"${{ steps.a.outputs.out }}\" }\n[steps.a]\nuses = \"x\"\n");
+        assert!(!diags.has_errors(), "{diags:?}");
+        let plan = plan.unwrap();
+        let order: Vec<&str> = plan.order.iter().map(StepId::as_str).collect();
+        assert_eq!(order, ["a", "b", "c"]);
+        assert_eq!(plan.steps["b"].deps, vec![StepId::try_from("a".to_string()).unwrap()]);
+    }
+
+    #[test]
+    fn names_the_cycle() {
+        let (plan, diags) = plan("[steps.a]\nuses = \"x\"\nneeds = [\"c\"]\n[steps.b]\nuses = \"x\"\nneeds = [\"a\"]\n[steps.c]\nuses = \"x\"\nwith = { n = \"${{ steps.b.outputs.text }}\" }\n");
+        assert!(plan.is_none());
+        let messages: Vec<&str> = diags.0.iter().map(|d| d.message.as_str()).collect();
+        assert!(messages.contains(&"steps form a cycle: a → c → b → a"), "{messages:?}");
+        assert!(messages.iter().any(|m| m.starts_with("kind mismatch: input `n`")), "{messages:?}");
+    }
+
+    #[test]
+    fn allow_lines_merge_with_existing_grants() {
+        let mut allow = Allow::default();
+        assert_eq!(allow_line(&allow, ("read", ".")), "allow = { read = [\".\"] }");
+        allow.secrets.push(toml::Spanned::new(0..1, crate::manifest::VarName::try_from("A".to_string()).unwrap()));
+        assert_eq!(allow_line(&allow, ("secrets", "B")), "allow = { secrets = [\"A\", \"B\"] }");
+    }
+}

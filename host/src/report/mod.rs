@@ -1,0 +1,173 @@
+//! Showing and recording a run: live progress on the console, the final summary, and the
+//! run record on disk.
+
+pub mod record;
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::time::Duration;
+
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+
+use crate::exec::{RunReport, Status};
+use crate::runtime::{LogLevel, StepEvent};
+use crate::types::Finding;
+
+/// `12ms`, `1.24s`, `2m03s`.
+pub fn format_elapsed(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms < 1000 {
+        format!("{ms}ms")
+    } else if ms < 60_000 {
+        format!("{:.2}s", d.as_secs_f64())
+    } else {
+        format!("{}m{:02}s", ms / 60_000, (ms / 1000) % 60)
+    }
+}
+
+/// Shows events as they come until the sender side closes: a spinner per running step on a
+/// terminal, plain lines otherwise. Log lines at `info` and above are shown; everything goes
+/// to the step's log file regardless.
+pub async fn live(mut events: tokio::sync::mpsc::UnboundedReceiver<StepEvent>, tty: bool) {
+    let multi = MultiProgress::new();
+    let mut bars: HashMap<String, ProgressBar> = HashMap::new();
+    let spinner = ProgressStyle::with_template("{spinner} {prefix:.bold} {wide_msg} {elapsed:>4}").expect("valid template");
+    let stderr = std::io::stderr();
+    let say = |line: String| {
+        if tty {
+            let _ = multi.println(line);
+        } else {
+            let _ = writeln!(stderr.lock(), "{line}");
+        }
+    };
+    while let Some(event) = events.recv().await {
+        match event {
+            StepEvent::Started { step } => {
+                if tty {
+                    let bar = multi.add(ProgressBar::new_spinner().with_style(spinner.clone()).with_prefix(step.clone()).with_message("running"));
+                    bar.enable_steady_tick(Duration::from_millis(100));
+                    bars.insert(step, bar);
+                } else {
+                    say(format!("[{step}] started"));
+                }
+            }
+            StepEvent::Progress { step, done, total, message } => {
+                if let Some(bar) = bars.get(&step) {
+                    bar.set_message(format!("{done}/{total} {message}"));
+                }
+            }
+            StepEvent::Log { step, level, message } => {
+                if level >= LogLevel::Info && level <= LogLevel::Error {
+                    say(format!("[{step}] {}: {message}", level.name()));
+                }
+            }
+            StepEvent::Finished { step, status, duration, findings } => {
+                let line = format!("[{step}] {status} in {}{}", format_elapsed(duration), plural_findings(findings));
+                match bars.remove(&step) {
+                    Some(bar) => {
+                        bar.finish_and_clear();
+                        say(line);
+                    }
+                    None => say(line),
+                }
+            }
+        }
+    }
+}
+
+fn plural_findings(n: usize) -> String {
+    match n {
+        0 => String::new(),
+        1 => " (1 finding)".into(),
+        n => format!(" ({n} findings)"),
+    }
+}
+
+/// The final summary: a table of steps, the findings grouped by file, what went wrong, and
+/// one closing line.
+pub fn summary(report: &RunReport) -> String {
+    let mut out = String::new();
+    let rows: Vec<[String; 5]> = report
+        .steps
+        .iter()
+        .map(|s| {
+            [
+                s.id.clone(),
+                s.status.name().to_string(),
+                s.duration.map_or_else(|| "-".into(), format_elapsed),
+                s.findings.len().to_string(),
+                if s.summary.is_empty() { s.error.clone().unwrap_or_default() } else { s.summary.clone() },
+            ]
+        })
+        .collect();
+    let header = ["STEP", "STATUS", "TIME", "FINDINGS", "SUMMARY"];
+    let widths: Vec<usize> = (0..4).map(|i| rows.iter().map(|r| r[i].chars().count()).chain([header[i].len()]).max().unwrap_or(0)).collect();
+    let line = |cells: [&str; 5]| {
+        format!(
+            "{:<w0$}  {:<w1$}  {:>w2$}  {:>w3$}  {}",
+            cells[0], cells[1], cells[2], cells[3], cells[4],
+            w0 = widths[0], w1 = widths[1], w2 = widths[2], w3 = widths[3]
+        )
+        .trim_end()
+        .to_string()
+    };
+    writeln!(out, "{}", line(header)).unwrap();
+    for r in &rows {
+        writeln!(out, "{}", line([&r[0], &r[1], &r[2], &r[3], &r[4]])).unwrap();
+    }
+
+    let findings: Vec<(&str, &Finding)> = report.steps.iter().flat_map(|s| s.findings.iter().map(move |f| (s.id.as_str(), f))).collect();
+    if !findings.is_empty() {
+        writeln!(out, "\nfindings ({}):", findings.len()).unwrap();
+        let mut by_file: BTreeMap<&str, Vec<(&str, &Finding)>> = BTreeMap::new();
+        for (step, f) in findings {
+            by_file.entry(f.span.as_ref().map_or("", |s| s.path.as_str())).or_default().push((step, f));
+        }
+        for (file, mut items) in by_file {
+            items.sort_by_key(|(_, f)| f.span.as_ref().map(|s| (s.line, s.column)));
+            writeln!(out, "  {}", if file.is_empty() { "(no location)" } else { file }).unwrap();
+            for (step, f) in items {
+                let place = f.span.as_ref().map_or_else(String::new, |s| format!("{}:{}:{}  ", s.path, s.line, s.column));
+                writeln!(out, "    {place}{}  {}  {}  [{step}]", f.severity.name(), f.rule, f.message).unwrap();
+            }
+        }
+    }
+
+    let problems: Vec<String> = report
+        .steps
+        .iter()
+        .filter(|s| s.status != Status::Passed)
+        .map(|s| {
+            let why = s.error.clone().unwrap_or_default();
+            let why = why.strip_prefix("skipped: ").unwrap_or(&why);
+            format!("  step `{}` {}: {why}", s.id, s.status.name())
+        })
+        .collect();
+    if !problems.is_empty() {
+        writeln!(out, "\nproblems:").unwrap();
+        for p in problems {
+            writeln!(out, "{p}").unwrap();
+        }
+    }
+
+    let count = |st: Status| report.steps.iter().filter(|s| s.status == st).count();
+    let total = report.steps.len();
+    let elapsed = format_elapsed(report.duration);
+    let verdict = if report.cancelled {
+        format!("cancelled: {} of {total} steps passed before the run was stopped ({elapsed})", count(Status::Passed))
+    } else if report.passed() {
+        format!("passed: {total} step{} in {elapsed}", if total == 1 { "" } else { "s" })
+    } else {
+        let mut parts = Vec::new();
+        for st in [Status::Failed, Status::Errored, Status::Cancelled, Status::Skipped] {
+            let n = count(st);
+            if n > 0 {
+                parts.push(format!("{n} {}", st.name()));
+            }
+        }
+        format!("failed: {} of {total} passed, {} ({elapsed})", count(Status::Passed), parts.join(", "))
+    };
+    writeln!(out, "\n{verdict}").unwrap();
+    out
+}

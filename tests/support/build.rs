@@ -24,5 +24,16 @@ fn main() {
         std::fs::copy(&path, &copy).unwrap();
         writeln!(code, "/// `{}` built for wasm32-wasip2.\npub const {name}: &str = {:?};", c.package, copy.display().to_string()).unwrap();
     }
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .map(|p| if p.is_absolute() { p } else { workspace.join(p) })
+        .unwrap_or_else(|| workspace.join("target"));
+    writeln!(
+        code,
+        "/// A compile cache shared by all tests, so each component is compiled once.\npub const CACHE_DIR: &str = {:?};",
+        target.join("sluice-test-cache").display().to_string()
+    )
+    .unwrap();
+    writeln!(code, "/// The repository root.\npub const REPO: &str = {:?};", workspace.display().to_string()).unwrap();
     std::fs::write(out_dir.join("plugins.rs"), code).unwrap();
 }

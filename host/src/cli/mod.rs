@@ -113,6 +113,10 @@ async fn dispatch(cli: Cli, jobs: usize) -> i32 {
     }
 }
 
+/// Overrides where compiled components are cached (default: `.sluice/cache` beside the
+/// manifest), e.g. to share one cache between workspaces or keep it in a CI cache.
+pub const CACHE_DIR_VAR: &str = "SLUICE_CACHE_DIR";
+
 /// A pipeline ready to run: its manifest, plan and loaded plugins.
 struct Prepared {
     manifest: Manifest,
@@ -138,7 +142,11 @@ async fn prepare(args: &ManifestArgs) -> Result<Prepared, i32> {
             return Err(exit_codes::INVALID);
         }
     };
-    let cache = if args.no_cache { CompileCache::disabled() } else { CompileCache::at(exec::state_dir(&manifest).join("cache")) };
+    let cache = match std::env::var_os(CACHE_DIR_VAR) {
+        _ if args.no_cache => CompileCache::disabled(),
+        Some(dir) if !dir.is_empty() => CompileCache::at(dir),
+        _ => CompileCache::at(exec::state_dir(&manifest).join("cache")),
+    };
     let runtime = match Runtime::new(cache) {
         Ok(r) => Arc::new(r),
         Err(e) => return Err(fatal(format!("{e:#}"))),

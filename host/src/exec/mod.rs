@@ -86,7 +86,7 @@ pub struct StepReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub started_ms: Option<u64>,
     /// How long it ran.
-    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "ser_ms")]
+    #[serde(rename = "duration_ms", skip_serializing_if = "Option::is_none", serialize_with = "ser_ms")]
     pub duration: Option<Duration>,
     /// Outputs (masked).
     pub outputs: IndexMap<String, Value>,
@@ -123,7 +123,7 @@ pub struct RunReport {
     /// Start time, RFC 3339.
     pub started: String,
     /// Wall-clock duration.
-    #[serde(serialize_with = "ser_dur")]
+    #[serde(rename = "duration_ms", serialize_with = "ser_dur")]
     pub duration: Duration,
     /// Whether it was cancelled.
     pub cancelled: bool,

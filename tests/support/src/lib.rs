@@ -1,1 +1,134 @@
-//! x
+//! Test support: the hostile test plugins (built from `tests/plugins/` for wasm32-wasip2 by
+//! this crate's build script), temporary workspaces, and running the real `sluice` binary.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+include!(concat!(env!("OUT_DIR"), "/plugins.rs"));
+
+/// A temporary directory holding a workspace at `<tmp>/ws` (so that `<tmp>` is "outside").
+pub struct Workspace {
+    tmp: tempfile::TempDir,
+}
+
+/// What a `sluice` invocation did.
+#[derive(Debug)]
+pub struct Output {
+    /// Exit code (-1 if killed by a signal).
+    pub code: i32,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+}
+
+impl Default for Workspace {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Workspace {
+    /// An empty workspace.
+    pub fn new() -> Self {
+        let tmp = tempfile::Builder::new().prefix("sluice-test-").tempdir().expect("tempdir");
+        std::fs::create_dir(tmp.path().join("ws")).expect("mkdir ws");
+        Workspace { tmp }
+    }
+
+    /// The workspace directory (where `sluice.toml` goes).
+    pub fn dir(&self) -> PathBuf {
+        self.tmp.path().join("ws")
+    }
+
+    /// The directory holding the workspace: outside of it.
+    pub fn outside(&self) -> PathBuf {
+        self.tmp.path().to_path_buf()
+    }
+
+    /// Writes a file, relative to the workspace, creating directories.
+    pub fn file(&self, rel: &str, contents: impl AsRef<[u8]>) -> &Self {
+        let path = self.dir().join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, contents).unwrap();
+        self
+    }
+
+    /// Writes `sluice.toml`.
+    pub fn manifest(&self, toml: &str) -> &Self {
+        self.file("sluice.toml", toml)
+    }
+
+    /// Copies the probe plugin to `probe.wasm`.
+    pub fn with_probe(&self) -> &Self {
+        std::fs::copy(PROBE, self.dir().join("probe.wasm")).unwrap();
+        self
+    }
+
+    /// A `sluice` command (binary at `bin`) run in the workspace with the shared cache.
+    pub fn command(&self, bin: &str, args: &[&str]) -> Command {
+        let mut cmd = Command::new(bin);
+        cmd.args(args)
+            .current_dir(self.dir())
+            .env("SLUICE_CACHE_DIR", CACHE_DIR)
+            .env_remove("SLUICE_LOG")
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    /// Runs `sluice` to completion.
+    pub fn sluice(&self, bin: &str, args: &[&str]) -> Output {
+        let out = self.command(bin, args).output().expect("run sluice");
+        Output {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// The newest run record's `run.json`.
+    pub fn last_run(&self) -> serde_json::Value {
+        let runs = self.dir().join(".sluice/runs");
+        let mut dirs: Vec<PathBuf> = std::fs::read_dir(&runs).expect("a run record").map(|e| e.unwrap().path()).collect();
+        dirs.sort();
+        let text = std::fs::read_to_string(dirs.last().expect("a run").join("run.json")).unwrap();
+        serde_json::from_str(&text).unwrap()
+    }
+
+    /// Every file under the workspace's `.sluice/runs`, concatenated: the whole run record.
+    pub fn all_records(&self) -> String {
+        let mut out = String::new();
+        collect(&self.dir().join(".sluice/runs"), &mut out);
+        out
+    }
+}
+
+fn collect(dir: &Path, out: &mut String) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for e in entries {
+        let path = e.unwrap().path();
+        if path.is_dir() {
+            collect(&path, out);
+        } else {
+            out.push_str(&std::fs::read_to_string(&path).unwrap_or_default());
+        }
+    }
+}
+
+/// The step `id` of a run record.
+pub fn step<'a>(run: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
+    run["steps"].as_array().unwrap().iter().find(|s| s["id"] == id).unwrap_or_else(|| panic!("no step {id} in {run:#}"))
+}
+
+/// The probe's `report` output of step `id`: one `(op, ok, detail)` per action.
+pub fn probe_report(run: &serde_json::Value, id: &str) -> Vec<(String, bool, String)> {
+    let step = step(run, id);
+    let text = step["outputs"]["report"]["value"].as_str().unwrap_or_else(|| panic!("no report output in {step:#}"));
+    let report: serde_json::Value = serde_json::from_str(text).unwrap();
+    report
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["op"].as_str().unwrap().to_string(), r["ok"].as_bool().unwrap(), r["detail"].as_str().unwrap().to_string()))
+        .collect()
+}

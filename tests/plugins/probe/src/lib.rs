@@ -48,12 +48,20 @@ struct Probe;
 
 impl Plugin for Probe {
     fn describe() -> PluginInfo {
-        PluginInfo::new("probe", "0.0.0", "Tries things from inside the sandbox and reports them")
-            .input(Port::new("in-artifact", ValueKind::Artifact, "An artifact to read"))
-            .input(Port::new("in-text", ValueKind::Text, "A text to echo"))
-            .output(Port::new("report", ValueKind::Json, "What each action did"))
-            .output(Port::new("text", ValueKind::Text, "A text value"))
-            .output(Port::new("artifact", ValueKind::Artifact, "An artifact"))
+        PluginInfo::new(
+            "probe",
+            "0.0.0",
+            "Tries things from inside the sandbox and reports them",
+        )
+        .input(Port::new(
+            "in-artifact",
+            ValueKind::Artifact,
+            "An artifact to read",
+        ))
+        .input(Port::new("in-text", ValueKind::Text, "A text to echo"))
+        .output(Port::new("report", ValueKind::Json, "What each action did"))
+        .output(Port::new("text", ValueKind::Text, "A text value"))
+        .output(Port::new("artifact", ValueKind::Artifact, "An artifact"))
     }
 
     fn run(invocation: Invocation) -> Result<Outcome, Failure> {
@@ -69,9 +77,10 @@ impl Plugin for Probe {
         };
         for action in config.actions {
             match action {
-                Action::Read { path } => {
-                    record("read", std::fs::read_to_string(&path).map_err(|e| e.to_string()))
-                }
+                Action::Read { path } => record(
+                    "read",
+                    std::fs::read_to_string(&path).map_err(|e| e.to_string()),
+                ),
                 Action::Write { path, contents } => record(
                     "write",
                     std::fs::write(&path, contents)
@@ -105,9 +114,13 @@ impl Plugin for Probe {
                         println!("stdout: {name}={value}");
                         eprintln!("stderr: {name}={value}");
                         sluice_sdk::warn!("log: {name}={value}");
-                        outcome = std::mem::take(&mut outcome)
-                            .finding(Finding::new("probe/leak", Severity::Warning, format!("leaked {value}")))
-                            .output("text", Value::Text(format!("secret is {value}")));
+                        outcome = std::mem::take(&mut outcome).finding(Finding::new(
+                            "probe/leak",
+                            Severity::Warning,
+                            format!("leaked {value}"),
+                        ));
+                        outcome =
+                            set_output(outcome, "text", Value::Text(format!("secret is {value}")));
                         record("secret", Ok(value))
                     }
                     None => record("secret", Err(format!("secret {name} not available"))),
@@ -147,14 +160,17 @@ impl Plugin for Probe {
                 }
                 Action::Artifact { name, contents } => {
                     let value = sluice_sdk::write_artifact(&name, contents.as_bytes(), None)?;
-                    outcome = std::mem::take(&mut outcome).output("artifact", value);
+                    outcome = set_output(std::mem::take(&mut outcome), "artifact", value);
                     record("artifact", Ok(name))
                 }
                 Action::ReadInput => match invocation.artifact("in-artifact") {
                     Some(artifact) => {
                         let contents =
                             std::fs::read_to_string(&artifact.path).map_err(|e| e.to_string());
-                        record("read-input", contents.map(|c| format!("{} {} {c}", artifact.path, artifact.digest)))
+                        record(
+                            "read-input",
+                            contents.map(|c| format!("{} {} {c}", artifact.path, artifact.digest)),
+                        )
                     }
                     None => record("read-input", Err("no in-artifact input".into())),
                 },
@@ -164,14 +180,21 @@ impl Plugin for Probe {
                         Some(input) => format!("{value}{input}"),
                         None => value,
                     };
-                    outcome = std::mem::take(&mut outcome).output("text", Value::Text(text.clone()));
+                    outcome = set_output(
+                        std::mem::take(&mut outcome),
+                        "text",
+                        Value::Text(text.clone()),
+                    );
                     record("text", Ok(text))
                 }
                 Action::Gate { message } => {
                     let outcome = std::mem::take(&mut outcome)
                         .finding(
-                            Finding::new("probe/gate", Severity::Error, message)
-                                .at(Span::new("probe.txt", 1, 1)),
+                            Finding::new("probe/gate", Severity::Error, message).at(Span::new(
+                                "probe.txt",
+                                1,
+                                1,
+                            )),
                         )
                         .summary("gate failed");
                     return Err(Failure::gate(outcome));
@@ -188,6 +211,12 @@ impl Plugin for Probe {
             .summary("probe done")
             .output("report", Value::Json(report)))
     }
+}
+
+/// Sets an output, replacing an earlier value of the same name.
+fn set_output(mut outcome: Outcome, name: &str, value: Value) -> Outcome {
+    outcome.outputs.retain(|(n, _)| n != name);
+    outcome.output(name, value)
 }
 
 #[inline(never)]

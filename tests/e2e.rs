@@ -1,0 +1,229 @@
+//! End-to-end runs of the real `sluice` binary.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+
+use sluice_test_support::{REPO, Workspace, probe_report, step};
+
+const SLUICE: &str = env!("CARGO_BIN_EXE_sluice");
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name();
+        if name == ".sluice" {
+            continue;
+        }
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &to.join(&name));
+        } else {
+            std::fs::copy(entry.path(), to.join(&name)).unwrap();
+        }
+    }
+}
+
+#[test]
+fn the_demo_pipeline_passes() {
+    let ws = Workspace::new();
+    copy_dir(&Path::new(REPO).join("examples/go-service"), &ws.dir());
+    let out = ws.sluice(SLUICE, &["run", "sluice.toml"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let run = ws.last_run();
+    let module = step(&run, "module");
+    assert_eq!(module["status"], "passed");
+    assert_eq!(module["outputs"]["module"]["value"], "example.com/go-service");
+    assert_eq!(module["outputs"]["go-version"]["value"], "1.19");
+    assert!(out.stdout.contains("passed: 1 step in"), "{}", out.stdout);
+}
+
+#[test]
+fn go_mod_reports_findings_with_positions() {
+    let ws = Workspace::new();
+    ws.file(
+        "go.mod",
+        "module example.com/x\n\ngo 1.21\n\nrequire github.com/pkg/errors v0.9.1\n\nreplace example.com/lib => ../lib\n",
+    );
+    ws.file("go.sum", "");
+    ws.manifest("[steps.mod]\nuses = \"go-mod\"\nallow = { read = [\"go.mod\", \"go.sum\"] }\n");
+    let out = ws.sluice(SLUICE, &["run"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.contains("go.mod:5:9  warning  go-mod/missing-sum  missing go.sum entry for github.com/pkg/errors@v0.9.1; run `go mod tidy`  [mod]"), "{}", out.stdout);
+    assert!(out.stdout.contains("go.mod:7:1  warning  go-mod/local-replace"), "{}", out.stdout);
+    // A malformed go.mod fails the step (a gate), with the line.
+    ws.file("go.mod", "module example.com/x\ngo 1.21\nrequire broken\n");
+    let out = ws.sluice(SLUICE, &["run"]);
+    assert_eq!(out.code, 1);
+    assert!(out.stdout.contains("go.mod:3:1  error  go-mod/malformed  usage: require module/path v1.2.3  [mod]"), "{}", out.stdout);
+    assert_eq!(step(&ws.last_run(), "mod")["status"], "failed");
+}
+
+#[test]
+fn a_failing_step_exits_1_and_skips_its_dependants_while_other_branches_continue() {
+    let ws = Workspace::new();
+    ws.with_probe();
+    ws.manifest(
+        r#"[steps.gate]
+uses = "./probe.wasm"
+with = { actions = [{ op = "gate", message = "coverage 12% < 70%" }] }
+
+[steps.after-gate]
+uses = "./probe.wasm"
+needs = ["gate"]
+
+[steps.after-after]
+uses = "./probe.wasm"
+with = { in-text = "${{ steps.after-gate.outputs.text }}" }
+
+[steps.independent]
+uses = "./probe.wasm"
+with = { actions = [{ op = "sleep", ms = 200 }] }
+"#,
+    );
+    let out = ws.sluice(SLUICE, &["run"]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let run = ws.last_run();
+    let status = |id: &str| step(&run, id)["status"].as_str().unwrap().to_string();
+    assert_eq!(status("gate"), "failed");
+    assert_eq!(status("after-gate"), "skipped");
+    assert_eq!(status("after-after"), "skipped");
+    assert_eq!(status("independent"), "passed");
+    assert_eq!(step(&run, "after-gate")["error"], "skipped: `gate` did not pass");
+    assert_eq!(step(&run, "after-after")["error"], "skipped: `after-gate` did not pass");
+    assert_eq!(step(&run, "gate")["findings"][0]["message"], "coverage 12% < 70%");
+    assert!(out.stdout.contains("failed: 1 of 4 passed, 1 failed, 2 skipped"), "{}", out.stdout);
+}
+
+#[test]
+fn fail_fast_stops_the_other_steps() {
+    let ws = Workspace::new();
+    ws.with_probe();
+    ws.manifest(
+        r#"[steps.broken]
+uses = "./probe.wasm"
+with = { actions = [{ op = "error", message = "cannot work" }] }
+
+[steps.slow]
+uses = "./probe.wasm"
+with = { actions = [{ op = "loop" }] }
+
+[steps.later]
+uses = "./probe.wasm"
+needs = ["slow"]
+"#,
+    );
+    let out = ws.sluice(SLUICE, &["run", "--fail-fast", "--jobs", "2"]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let run = ws.last_run();
+    assert_eq!(step(&run, "broken")["status"], "errored");
+    assert_eq!(step(&run, "broken")["error"], "cannot work");
+    assert_eq!(step(&run, "slow")["status"], "cancelled");
+    assert_eq!(step(&run, "later")["status"], "skipped");
+    assert_eq!(run["cancelled"], false);
+}
+
+#[test]
+fn text_and_artifacts_flow_across_three_steps() {
+    let ws = Workspace::new();
+    ws.with_probe();
+    ws.manifest(
+        r#"[steps.produce]
+uses = "./probe.wasm"
+with = { actions = [
+  { op = "write", path = "/outputs/private.txt", contents = "not returned" },
+  { op = "artifact", name = "app.bin", contents = "binary-v1" },
+  { op = "text", value = "v1" },
+] }
+
+[steps.transform]
+uses = "./probe.wasm"
+with = { in-artifact = "${{ steps.produce.outputs.artifact }}", in-text = "${{ steps.produce.outputs.text }}", actions = [
+  { op = "read-input" },
+  { op = "list", path = "/inputs" },
+  { op = "list", path = "/inputs/in-artifact" },
+  { op = "list", path = "/outputs" },
+  { op = "write", path = "/inputs/in-artifact/app.bin", contents = "tampered" },
+  { op = "artifact", name = "app.tar", contents = "packaged binary-v1" },
+  { op = "text", value = "pkg-" },
+] }
+
+[steps.consume]
+uses = "./probe.wasm"
+with = { in-artifact = "${{ steps.transform.outputs.artifact }}", in-text = "${{ steps.transform.outputs.text }}", actions = [
+  { op = "read-input" },
+  { op = "text", value = "release " },
+] }
+"#,
+    );
+    let out = ws.sluice(SLUICE, &["run"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let run = ws.last_run();
+    let produced = &step(&run, "produce")["outputs"]["artifact"]["value"];
+    let digest = produced["digest"].as_str().unwrap();
+    assert_eq!(produced["name"], "app.bin");
+    assert_eq!(produced["size"], 9);
+    // The store holds it under its digest, read-only.
+    let stored = ws.dir().join(".sluice/store/sha256").join(digest.trim_start_matches("sha256:"));
+    assert_eq!(std::fs::read_to_string(&stored).unwrap(), "binary-v1");
+
+    let t = probe_report(&run, "transform");
+    assert_eq!(t[0], ("read-input".into(), true, format!("/inputs/in-artifact/app.bin {digest} binary-v1")));
+    assert_eq!(t[1], ("list".into(), true, "in-artifact".into()));
+    assert_eq!(t[2], ("list".into(), true, "app.bin".into()), "only the artifact, not the producer's other files");
+    assert_eq!(t[3], ("list".into(), true, String::new()), "a fresh, private /outputs");
+    assert!(!t[4].1, "inputs are read-only: {:?}", t[4]);
+    assert_eq!(std::fs::read_to_string(&stored).unwrap(), "binary-v1");
+    assert_eq!(t[6], ("text".into(), true, "pkg-v1".into()));
+
+    let c = probe_report(&run, "consume");
+    let packaged = step(&run, "transform")["outputs"]["artifact"]["value"]["digest"].as_str().unwrap().to_string();
+    assert_eq!(c[0], ("read-input".into(), true, format!("/inputs/in-artifact/app.tar {packaged} packaged binary-v1")));
+    assert_eq!(c[1], ("text".into(), true, "release pkg-v1".into()));
+    assert_eq!(step(&run, "consume")["outputs"]["text"]["value"], "release pkg-v1");
+}
+
+#[test]
+fn independent_steps_run_concurrently_up_to_jobs() {
+    let ws = Workspace::new();
+    ws.with_probe();
+    let sleeper = |id: &str| format!("[steps.{id}]\nuses = \"./probe.wasm\"\nwith = {{ actions = [{{ op = \"sleep\", ms = 400 }}] }}\n");
+    ws.manifest(&format!("{}{}{}", sleeper("a"), sleeper("b"), sleeper("c")));
+    let out = ws.sluice(SLUICE, &["run", "--jobs", "2"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let run = ws.last_run();
+    let span = |id: &str| {
+        let s = step(&run, id);
+        let start = s["started_ms"].as_f64().unwrap();
+        (start, start + s["duration_ms"].as_f64().unwrap())
+    };
+    let (a, b, c) = (span("a"), span("b"), span("c"));
+    assert!(b.0 < a.1, "a and b overlap: {a:?} {b:?}");
+    assert!(c.0 >= a.1.min(b.1) - 1.0, "c waits for a free slot: {a:?} {b:?} {c:?}");
+}
+
+#[test]
+fn ctrl_c_cancels_the_run_and_the_record_is_still_written() {
+    let ws = Workspace::new();
+    ws.with_probe();
+    ws.manifest(
+        "[steps.spin]\nuses = \"./probe.wasm\"\nwith = { actions = [{ op = \"loop\" }] }\n\n[steps.next]\nuses = \"./probe.wasm\"\nneeds = [\"spin\"]\n",
+    );
+    let mut child = ws.command(SLUICE, &["run"]).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = BufReader::new(stderr).lines();
+    for line in lines.by_ref() {
+        if line.unwrap().contains("[spin] started") {
+            break;
+        }
+    }
+    let killed = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(killed.success());
+    let rest: Vec<String> = lines.map(|l| l.unwrap()).collect();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "{rest:?}");
+    let run = ws.last_run();
+    assert_eq!(run["cancelled"], true);
+    assert_eq!(step(&run, "spin")["status"], "cancelled");
+    assert_eq!(step(&run, "next")["status"], "skipped");
+    assert_eq!(step(&run, "next")["error"], "skipped: the run was cancelled");
+}

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use clap::{Args, Parser, Subcommand};
 
 use crate::exec::{self, RunOptions};
-use crate::manifest::{self, Diagnostic, Diagnostics, LoadError, Manifest, StepId};
+use crate::manifest::{self, Diagnostic, LoadError, Manifest, StepId};
 use crate::plan::{self, Plan, PluginMeta};
 use crate::plugin::{self, cache::CompileCache};
 use crate::runtime::{Cancel, LoadedPlugin, Runtime};
@@ -128,7 +128,7 @@ struct Prepared {
 /// Loads, resolves, compiles, describes and plans. Prints warnings; on failure prints every
 /// problem and returns the exit code.
 async fn prepare(args: &ManifestArgs) -> Result<Prepared, i32> {
-    let manifest = match manifest::load(&args.manifest) {
+    let (manifest, mut diags) = match manifest::load(&args.manifest) {
         Ok(m) => m,
         Err(LoadError::Read { path, source }) => {
             eprintln!("error: cannot read {}: {source}", path.display());
@@ -151,7 +151,6 @@ async fn prepare(args: &ManifestArgs) -> Result<Prepared, i32> {
         Ok(r) => Arc::new(r),
         Err(e) => return Err(fatal(format!("{e:#}"))),
     };
-    let mut diags = Diagnostics::default();
     let mut metas: HashMap<StepId, PluginMeta> = HashMap::new();
     let mut plugins: HashMap<String, Arc<LoadedPlugin>> = HashMap::new();
     for (id, step) in &manifest.steps {

@@ -43,6 +43,9 @@ pub struct Manifest {
     pub pipeline: Pipeline,
     /// `[steps.<id>]` in file order.
     pub steps: IndexMap<StepId, Step>,
+    /// Ids of steps whose table is invalid (already reported), so that later checks do not
+    /// report references to them as unknown.
+    pub broken_steps: Vec<String>,
 }
 
 /// Pipeline-wide settings.
@@ -144,8 +147,10 @@ struct RawAllow {
     exec: Option<Spanned<toml::Value>>,
 }
 
-/// Reads and parses a manifest file.
-pub fn load(path: &Path) -> Result<Manifest, LoadError> {
+/// Reads and parses a manifest file. Returns the manifest with the problems found so far
+/// (which may include errors: later checks still run on what parsed), or fails when the file
+/// cannot be read or is not TOML.
+pub fn load(path: &Path) -> Result<(Manifest, Diagnostics), LoadError> {
     let source = std::fs::read_to_string(path).map_err(|source| LoadError::Read { path: path.to_path_buf(), source })?;
     let absolute = std::path::absolute(path).map_err(|source| LoadError::Read { path: path.to_path_buf(), source })?;
     let dir = absolute.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("/"));
@@ -167,7 +172,7 @@ pub enum LoadError {
         /// The I/O error.
         source: std::io::Error,
     },
-    /// The file is not a valid manifest.
+    /// The file is not valid TOML.
     #[error("{path} is invalid")]
     Invalid {
         /// The display path.
@@ -179,15 +184,41 @@ pub enum LoadError {
     },
 }
 
-/// Parses manifest text. On failure returns the source back with every diagnostic found.
-pub fn parse(path: &str, dir: PathBuf, source: String) -> Result<Manifest, (String, Diagnostics)> {
+/// Parses manifest text into what could be understood and every problem found. Fails (giving
+/// the source back) only when the text is not TOML or no step could be understood.
+pub fn parse(path: &str, dir: PathBuf, source: String) -> Result<(Manifest, Diagnostics), (String, Diagnostics)> {
     let mut diags = Diagnostics::default();
     let (root, errors) = DeTable::parse_recoverable(&source);
+    // A table defined twice makes every key under it a duplicate too: report the table only.
+    let mut duplicate_table_lines: Option<(usize, usize)> = None;
     for e in &errors {
-        diags.push(
-            Diagnostic::error(format!("invalid TOML: {}", e.message().trim_end()), e.span())
-                .label(toml_label(e.message())),
-        );
+        let span = e.span();
+        let message = e.message().trim_end();
+        if message.contains("duplicate key") {
+            if let Some(span) = &span {
+                let line_start = source[..span.start].rfind('\n').map_or(0, |i| i + 1);
+                let line_end = source[span.start..].find('\n').map_or(source.len(), |i| span.start + i);
+                let line = &source[line_start..line_end];
+                if line.trim_start().starts_with('[') {
+                    let section_end = source[line_end..].find("\n[").map_or(source.len(), |i| line_end + i);
+                    duplicate_table_lines = Some((line_end, section_end));
+                    let name = line.trim().trim_matches(|c| c == '[' || c == ']');
+                    diags.push(
+                        Diagnostic::error(format!("invalid TOML: `[{name}]` is defined twice"), Some(span.clone()))
+                            .label("defined again here")
+                            .help(match name.strip_prefix("steps.") {
+                                Some(_) => "step ids must be unique: rename one of the steps".to_string(),
+                                None => "define each table once".to_string(),
+                            }),
+                    );
+                    continue;
+                }
+                if duplicate_table_lines.is_some_and(|(from, to)| span.start > from && span.start < to) {
+                    continue;
+                }
+            }
+        }
+        diags.push(Diagnostic::error(format!("invalid TOML: {message}"), span).label(toml_label(message)));
     }
     if !errors.is_empty() {
         return Err((source, diags));
@@ -200,6 +231,7 @@ pub fn parse(path: &str, dir: PathBuf, source: String) -> Result<Manifest, (Stri
         memory: DEFAULT_MEMORY,
     };
     let mut steps = IndexMap::new();
+    let mut broken_steps = Vec::new();
     let mut saw_steps = false;
 
     for (key, value) in root {
@@ -245,6 +277,7 @@ pub fn parse(path: &str, dir: PathBuf, source: String) -> Result<Manifest, (Stri
                                     .label("invalid step id")
                                     .help(format!("rename the table, e.g. `[steps.{}]`", suggest_id(&id_text))),
                             );
+                            broken_steps.push(id_text);
                             continue;
                         }
                     };
@@ -253,30 +286,36 @@ pub fn parse(path: &str, dir: PathBuf, source: String) -> Result<Manifest, (Stri
                             Some(step) => {
                                 steps.insert(step_id, step);
                             }
-                            None => continue,
+                            None => broken_steps.push(id_text),
                         },
-                        Err(e) => diags.push(serde_diagnostic(&e, Some(&id_text), id_span)),
+                        Err(e) => {
+                            diags.push(serde_diagnostic(&e, Some(&id_text), id_span));
+                            broken_steps.push(id_text);
+                        }
                     }
                 }
             }
             other => diags.push(
                 Diagnostic::error(format!("unknown top-level key `{other}`"), Some(key_span))
                     .label("unknown key")
-                    .help("a manifest has a `[pipeline]` table and `[steps.<id>]` tables"),
+                    .help(match closest(other, &["pipeline", "steps"]) {
+                        Some(best) => format!("did you mean `{best}`? a manifest has a `[pipeline]` table and `[steps.<id>]` tables"),
+                        None => "a manifest has a `[pipeline]` table and `[steps.<id>]` tables".into(),
+                    }),
             ),
         }
     }
-    if !saw_steps && !diags.has_errors() {
+    if !saw_steps {
         diags.push(
             Diagnostic::error("the pipeline has no steps", Some(source.len()..source.len()))
                 .help("add a step:\n[steps.check]\nuses = \"go-mod\"\nallow = { read = [\".\"] }"),
         );
     }
-    if diags.has_errors() {
-        diags.sort();
+    diags.sort();
+    if steps.is_empty() && diags.has_errors() {
         return Err((source, diags));
     }
-    Ok(Manifest { path: path.to_string(), dir, source, pipeline, steps })
+    Ok((Manifest { path: path.to_string(), dir, source, pipeline, steps, broken_steps }, diags))
 }
 
 fn check_memory(m: &Spanned<ByteSize>) -> Result<u64, Diagnostic> {
@@ -479,7 +518,9 @@ mod tests {
     use super::*;
 
     fn parse_ok(src: &str) -> Manifest {
-        parse("sluice.toml", PathBuf::from("/ws/demo"), src.to_string()).unwrap_or_else(|(s, d)| panic!("{}", d.render("sluice.toml", &s)))
+        let (m, d) = parse("sluice.toml", PathBuf::from("/ws/demo"), src.to_string()).unwrap_or_else(|(s, d)| panic!("{}", d.render("sluice.toml", &s)));
+        assert!(d.0.is_empty(), "{}", d.render("sluice.toml", &m.source));
+        m
     }
 
     #[test]

@@ -44,7 +44,7 @@ pub struct PlannedStep {
 /// diagnostic from the caller and are only checked as far as possible without it.
 /// On success the diagnostics hold warnings only.
 pub fn build(manifest: &Manifest, plugins: &HashMap<StepId, PluginMeta>, diags: &mut Diagnostics) -> Option<Plan> {
-    let ids: Vec<&str> = manifest.steps.keys().map(StepId::as_str).collect();
+    let ids: Vec<&str> = manifest.steps.keys().map(StepId::as_str).chain(manifest.broken_steps.iter().map(String::as_str)).collect();
     let mut deps: IndexMap<StepId, Vec<StepId>> = IndexMap::new();
 
     for (id, step) in &manifest.steps {
@@ -60,6 +60,8 @@ pub fn build(manifest: &Manifest, plugins: &HashMap<StepId, PluginMeta>, diags: 
             let target = need.get_ref();
             if target == id {
                 diags.push(Diagnostic::error("a step cannot need itself", Some(need.span())).step(id.as_str()).label("this step").help(format!("remove `{target}` from `needs`")));
+            } else if manifest.broken_steps.iter().any(|b| b == target.as_str()) {
+                // Already reported where that step is defined.
             } else if !manifest.steps.contains_key(target) {
                 diags.push(unknown_step(id, target.as_str(), need.span(), &ids, "`needs` names"));
             } else {
@@ -71,6 +73,9 @@ pub fn build(manifest: &Manifest, plugins: &HashMap<StepId, PluginMeta>, diags: 
             for expr in &entry.refs {
                 let Expr::StepOutput { step: target, output } = expr else { continue };
                 let Some((target_id, target_step)) = manifest.steps.get_key_value(target.as_str()) else {
+                    if manifest.broken_steps.contains(target) {
+                        continue;
+                    }
                     diags.push(unknown_step(id, target, entry.span.clone(), &ids, &format!("`with.{key}` refers to")));
                     continue;
                 };
@@ -370,7 +375,7 @@ fn check_grant_paths(manifest: &Manifest, id: &StepId, step: &Step, diags: &mut 
             Ok(Some(_)) => {}
             Ok(None) if writable => {}
             Ok(None) => diags.push(
-                Diagnostic::error(format!("`{}` does not exist in the workspace ({})", grant.get_ref(), manifest.dir.display()), Some(grant.span()))
+                Diagnostic::error(format!("`{}` does not exist in the workspace", grant.get_ref()), Some(grant.span()))
                     .step(id.as_str())
                     .label("not found")
                     .help("paths in `allow` are relative to the directory of the manifest"),
@@ -481,7 +486,7 @@ mod tests {
     }
 
     fn plan(src: &str) -> (Option<Plan>, Diagnostics) {
-        let manifest = crate::manifest::parse("sluice.toml", PathBuf::from("/nonexistent"), src.to_string()).unwrap();
+        let (manifest, _) = crate::manifest::parse("sluice.toml", PathBuf::from("/nonexistent"), src.to_string()).unwrap();
         let plugins = manifest
             .steps
             .keys()

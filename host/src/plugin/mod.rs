@@ -49,9 +49,9 @@ pub enum ResolveError {
         name: String,
     },
     /// The file could not be read.
-    #[error("cannot read plugin {}: {source}", path.display())]
+    #[error("cannot read plugin `{}`: {source}", path.display())]
     Read {
-        /// The resolved path.
+        /// The path as written in the manifest.
         path: PathBuf,
         /// The I/O error.
         source: std::io::Error,
@@ -92,7 +92,7 @@ pub fn resolve(dir: &Path, uses: &PluginRef) -> Result<PluginSource, ResolveErro
         }
         PluginRef::File(path) => {
             let full = dir.join(path);
-            let bytes = std::fs::read(&full).map_err(|source| ResolveError::Read { path: full.clone(), source })?;
+            let bytes = std::fs::read(&full).map_err(|source| ResolveError::Read { path: path.clone(), source })?;
             let digest = digest(&bytes);
             Ok(PluginSource { uses: uses.clone(), bytes: Cow::Owned(bytes), digest })
         }

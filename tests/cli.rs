@@ -1,0 +1,92 @@
+//! Snapshots of what the `sluice` commands print (digests, times and run ids redacted).
+
+use sluice_test_support::Workspace;
+
+const SLUICE: &str = env!("CARGO_BIN_EXE_sluice");
+
+fn show(ws: &Workspace, args: &[&str]) -> String {
+    let out = ws.sluice(SLUICE, args);
+    format!("$ sluice {}\nexit: {}\n--- stdout\n{}--- stderr\n{}", args.join(" "), out.code, out.stdout, out.stderr)
+}
+
+macro_rules! snapshot {
+    ($value:expr) => {
+        insta::with_settings!({ filters => vec![
+            (r"sha256:[0-9a-f]{12,64}", "sha256:[DIGEST]"),
+            (r"\b\d+(\.\d+)?(ms|s)\b", "[TIME]"),
+            (r"\d{8}T\d{6}Z-[0-9a-f]{4}", "[RUN-ID]"),
+            (r"sluice \d+\.\d+\.\d+", "sluice [VERSION]"),
+        ]}, {
+            insta::assert_snapshot!($value);
+        });
+    };
+}
+
+fn demo() -> Workspace {
+    let ws = Workspace::new();
+    ws.with_probe();
+    ws.file("go.mod", "module example.com/demo\n\ngo 1.22\n\nrequire golang.org/x/text v0.14.0\n");
+    ws.manifest(
+        r#"[pipeline]
+name = "demo"
+timeout = "2m"
+
+[steps.module]
+uses = "go-mod"
+allow = { read = ["go.mod"] }
+
+[steps.package]
+uses = "./probe.wasm"
+memory = "128MiB"
+with = { in-text = "${{ steps.module.outputs.module }}", actions = [{ op = "artifact", name = "pkg.tar", contents = "x" }, { op = "text", value = "packaged " }] }
+
+[steps.publish]
+uses = "./probe.wasm"
+needs = ["package"]
+env = { REGION = "eu" }
+allow = { secrets = ["PUBLISH_TOKEN"], write = ["dist"] }
+with = { in-artifact = "${{ steps.package.outputs.artifact }}", actions = [{ op = "read-input" }] }
+"#,
+    );
+    ws
+}
+
+#[test]
+fn plugins_lists_the_built_ins() {
+    snapshot!(show(&Workspace::new(), &["plugins"]));
+}
+
+#[test]
+fn validate_prints_the_plan() {
+    snapshot!(show(&demo(), &["validate"]));
+}
+
+#[test]
+fn audit_shows_every_grant() {
+    snapshot!(show(&demo(), &["audit"]));
+}
+
+#[test]
+fn audit_json() {
+    snapshot!(show(&demo(), &["audit", "--json"]));
+}
+
+#[test]
+fn run_prints_progress_a_summary_and_findings() {
+    snapshot!(show(&demo(), &["run", "--jobs", "1"]));
+}
+
+#[test]
+fn run_reports_what_went_wrong() {
+    let ws = Workspace::new();
+    ws.with_probe();
+    ws.manifest(
+        "[steps.crash]\nuses = \"./probe.wasm\"\nwith = { actions = [{ op = \"error\", message = \"cannot reach the registry\" }] }\n\n[steps.after]\nuses = \"./probe.wasm\"\nneeds = [\"crash\"]\n\n[steps.bad-config]\nuses = \"./probe.wasm\"\nwith = { actions = [{ op = \"fly\" }] }\n",
+    );
+    snapshot!(show(&ws, &["run", "--jobs", "1"]));
+}
+
+#[test]
+fn a_missing_manifest_is_an_invocation_error() {
+    snapshot!(show(&Workspace::new(), &["run", "nope.toml"]));
+}

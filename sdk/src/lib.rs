@@ -192,8 +192,16 @@ impl Invocation {
     /// An error becomes [`Failure::Invalid`] naming the problem, which the host shows
     /// against the step.
     pub fn config<T: serde::de::DeserializeOwned>(&self) -> Result<T, Failure> {
-        serde_json::from_str(&self.config)
-            .map_err(|e| Failure::Invalid(format!("invalid `with` table: {e}")))
+        serde_json::from_str(&self.config).map_err(|e| {
+            // The JSON is the host's rendering of the TOML table: its line and column mean
+            // nothing to the author of `sluice.toml`.
+            let message = e.to_string();
+            let message = match message.rfind(" at line ") {
+                Some(i) => &message[..i],
+                None => &message,
+            };
+            Failure::Invalid(format!("invalid `with` table: {message}"))
+        })
     }
 
     /// The value of an input, if the pipeline set it.

@@ -76,6 +76,16 @@ pub async fn live(mut events: tokio::sync::mpsc::UnboundedReceiver<StepEvent>, t
     }
 }
 
+/// The first line of `text`, cut to `max` characters.
+fn truncate(text: &str, max: usize) -> String {
+    let line = text.lines().next().unwrap_or_default();
+    if line.chars().count() <= max && !text.contains('\n') {
+        return line.to_string();
+    }
+    let cut: String = line.chars().take(max - 1).collect();
+    format!("{cut}…")
+}
+
 fn plural_findings(n: usize) -> String {
     match n {
         0 => String::new(),
@@ -97,7 +107,7 @@ pub fn summary(report: &RunReport) -> String {
                 s.status.name().to_string(),
                 s.duration.map_or_else(|| "-".into(), format_elapsed),
                 s.findings.len().to_string(),
-                if s.summary.is_empty() { s.error.clone().unwrap_or_default() } else { s.summary.clone() },
+                truncate(if s.summary.is_empty() { s.error.as_deref().unwrap_or_default() } else { &s.summary }, 80),
             ]
         })
         .collect();

@@ -7,6 +7,7 @@ include!("../../host/build/components.rs");
 const PLUGINS: &[(&str, ComponentCrate)] = &[
     ("PROBE", ComponentCrate { package: "sluice-test-probe", artifact: "sluice_test_probe.wasm" }),
     ("NOT_A_STEP", ComponentCrate { package: "sluice-test-not-a-step", artifact: "sluice-test-not-a-step.wasm" }),
+    ("NOOP", ComponentCrate { package: "sluice-test-noop", artifact: "sluice_test_noop.wasm" }),
 ];
 
 fn main() {

@@ -9,7 +9,10 @@ include!("build/components.rs");
 /// Built-in plugins: (name used in `uses = "..."`, package, file cargo writes).
 const BUILTINS: &[(&str, ComponentCrate)] = &[(
     "go-mod",
-    ComponentCrate { package: "sluice-plugin-go-mod", artifact: "sluice_plugin_go_mod.wasm" },
+    ComponentCrate {
+        package: "sluice-plugin-go-mod",
+        artifact: "sluice_plugin_go_mod.wasm",
+    },
 )];
 
 fn main() {
@@ -20,11 +23,16 @@ fn main() {
 
     let crates: Vec<ComponentCrate> = BUILTINS
         .iter()
-        .map(|(_, c)| ComponentCrate { package: c.package, artifact: c.artifact })
+        .map(|(_, c)| ComponentCrate {
+            package: c.package,
+            artifact: c.artifact,
+        })
         .collect();
     let paths = build_components(workspace, &crates);
 
-    let mut code = String::from("/// Plugins embedded in this binary, built from `plugins/` at build time.\npub static BUILTINS: &[Builtin] = &[\n");
+    let mut code = String::from(
+        "/// Plugins embedded in this binary, built from `plugins/` at build time.\npub static BUILTINS: &[Builtin] = &[\n",
+    );
     for ((name, _), path) in BUILTINS.iter().zip(paths) {
         let bytes = std::fs::read(&path).unwrap();
         let digest = hex::encode(Sha256::digest(&bytes));

@@ -6,7 +6,13 @@ const SLUICE: &str = env!("CARGO_BIN_EXE_sluice");
 
 fn show(ws: &Workspace, args: &[&str]) -> String {
     let out = ws.sluice(SLUICE, args);
-    format!("$ sluice {}\nexit: {}\n--- stdout\n{}--- stderr\n{}", args.join(" "), out.code, out.stdout, out.stderr)
+    format!(
+        "$ sluice {}\nexit: {}\n--- stdout\n{}--- stderr\n{}",
+        args.join(" "),
+        out.code,
+        out.stdout,
+        out.stderr
+    )
 }
 
 macro_rules! snapshot {
@@ -14,7 +20,7 @@ macro_rules! snapshot {
         insta::with_settings!({ filters => vec![
             (r"sha256:[0-9a-f]{12,64}", "sha256:[DIGEST]"),
             (r"\b\d+(\.\d+)?(ms|s)\b", "[TIME]"),
-            (r"\d{8}T\d{6}Z-[0-9a-f]{4}", "[RUN-ID]"),
+            (r"\d{8}T\d{9}Z-[0-9a-f]{4}", "[RUN-ID]"),
             (r"sluice \d+\.\d+\.\d+", "sluice [VERSION]"),
         ]}, {
             insta::assert_snapshot!($value);
@@ -25,7 +31,10 @@ macro_rules! snapshot {
 fn demo() -> Workspace {
     let ws = Workspace::new();
     ws.with_probe();
-    ws.file("go.mod", "module example.com/demo\n\ngo 1.22\n\nrequire golang.org/x/text v0.14.0\n");
+    ws.file(
+        "go.mod",
+        "module example.com/demo\n\ngo 1.22\n\nrequire golang.org/x/text v0.14.0\n",
+    );
     ws.manifest(
         r#"[pipeline]
 name = "demo"

@@ -32,7 +32,10 @@ fn the_demo_pipeline_passes() {
     let run = ws.last_run();
     let module = step(&run, "module");
     assert_eq!(module["status"], "passed");
-    assert_eq!(module["outputs"]["module"]["value"], "example.com/go-service");
+    assert_eq!(
+        module["outputs"]["module"]["value"],
+        "example.com/go-service"
+    );
     assert_eq!(module["outputs"]["go-version"]["value"], "1.19");
     assert!(out.stdout.contains("passed: 1 step in"), "{}", out.stdout);
 }
@@ -49,12 +52,23 @@ fn go_mod_reports_findings_with_positions() {
     let out = ws.sluice(SLUICE, &["run"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(out.stdout.contains("go.mod:5:9  warning  go-mod/missing-sum  missing go.sum entry for github.com/pkg/errors@v0.9.1; run `go mod tidy`  [mod]"), "{}", out.stdout);
-    assert!(out.stdout.contains("go.mod:7:1  warning  go-mod/local-replace"), "{}", out.stdout);
+    assert!(
+        out.stdout
+            .contains("go.mod:7:1  warning  go-mod/local-replace"),
+        "{}",
+        out.stdout
+    );
     // A malformed go.mod fails the step (a gate), with the line.
     ws.file("go.mod", "module example.com/x\ngo 1.21\nrequire broken\n");
     let out = ws.sluice(SLUICE, &["run"]);
     assert_eq!(out.code, 1);
-    assert!(out.stdout.contains("go.mod:3:1  error  go-mod/malformed  usage: require module/path v1.2.3  [mod]"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains(
+            "go.mod:3:1  error  go-mod/malformed  usage: require module/path v1.2.3  [mod]"
+        ),
+        "{}",
+        out.stdout
+    );
     assert_eq!(step(&ws.last_run(), "mod")["status"], "failed");
 }
 
@@ -88,10 +102,24 @@ with = { actions = [{ op = "sleep", ms = 200 }] }
     assert_eq!(status("after-gate"), "skipped");
     assert_eq!(status("after-after"), "skipped");
     assert_eq!(status("independent"), "passed");
-    assert_eq!(step(&run, "after-gate")["error"], "skipped: `gate` did not pass");
-    assert_eq!(step(&run, "after-after")["error"], "skipped: `after-gate` did not pass");
-    assert_eq!(step(&run, "gate")["findings"][0]["message"], "coverage 12% < 70%");
-    assert!(out.stdout.contains("failed: 1 of 4 passed, 1 failed, 2 skipped"), "{}", out.stdout);
+    assert_eq!(
+        step(&run, "after-gate")["error"],
+        "skipped: `gate` did not pass"
+    );
+    assert_eq!(
+        step(&run, "after-after")["error"],
+        "skipped: `after-gate` did not pass"
+    );
+    assert_eq!(
+        step(&run, "gate")["findings"][0]["message"],
+        "coverage 12% < 70%"
+    );
+    assert!(
+        out.stdout
+            .contains("failed: 1 of 4 passed, 1 failed, 2 skipped"),
+        "{}",
+        out.stdout
+    );
 }
 
 #[test]
@@ -163,30 +191,65 @@ with = { in-artifact = "${{ steps.transform.outputs.artifact }}", in-text = "${{
     assert_eq!(produced["name"], "app.bin");
     assert_eq!(produced["size"], 9);
     // The store holds it under its digest, read-only.
-    let stored = ws.dir().join(".sluice/store/sha256").join(digest.trim_start_matches("sha256:"));
+    let stored = ws
+        .dir()
+        .join(".sluice/store/sha256")
+        .join(digest.trim_start_matches("sha256:"));
     assert_eq!(std::fs::read_to_string(&stored).unwrap(), "binary-v1");
 
     let t = probe_report(&run, "transform");
-    assert_eq!(t[0], ("read-input".into(), true, format!("/inputs/in-artifact/app.bin {digest} binary-v1")));
+    assert_eq!(
+        t[0],
+        (
+            "read-input".into(),
+            true,
+            format!("/inputs/in-artifact/app.bin {digest} binary-v1")
+        )
+    );
     assert_eq!(t[1], ("list".into(), true, "in-artifact".into()));
-    assert_eq!(t[2], ("list".into(), true, "app.bin".into()), "only the artifact, not the producer's other files");
-    assert_eq!(t[3], ("list".into(), true, String::new()), "a fresh, private /outputs");
+    assert_eq!(
+        t[2],
+        ("list".into(), true, "app.bin".into()),
+        "only the artifact, not the producer's other files"
+    );
+    assert_eq!(
+        t[3],
+        ("list".into(), true, String::new()),
+        "a fresh, private /outputs"
+    );
     assert!(!t[4].1, "inputs are read-only: {:?}", t[4]);
     assert_eq!(std::fs::read_to_string(&stored).unwrap(), "binary-v1");
     assert_eq!(t[6], ("text".into(), true, "pkg-v1".into()));
 
     let c = probe_report(&run, "consume");
-    let packaged = step(&run, "transform")["outputs"]["artifact"]["value"]["digest"].as_str().unwrap().to_string();
-    assert_eq!(c[0], ("read-input".into(), true, format!("/inputs/in-artifact/app.tar {packaged} packaged binary-v1")));
+    let packaged = step(&run, "transform")["outputs"]["artifact"]["value"]["digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        c[0],
+        (
+            "read-input".into(),
+            true,
+            format!("/inputs/in-artifact/app.tar {packaged} packaged binary-v1")
+        )
+    );
     assert_eq!(c[1], ("text".into(), true, "release pkg-v1".into()));
-    assert_eq!(step(&run, "consume")["outputs"]["text"]["value"], "release pkg-v1");
+    assert_eq!(
+        step(&run, "consume")["outputs"]["text"]["value"],
+        "release pkg-v1"
+    );
 }
 
 #[test]
 fn independent_steps_run_concurrently_up_to_jobs() {
     let ws = Workspace::new();
     ws.with_probe();
-    let sleeper = |id: &str| format!("[steps.{id}]\nuses = \"./probe.wasm\"\nwith = {{ actions = [{{ op = \"sleep\", ms = 400 }}] }}\n");
+    let sleeper = |id: &str| {
+        format!(
+            "[steps.{id}]\nuses = \"./probe.wasm\"\nwith = {{ actions = [{{ op = \"sleep\", ms = 400 }}] }}\n"
+        )
+    };
     ws.manifest(&format!("{}{}{}", sleeper("a"), sleeper("b"), sleeper("c")));
     let out = ws.sluice(SLUICE, &["run", "--jobs", "2"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
@@ -198,7 +261,10 @@ fn independent_steps_run_concurrently_up_to_jobs() {
     };
     let (a, b, c) = (span("a"), span("b"), span("c"));
     assert!(b.0 < a.1, "a and b overlap: {a:?} {b:?}");
-    assert!(c.0 >= a.1.min(b.1) - 1.0, "c waits for a free slot: {a:?} {b:?} {c:?}");
+    assert!(
+        c.0 >= a.1.min(b.1) - 1.0,
+        "c waits for a free slot: {a:?} {b:?} {c:?}"
+    );
 }
 
 #[test]
@@ -208,7 +274,12 @@ fn ctrl_c_cancels_the_run_and_the_record_is_still_written() {
     ws.manifest(
         "[steps.spin]\nuses = \"./probe.wasm\"\nwith = { actions = [{ op = \"loop\" }] }\n\n[steps.next]\nuses = \"./probe.wasm\"\nneeds = [\"spin\"]\n",
     );
-    let mut child = ws.command(SLUICE, &["run"]).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let mut child = ws
+        .command(SLUICE, &["run"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
     let stderr = child.stderr.take().unwrap();
     let mut lines = BufReader::new(stderr).lines();
     for line in lines.by_ref() {
@@ -216,7 +287,10 @@ fn ctrl_c_cancels_the_run_and_the_record_is_still_written() {
             break;
         }
     }
-    let killed = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    let killed = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(killed.success());
     let rest: Vec<String> = lines.map(|l| l.unwrap()).collect();
     let status = child.wait().unwrap();
@@ -225,5 +299,8 @@ fn ctrl_c_cancels_the_run_and_the_record_is_still_written() {
     assert_eq!(run["cancelled"], true);
     assert_eq!(step(&run, "spin")["status"], "cancelled");
     assert_eq!(step(&run, "next")["status"], "skipped");
-    assert_eq!(step(&run, "next")["error"], "skipped: the run was cancelled");
+    assert_eq!(
+        step(&run, "next")["error"],
+        "skipped: the run was cancelled"
+    );
 }

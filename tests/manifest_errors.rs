@@ -7,7 +7,10 @@ const SLUICE: &str = env!("CARGO_BIN_EXE_sluice");
 
 fn validate(ws: &Workspace) -> String {
     let out = ws.sluice(SLUICE, &["validate"]);
-    format!("exit: {}\n--- stdout\n{}--- stderr\n{}", out.code, out.stdout, out.stderr)
+    format!(
+        "exit: {}\n--- stdout\n{}--- stderr\n{}",
+        out.code, out.stdout, out.stderr
+    )
 }
 
 macro_rules! case {
@@ -28,69 +31,153 @@ macro_rules! case {
     };
 }
 
-case!(toml_syntax_error, "[steps.mod]\nuses = \"go-mod\nallow = { read = [\".\"] }\n");
+case!(
+    toml_syntax_error,
+    "[steps.mod]\nuses = \"go-mod\nallow = { read = [\".\"] }\n"
+);
 
-case!(duplicate_step_id, "[steps.mod]\nuses = \"go-mod\"\nallow = { read = [\".\"] }\n\n[steps.mod]\nuses = \"go-mod\"\n");
+case!(
+    duplicate_step_id,
+    "[steps.mod]\nuses = \"go-mod\"\nallow = { read = [\".\"] }\n\n[steps.mod]\nuses = \"go-mod\"\n"
+);
 
-case!(unknown_key_in_step, "[steps.mod]\nusez = \"go-mod\"\nallow = { read = [\".\"] }\n");
+case!(
+    unknown_key_in_step,
+    "[steps.mod]\nusez = \"go-mod\"\nallow = { read = [\".\"] }\n"
+);
 
-case!(unknown_key_in_allow, "[steps.mod]\nuses = \"go-mod\"\nallow = { reads = [\".\"] }\n");
+case!(
+    unknown_key_in_allow,
+    "[steps.mod]\nuses = \"go-mod\"\nallow = { reads = [\".\"] }\n"
+);
 
-case!(unknown_top_level_key, "[pipline]\nname = \"x\"\n\n[steps.mod]\nuses = \"go-mod\"\nallow = { read = [\".\"] }\n");
+case!(
+    unknown_top_level_key,
+    "[pipline]\nname = \"x\"\n\n[steps.mod]\nuses = \"go-mod\"\nallow = { read = [\".\"] }\n"
+);
 
-case!(bad_step_id, "[steps.Build_API]\nuses = \"go-mod\"\nallow = { read = [\".\"] }\n");
+case!(
+    bad_step_id,
+    "[steps.Build_API]\nuses = \"go-mod\"\nallow = { read = [\".\"] }\n"
+);
 
 case!(missing_uses, "[steps.mod]\nallow = { read = [\".\"] }\n");
 
 case!(no_steps, "[pipeline]\nname = \"empty\"\n");
 
-case!(unknown_builtin_plugin, "[steps.mod]\nuses = \"go-mdo\"\nallow = { read = [\".\"] }\n");
+case!(
+    unknown_builtin_plugin,
+    "[steps.mod]\nuses = \"go-mdo\"\nallow = { read = [\".\"] }\n"
+);
 
-case!(missing_plugin_file, "[steps.lint]\nuses = \"./plugins/lint.wasm\"\n");
+case!(
+    missing_plugin_file,
+    "[steps.lint]\nuses = \"./plugins/lint.wasm\"\n"
+);
 
-case!(oci_plugin_reference, "[steps.lint]\nuses = \"oci://ghcr.io/acme/lint@sha256:0123\"\n");
+case!(
+    oci_plugin_reference,
+    "[steps.lint]\nuses = \"oci://ghcr.io/acme/lint@sha256:0123\"\n"
+);
 
-case!(corrupt_plugin, "[steps.broken]\nuses = \"./corrupt.wasm\"\n", |ws: &Workspace| {
-    ws.file("corrupt.wasm", b"\0asm\x0d\0\x01\0this is not a component");
-});
+case!(
+    corrupt_plugin,
+    "[steps.broken]\nuses = \"./corrupt.wasm\"\n",
+    |ws: &Workspace| {
+        ws.file("corrupt.wasm", b"\0asm\x0d\0\x01\0this is not a component");
+    }
+);
 
-case!(plugin_of_the_wrong_world, "[steps.cmd]\nuses = \"./command.wasm\"\n", |ws: &Workspace| {
-    std::fs::copy(NOT_A_STEP, ws.dir().join("command.wasm")).unwrap();
-});
+case!(
+    plugin_of_the_wrong_world,
+    "[steps.cmd]\nuses = \"./command.wasm\"\n",
+    |ws: &Workspace| {
+        std::fs::copy(NOT_A_STEP, ws.dir().join("command.wasm")).unwrap();
+    }
+);
 
-case!(path_escaping_the_workspace, "[steps.mod]\nuses = \"go-mod\"\nallow = { read = [\"../other-project\"] }\n");
+case!(
+    path_escaping_the_workspace,
+    "[steps.mod]\nuses = \"go-mod\"\nallow = { read = [\"../other-project\"] }\n"
+);
 
-case!(absolute_path, "[steps.mod]\nuses = \"go-mod\"\nallow = { read = [\"/etc\"] }\n");
+case!(
+    absolute_path,
+    "[steps.mod]\nuses = \"go-mod\"\nallow = { read = [\"/etc\"] }\n"
+);
 
-case!(grant_that_does_not_exist, "[steps.mod]\nuses = \"go-mod\"\nallow = { read = [\"src\"] }\n");
+case!(
+    grant_that_does_not_exist,
+    "[steps.mod]\nuses = \"go-mod\"\nallow = { read = [\"src\"] }\n"
+);
 
-case!(grant_escaping_through_a_symlink, "[steps.mod]\nuses = \"go-mod\"\nallow = { read = [\"vendor\"] }\n", |ws: &Workspace| {
-    std::os::unix::fs::symlink("/usr", ws.dir().join("vendor")).unwrap();
-});
+case!(
+    grant_escaping_through_a_symlink,
+    "[steps.mod]\nuses = \"go-mod\"\nallow = { read = [\"vendor\"] }\n",
+    |ws: &Workspace| {
+        std::os::unix::fs::symlink("/usr", ws.dir().join("vendor")).unwrap();
+    }
+);
 
-case!(needs_an_unknown_step, "[steps.mod]\nuses = \"go-mod\"\nallow = { read = [\".\"] }\n\n[steps.build]\nuses = \"./probe.wasm\"\nneeds = [\"mdo\"]\n");
+case!(
+    needs_an_unknown_step,
+    "[steps.mod]\nuses = \"go-mod\"\nallow = { read = [\".\"] }\n\n[steps.build]\nuses = \"./probe.wasm\"\nneeds = [\"mdo\"]\n"
+);
 
-case!(reference_to_an_unknown_step, "[steps.build]\nuses = \"./probe.wasm\"\nwith = { in-text = \"${{ steps.mod.outputs.module }}\" }\n");
+case!(
+    reference_to_an_unknown_step,
+    "[steps.build]\nuses = \"./probe.wasm\"\nwith = { in-text = \"${{ steps.mod.outputs.module }}\" }\n"
+);
 
-case!(reference_to_an_unknown_output, "[steps.mod]\nuses = \"go-mod\"\nallow = { read = [\".\"] }\n\n[steps.build]\nuses = \"./probe.wasm\"\nwith = { in-text = \"${{ steps.mod.outputs.modul }}\" }\n");
+case!(
+    reference_to_an_unknown_output,
+    "[steps.mod]\nuses = \"go-mod\"\nallow = { read = [\".\"] }\n\n[steps.build]\nuses = \"./probe.wasm\"\nwith = { in-text = \"${{ steps.mod.outputs.modul }}\" }\n"
+);
 
-case!(invalid_expression, "[steps.build]\nuses = \"./probe.wasm\"\nwith = { token = \"${{ secrets.GITHUB_TOKEN }}\" }\n");
+case!(
+    invalid_expression,
+    "[steps.build]\nuses = \"./probe.wasm\"\nwith = { token = \"${{ secrets.GITHUB_TOKEN }}\" }\n"
+);
 
-case!(cycle, "[steps.a]\nuses = \"./probe.wasm\"\nneeds = [\"c\"]\n\n[steps.b]\nuses = \"./probe.wasm\"\nwith = { in-text = \"${{ steps.a.outputs.text }}\" }\n\n[steps.c]\nuses = \"./probe.wasm\"\nneeds = [\"b\"]\n");
+case!(
+    cycle,
+    "[steps.a]\nuses = \"./probe.wasm\"\nneeds = [\"c\"]\n\n[steps.b]\nuses = \"./probe.wasm\"\nwith = { in-text = \"${{ steps.a.outputs.text }}\" }\n\n[steps.c]\nuses = \"./probe.wasm\"\nneeds = [\"b\"]\n"
+);
 
-case!(kind_mismatch_text_into_artifact, "[steps.a]\nuses = \"./probe.wasm\"\n\n[steps.b]\nuses = \"./probe.wasm\"\nwith = { in-artifact = \"${{ steps.a.outputs.text }}\" }\n");
+case!(
+    kind_mismatch_text_into_artifact,
+    "[steps.a]\nuses = \"./probe.wasm\"\n\n[steps.b]\nuses = \"./probe.wasm\"\nwith = { in-artifact = \"${{ steps.a.outputs.text }}\" }\n"
+);
 
-case!(kind_mismatch_literal, "[steps.a]\nuses = \"./probe.wasm\"\nwith = { in-text = 42 }\n");
+case!(
+    kind_mismatch_literal,
+    "[steps.a]\nuses = \"./probe.wasm\"\nwith = { in-text = 42 }\n"
+);
 
-case!(artifact_interpolated_into_a_string, "[steps.a]\nuses = \"./probe.wasm\"\n\n[steps.b]\nuses = \"./probe.wasm\"\nwith = { in-text = \"file: ${{ steps.a.outputs.artifact }}\" }\n");
+case!(
+    artifact_interpolated_into_a_string,
+    "[steps.a]\nuses = \"./probe.wasm\"\n\n[steps.b]\nuses = \"./probe.wasm\"\nwith = { in-text = \"file: ${{ steps.a.outputs.artifact }}\" }\n"
+);
 
-case!(wanted_but_not_granted, "[steps.mod]\nuses = \"go-mod\"\nenv = { GOFLAGS = \"-mod=mod\" }\n");
+case!(
+    wanted_but_not_granted,
+    "[steps.mod]\nuses = \"go-mod\"\nenv = { GOFLAGS = \"-mod=mod\" }\n"
+);
 
-case!(granted_but_not_wanted_is_a_warning, "[steps.probe]\nuses = \"./probe.wasm\"\nallow = { read = [\".\"], write = [\"dist\"], secrets = [\"TOKEN\"] }\n");
+case!(
+    granted_but_not_wanted_is_a_warning,
+    "[steps.probe]\nuses = \"./probe.wasm\"\nallow = { read = [\".\"], write = [\"dist\"], secrets = [\"TOKEN\"] }\n"
+);
 
-case!(invalid_duration_and_size, "[pipeline]\ntimeout = \"ten minutes\"\n\n[steps.mod]\nuses = \"go-mod\"\nallow = { read = [\".\"] }\nmemory = \"8GiB\"\n");
+case!(
+    invalid_duration_and_size,
+    "[pipeline]\ntimeout = \"ten minutes\"\n\n[steps.mod]\nuses = \"go-mod\"\nallow = { read = [\".\"] }\nmemory = \"8GiB\"\n"
+);
 
-case!(network_grant_not_supported, "[steps.mod]\nuses = \"go-mod\"\nallow = { read = [\".\"], net = [\"https://proxy.golang.org:443\"] }\n");
+case!(
+    network_grant_not_supported,
+    "[steps.mod]\nuses = \"go-mod\"\nallow = { read = [\".\"], net = [\"https://proxy.golang.org:443\"] }\n"
+);
 
 case!(
     many_problems_at_once,

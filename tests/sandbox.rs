@@ -13,13 +13,19 @@ fn hostile_workspace() -> Workspace {
     ws.file("granted/inside.txt", "inside");
     ws.file("not-granted.txt", "workspace secret");
     std::fs::write(ws.outside().join("outside.txt"), "outside secret").unwrap();
-    std::os::unix::fs::symlink(ws.outside().join("outside.txt"), ws.dir().join("granted/abs-link")).unwrap();
+    std::os::unix::fs::symlink(
+        ws.outside().join("outside.txt"),
+        ws.dir().join("granted/abs-link"),
+    )
+    .unwrap();
     std::os::unix::fs::symlink("../../outside.txt", ws.dir().join("granted/rel-link")).unwrap();
     ws
 }
 
 fn run_probe(ws: &Workspace, step_toml: &str) -> (sluice_test_support::Output, serde_json::Value) {
-    ws.manifest(&format!("[steps.probe]\nuses = \"./probe.wasm\"\n{step_toml}\n"));
+    ws.manifest(&format!(
+        "[steps.probe]\nuses = \"./probe.wasm\"\n{step_toml}\n"
+    ));
     let out = ws.sluice(SLUICE, &["run"]);
     let run = ws.last_run();
     (out, run)
@@ -72,16 +78,23 @@ with = { actions = [
     let report = probe_report(&run, "probe");
     let oks: Vec<bool> = report.iter().map(|r| r.1).collect();
     assert_eq!(oks, [false, false, true, false], "{report:?}");
-    assert_eq!(std::fs::read_to_string(ws.dir().join("granted/inside.txt")).unwrap(), "inside");
+    assert_eq!(
+        std::fs::read_to_string(ws.dir().join("granted/inside.txt")).unwrap(),
+        "inside"
+    );
     assert!(!ws.dir().join("granted/new.txt").exists());
-    assert_eq!(std::fs::read_to_string(ws.dir().join("out/result.txt")).unwrap(), "result");
+    assert_eq!(
+        std::fs::read_to_string(ws.dir().join("out/result.txt")).unwrap(),
+        "result"
+    );
     assert!(!ws.dir().join("escape.txt").exists());
 }
 
 #[test]
 fn a_single_file_grant_shows_only_that_file() {
     let ws = hostile_workspace();
-    ws.file("conf/app.toml", "app").file("conf/other.toml", "other");
+    ws.file("conf/app.toml", "app")
+        .file("conf/other.toml", "other");
     let (out, run) = run_probe(
         &ws,
         r#"allow = { read = ["conf/app.toml"] }
@@ -109,8 +122,16 @@ env = { GRANTED = "yes" }
 with = { actions = [{ op = "env", name = "SLUICE_TEST_HOST_VAR" }, { op = "env", name = "HOME" }, { op = "env-all" }] }
 "#,
     );
-    let out = ws.command(SLUICE, &["run"]).env("SLUICE_TEST_HOST_VAR", "host value").output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = ws
+        .command(SLUICE, &["run"])
+        .env("SLUICE_TEST_HOST_VAR", "host value")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let report = probe_report(&ws.last_run(), "probe");
     assert!(!report[0].1 && !report[1].1, "{report:?}");
     assert_eq!(report[2], ("env-all".into(), true, "GRANTED=yes".into()));
@@ -126,10 +147,21 @@ uses = "./probe.wasm"
 with = { actions = [{ op = "secret", name = "SLUICE_TEST_TOKEN" }] }
 "#,
     );
-    let out = ws.command(SLUICE, &["run"]).env("SLUICE_TEST_TOKEN", "hunter2-not-granted").output().unwrap();
+    let out = ws
+        .command(SLUICE, &["run"])
+        .env("SLUICE_TEST_TOKEN", "hunter2-not-granted")
+        .output()
+        .unwrap();
     assert!(out.status.success());
     let report = probe_report(&ws.last_run(), "probe");
-    assert_eq!(report[0], ("secret".into(), false, "secret SLUICE_TEST_TOKEN not available".into()));
+    assert_eq!(
+        report[0],
+        (
+            "secret".into(),
+            false,
+            "secret SLUICE_TEST_TOKEN not available".into()
+        )
+    );
     let records = ws.all_records();
     assert!(!records.contains("hunter2-not-granted"));
     assert!(records.contains("denied: the step asked for secret `SLUICE_TEST_TOKEN`, which is not granted; to allow it add `secrets = [\"SLUICE_TEST_TOKEN\"]`"), "{records}");
@@ -151,30 +183,50 @@ uses = "./probe.wasm"
 with = { actions = [{ op = "text", value = "upstream said: " }], in-text = "${{ steps.leaky.outputs.text }}" }
 "#,
     );
-    let out = ws.command(SLUICE, &["run", "--secrets-file", "secrets.env"]).env("SLUICE_TEST_TOKEN", "hunter2-granted-7731").output().unwrap();
+    let out = ws
+        .command(SLUICE, &["run", "--secrets-file", "secrets.env"])
+        .env("SLUICE_TEST_TOKEN", "hunter2-granted-7731")
+        .output()
+        .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     let records = ws.all_records();
     for secret in ["hunter2-granted-7731", "from-the-file-0451"] {
-        for (name, text) in [("stdout", &*stdout), ("stderr", &*stderr), ("record", &*records)] {
-            assert!(!text.contains(secret), "{secret} leaked into {name}:\n{text}");
+        for (name, text) in [
+            ("stdout", &*stdout),
+            ("stderr", &*stderr),
+            ("record", &*records),
+        ] {
+            assert!(
+                !text.contains(secret),
+                "{secret} leaked into {name}:\n{text}"
+            );
         }
     }
     // The leaks were masked, not dropped: the plugin did print, log, output and report them.
-    assert!(records.contains("stdout: SLUICE_TEST_TOKEN=***"), "{records}");
+    assert!(
+        records.contains("stdout: SLUICE_TEST_TOKEN=***"),
+        "{records}"
+    );
     assert!(records.contains("stderr: FILE_TOKEN=***"), "{records}");
     assert!(records.contains("log: SLUICE_TEST_TOKEN=***"), "{records}");
     assert!(stdout.contains("leaked ***"), "{stdout}");
     let run = ws.last_run();
-    assert_eq!(step(&run, "after")["outputs"]["text"]["value"], "upstream said: secret is ***");
+    assert_eq!(
+        step(&run, "after")["outputs"]["text"]["value"],
+        "upstream said: secret is ***"
+    );
 }
 
 #[test]
 fn an_infinite_loop_is_stopped_at_its_timeout() {
     let ws = Workspace::new();
     ws.with_probe();
-    let (out, run) = run_probe(&ws, "timeout = \"1s\"\nwith = { actions = [{ op = \"loop\" }] }");
+    let (out, run) = run_probe(
+        &ws,
+        "timeout = \"1s\"\nwith = { actions = [{ op = \"loop\" }] }",
+    );
     assert_eq!(out.code, 1, "{}", out.stderr);
     let s = step(&run, "probe");
     assert_eq!(s["status"], "errored");
@@ -187,14 +239,25 @@ fn an_infinite_loop_is_stopped_at_its_timeout() {
 fn a_sleeping_step_is_stopped_at_its_timeout_too() {
     let ws = Workspace::new();
     ws.with_probe();
-    let (out, run) = run_probe(&ws, "timeout = \"500ms\"\nwith = { actions = [{ op = \"sleep\", ms = 60000 }] }");
+    let (out, run) = run_probe(
+        &ws,
+        "timeout = \"500ms\"\nwith = { actions = [{ op = \"sleep\", ms = 60000 }] }",
+    );
     assert_eq!(out.code, 1);
-    assert_eq!(step(&run, "probe")["error"], "timed out after 500ms (the step's timeout)");
+    assert_eq!(
+        step(&run, "probe")["error"],
+        "timed out after 500ms (the step's timeout)"
+    );
 }
 
 /// Runs sluice and returns its exit code and peak RSS in KiB (from `wait4`).
 fn run_measuring_rss(ws: &Workspace) -> (i32, i64) {
-    let child = ws.command(SLUICE, &["run"]).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
+    let child = ws
+        .command(SLUICE, &["run"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
     let pid = child.id() as libc::pid_t;
     let mut status = 0;
     // SAFETY: an all-zero rusage is valid, and `pid` is our own child, waited for once.
@@ -215,7 +278,10 @@ fn a_guest_allocating_4gib_is_stopped_at_its_memory_limit_and_host_rss_stays_bou
     let s = step(&ws.last_run(), "probe").clone();
     assert_eq!(s["status"], "errored");
     let error = s["error"].as_str().unwrap();
-    assert!(error.starts_with("exceeded its memory limit of 64MiB (asked for "), "{error}");
+    assert!(
+        error.starts_with("exceeded its memory limit of 64MiB (asked for "),
+        "{error}"
+    );
     assert!(rss_kib < 400 * 1024, "host peak RSS {} MiB", rss_kib / 1024);
 }
 
@@ -223,10 +289,18 @@ fn a_guest_allocating_4gib_is_stopped_at_its_memory_limit_and_host_rss_stays_bou
 fn a_guest_panic_is_that_steps_error() {
     let ws = Workspace::new();
     ws.with_probe();
-    let (out, run) = run_probe(&ws, "with = { actions = [{ op = \"panic\", message = \"the plugin is broken\" }] }");
+    let (out, run) = run_probe(
+        &ws,
+        "with = { actions = [{ op = \"panic\", message = \"the plugin is broken\" }] }",
+    );
     assert_eq!(out.code, 1);
     let error = step(&run, "probe")["error"].as_str().unwrap().to_string();
-    assert!(error.starts_with("plugin panicked: the plugin is broken (at tests/plugins/probe/src/lib.rs:"), "{error}");
+    assert!(
+        error.starts_with(
+            "plugin panicked: the plugin is broken (at tests/plugins/probe/src/lib.rs:"
+        ),
+        "{error}"
+    );
 }
 
 #[test]
@@ -239,8 +313,14 @@ fn an_undeclared_or_mistyped_output_is_an_error() {
     let out = ws.sluice(SLUICE, &["run"]);
     assert_eq!(out.code, 1);
     let run = ws.last_run();
-    assert_eq!(step(&run, "a")["error"], "the plugin returned output `bogus`, which its describe() does not declare (declared outputs: report, text, artifact)");
-    assert_eq!(step(&run, "b")["error"], "the plugin returned output `text` as integer, but its describe() declares it text");
+    assert_eq!(
+        step(&run, "a")["error"],
+        "the plugin returned output `bogus`, which its describe() does not declare (declared outputs: report, text, artifact)"
+    );
+    assert_eq!(
+        step(&run, "b")["error"],
+        "the plugin returned output `text` as integer, but its describe() declares it text"
+    );
 }
 
 #[test]
@@ -251,8 +331,19 @@ fn corrupt_and_wrong_world_components_are_rejected_before_running() {
     ws.manifest("[steps.corrupt]\nuses = \"./corrupt.wasm\"\n\n[steps.command]\nuses = \"./command.wasm\"\n");
     let out = ws.sluice(SLUICE, &["run"]);
     assert_eq!(out.code, 2, "{}", out.stderr);
-    assert!(out.stderr.contains("error: step `corrupt`: plugin `./corrupt.wasm` not a valid WebAssembly component:"), "{}", out.stderr);
-    assert!(out.stderr.contains("error: step `command`: plugin `./command.wasm` is not a sluice step"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains(
+            "error: step `corrupt`: plugin `./corrupt.wasm` not a valid WebAssembly component:"
+        ),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr
+            .contains("error: step `command`: plugin `./command.wasm` is not a sluice step"),
+        "{}",
+        out.stderr
+    );
     assert!(!ws.dir().join(".sluice/runs").exists(), "nothing ran");
 }
 
@@ -272,6 +363,14 @@ with = { actions = [
     assert_eq!(out.code, 0, "{}", out.stderr);
     let report = probe_report(&run, "probe");
     // sha256("inside")
-    assert_eq!(report[0], ("digest".into(), true, "sha256:106b086224a4d945eae25f7be3805a931a873270326dd868b0e41f71ee9fff72".into()), "{report:?}");
+    assert_eq!(
+        report[0],
+        (
+            "digest".into(),
+            true,
+            "sha256:106b086224a4d945eae25f7be3805a931a873270326dd868b0e41f71ee9fff72".into()
+        ),
+        "{report:?}"
+    );
     assert!(report[1..].iter().all(|r| !r.1), "{report:?}");
 }

@@ -32,18 +32,29 @@ fn stats(mut samples: Vec<Duration>) -> Stats {
     samples.sort();
     let n = samples.len();
     let at = |q: f64| samples[((n as f64 - 1.0) * q).round() as usize];
-    Stats { p50: at(0.5), p99: at(0.99), mean: samples.iter().sum::<Duration>() / n as u32, n }
+    Stats {
+        p50: at(0.5),
+        p99: at(0.99),
+        mean: samples.iter().sum::<Duration>() / n as u32,
+        n,
+    }
 }
 
 fn fmt(d: Duration) -> String {
-    if d < Duration::from_millis(1) { format!("{:.1} µs", d.as_secs_f64() * 1e6) } else { format!("{:.2} ms", d.as_secs_f64() * 1e3) }
+    if d < Duration::from_millis(1) {
+        format!("{:.1} µs", d.as_secs_f64() * 1e6)
+    } else {
+        format!("{:.2} ms", d.as_secs_f64() * 1e3)
+    }
 }
 
 fn time_command(n: usize, mut make: impl FnMut() -> Command) -> Vec<Duration> {
     (0..n)
         .map(|_| {
             let mut cmd = make();
-            cmd.stdout(Stdio::null()).stderr(Stdio::null()).stdin(Stdio::null());
+            cmd.stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .stdin(Stdio::null());
             let start = Instant::now();
             let status = cmd.status().expect("spawn");
             let elapsed = start.elapsed();
@@ -61,18 +72,41 @@ fn main() {
     println!("noop component: {} bytes, {digest}", bytes.len());
 
     // 1. Warm no-op step.
-    let tokio = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let tokio = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     let runtime = Arc::new(Runtime::new(CompileCache::disabled()).unwrap());
-    let source = PluginSource { uses: PluginRef::File("noop.wasm".into()), bytes: Cow::Owned(bytes.clone()), digest };
+    let source = PluginSource {
+        uses: PluginRef::File("noop.wasm".into()),
+        bytes: Cow::Owned(bytes.clone()),
+        digest,
+    };
     let plugin = tokio.block_on(runtime.load(&source)).unwrap();
     let sandbox = StepSandbox::new("noop");
-    let limits = Limits { timeout: Duration::from_secs(10), memory: 64 << 20 };
+    let limits = Limits {
+        timeout: Duration::from_secs(10),
+        memory: 64 << 20,
+    };
     let warm: Vec<Duration> = tokio.block_on(async {
         let mut samples = Vec::with_capacity(calls);
         for i in 0..calls + calls / 10 {
             let start = Instant::now();
             let result = runtime
-                .call(&plugin, Call { step: "noop", sandbox: &sandbox, limits, config: "{}".into(), inputs: Vec::new(), masker: Arc::default(), events: None, cancel: Cancel::default() })
+                .call(
+                    &plugin,
+                    Call {
+                        step: "noop",
+                        sandbox: &sandbox,
+                        limits,
+                        config: "{}".into(),
+                        inputs: Vec::new(),
+                        masker: Arc::default(),
+                        events: None,
+                        cancel: Cancel::default(),
+                    },
+                )
                 .await;
             let elapsed = start.elapsed();
             assert!(matches!(result.end, CallEnd::Passed(_)), "{:?}", result.end);
@@ -86,12 +120,19 @@ fn main() {
     // 2-3. Fresh processes.
     let ws = tempfile::tempdir().unwrap();
     std::fs::write(ws.path().join("noop.wasm"), &bytes).unwrap();
-    std::fs::write(ws.path().join("sluice.toml"), "[steps.noop]\nuses = \"./noop.wasm\"\n").unwrap();
+    std::fs::write(
+        ws.path().join("sluice.toml"),
+        "[steps.noop]\nuses = \"./noop.wasm\"\n",
+    )
+    .unwrap();
     let sluice = |extra: &'static [&'static str]| {
         let dir = ws.path().to_path_buf();
         move || {
             let mut c = Command::new(SLUICE);
-            c.arg("run").args(extra).current_dir(&dir).env_remove("SLUICE_CACHE_DIR");
+            c.arg("run")
+                .args(extra)
+                .current_dir(&dir)
+                .env_remove("SLUICE_CACHE_DIR");
             c
         }
     };
@@ -107,11 +148,25 @@ fn main() {
         ("fork+exec /bin/true (baseline)", stats(baseline)),
     ];
     let base = rows[3].1.p50.as_secs_f64();
-    println!("\n{:<38} {:>6} {:>11} {:>11} {:>11} {:>9}", "measurement", "n", "p50", "p99", "mean", "p50/true");
+    println!(
+        "\n{:<38} {:>6} {:>11} {:>11} {:>11} {:>9}",
+        "measurement", "n", "p50", "p99", "mean", "p50/true"
+    );
     for (name, s) in &rows {
-        println!("{name:<38} {:>6} {:>11} {:>11} {:>11} {:>8.1}x", s.n, fmt(s.p50), fmt(s.p99), fmt(s.mean), s.p50.as_secs_f64() / base);
+        println!(
+            "{name:<38} {:>6} {:>11} {:>11} {:>11} {:>8.1}x",
+            s.n,
+            fmt(s.p50),
+            fmt(s.p99),
+            fmt(s.mean),
+            s.p50.as_secs_f64() / base
+        );
     }
     let warm_ok = rows[0].1.p50 <= Duration::from_micros(100);
     let fresh_ok = rows[1].1.p50 <= Duration::from_millis(25);
-    println!("\ntargets: warm no-op p50 <= 100 µs: {}; cached fresh-process step <= 25 ms: {}", if warm_ok { "met" } else { "MISSED" }, if fresh_ok { "met" } else { "MISSED" });
+    println!(
+        "\ntargets: warm no-op p50 <= 100 µs: {}; cached fresh-process step <= 25 ms: {}",
+        if warm_ok { "met" } else { "MISSED" },
+        if fresh_ok { "met" } else { "MISSED" }
+    );
 }

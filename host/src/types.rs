@@ -145,10 +145,14 @@ impl Value {
         match self {
             Value::Text(s) => serde_json::Value::String(s.clone()),
             Value::Integer(i) => (*i).into(),
-            Value::Number(n) => serde_json::Number::from_f64(*n).map_or(serde_json::Value::Null, Into::into),
+            Value::Number(n) => {
+                serde_json::Number::from_f64(*n).map_or(serde_json::Value::Null, Into::into)
+            }
             Value::Boolean(b) => (*b).into(),
             Value::Artifact(a) => serde_json::Value::String(a.digest.clone()),
-            Value::Json(s) => serde_json::from_str(s).unwrap_or_else(|_| serde_json::Value::String(s.clone())),
+            Value::Json(s) => {
+                serde_json::from_str(s).unwrap_or_else(|_| serde_json::Value::String(s.clone()))
+            }
         }
     }
 }

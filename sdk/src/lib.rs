@@ -138,7 +138,11 @@ pub mod __private {
 
 impl PluginInfo {
     /// Starts a description with no ports and no wanted capabilities.
-    pub fn new(name: impl Into<String>, version: impl Into<String>, description: impl Into<String>) -> Self {
+    pub fn new(
+        name: impl Into<String>,
+        version: impl Into<String>,
+        description: impl Into<String>,
+    ) -> Self {
         PluginInfo {
             name: name.into(),
             version: version.into(),

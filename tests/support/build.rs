@@ -5,9 +5,27 @@ use std::fmt::Write as _;
 include!("../../host/build/components.rs");
 
 const PLUGINS: &[(&str, ComponentCrate)] = &[
-    ("PROBE", ComponentCrate { package: "sluice-test-probe", artifact: "sluice_test_probe.wasm" }),
-    ("NOT_A_STEP", ComponentCrate { package: "sluice-test-not-a-step", artifact: "sluice-test-not-a-step.wasm" }),
-    ("NOOP", ComponentCrate { package: "sluice-test-noop", artifact: "sluice_test_noop.wasm" }),
+    (
+        "PROBE",
+        ComponentCrate {
+            package: "sluice-test-probe",
+            artifact: "sluice_test_probe.wasm",
+        },
+    ),
+    (
+        "NOT_A_STEP",
+        ComponentCrate {
+            package: "sluice-test-not-a-step",
+            artifact: "sluice-test-not-a-step.wasm",
+        },
+    ),
+    (
+        "NOOP",
+        ComponentCrate {
+            package: "sluice-test-noop",
+            artifact: "sluice_test_noop.wasm",
+        },
+    ),
 ];
 
 fn main() {
@@ -16,18 +34,33 @@ fn main() {
     let out_dir = PathBuf::from(std::env::var("OUT_DIR").unwrap());
     let crates: Vec<ComponentCrate> = PLUGINS
         .iter()
-        .map(|(_, c)| ComponentCrate { package: c.package, artifact: c.artifact })
+        .map(|(_, c)| ComponentCrate {
+            package: c.package,
+            artifact: c.artifact,
+        })
         .collect();
     let paths = build_components(workspace, &crates);
     let mut code = String::new();
     for ((name, c), path) in PLUGINS.iter().zip(paths) {
         let copy = out_dir.join(c.artifact);
         std::fs::copy(&path, &copy).unwrap();
-        writeln!(code, "/// `{}` built for wasm32-wasip2.\npub const {name}: &str = {:?};", c.package, copy.display().to_string()).unwrap();
+        writeln!(
+            code,
+            "/// `{}` built for wasm32-wasip2.\npub const {name}: &str = {:?};",
+            c.package,
+            copy.display().to_string()
+        )
+        .unwrap();
     }
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
-        .map(|p| if p.is_absolute() { p } else { workspace.join(p) })
+        .map(|p| {
+            if p.is_absolute() {
+                p
+            } else {
+                workspace.join(p)
+            }
+        })
         .unwrap_or_else(|| workspace.join("target"));
     writeln!(
         code,
@@ -35,6 +68,11 @@ fn main() {
         target.join("sluice-test-cache").display().to_string()
     )
     .unwrap();
-    writeln!(code, "/// The repository root.\npub const REPO: &str = {:?};", workspace.display().to_string()).unwrap();
+    writeln!(
+        code,
+        "/// The repository root.\npub const REPO: &str = {:?};",
+        workspace.display().to_string()
+    )
+    .unwrap();
     std::fs::write(out_dir.join("plugins.rs"), code).unwrap();
 }

@@ -79,14 +79,21 @@ struct RunArgs {
 pub fn main() -> i32 {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("SLUICE_LOG").unwrap_or_else(|_| "warn".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("SLUICE_LOG")
+                .unwrap_or_else(|_| "warn".into()),
+        )
         .with_writer(std::io::stderr)
         .init();
     let jobs = match &cli.command {
         Command::Run(args) => args.jobs.map_or_else(default_jobs, usize::from),
         _ => 1,
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(jobs + 1).enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(jobs + 1)
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => return fatal(format!("cannot start the async runtime: {e}")),
     };
@@ -133,11 +140,17 @@ async fn prepare(args: &ManifestArgs) -> Result<Prepared, i32> {
         Err(LoadError::Read { path, source }) => {
             eprintln!("error: cannot read {}: {source}", path.display());
             if source.kind() == std::io::ErrorKind::NotFound {
-                eprintln!("help: pass the manifest's path, e.g. `sluice run examples/go-service/sluice.toml`");
+                eprintln!(
+                    "help: pass the manifest's path, e.g. `sluice run examples/go-service/sluice.toml`"
+                );
             }
             return Err(exit_codes::INVALID);
         }
-        Err(LoadError::Invalid { path, text, diagnostics }) => {
+        Err(LoadError::Invalid {
+            path,
+            text,
+            diagnostics,
+        }) => {
             eprint!("{}", diagnostics.render(&path, &text));
             return Err(exit_codes::INVALID);
         }
@@ -158,17 +171,31 @@ async fn prepare(args: &ManifestArgs) -> Result<Prepared, i32> {
         let source = match plugin::resolve(&manifest.dir, uses) {
             Ok(s) => s,
             Err(e) => {
-                diags.push(Diagnostic::error(e.to_string(), Some(step.uses.span())).step(id.as_str()).label("cannot resolve").help(e.help()));
+                diags.push(
+                    Diagnostic::error(e.to_string(), Some(step.uses.span()))
+                        .step(id.as_str())
+                        .label("cannot resolve")
+                        .help(e.help()),
+                );
                 continue;
             }
         };
         match runtime.load(&source).await {
             Ok(loaded) => {
-                metas.insert(id.clone(), PluginMeta { digest: loaded.digest.clone(), info: loaded.info.clone() });
+                metas.insert(
+                    id.clone(),
+                    PluginMeta {
+                        digest: loaded.digest.clone(),
+                        info: loaded.info.clone(),
+                    },
+                );
                 plugins.insert(loaded.digest.clone(), loaded);
             }
             Err(e) => diags.push(
-                Diagnostic::error(format!("plugin `{uses}` {e}"), Some(step.uses.span())).step(id.as_str()).label("this plugin").help(e.help()),
+                Diagnostic::error(format!("plugin `{uses}` {e}"), Some(step.uses.span()))
+                    .step(id.as_str())
+                    .label("this plugin")
+                    .help(e.help()),
             ),
         }
     }
@@ -181,7 +208,12 @@ async fn prepare(args: &ManifestArgs) -> Result<Prepared, i32> {
     if !diags.0.is_empty() {
         eprint!("{}", diags.render(&manifest.path, &manifest.source));
     }
-    Ok(Prepared { manifest, plan: plan.expect("checked above"), plugins, runtime })
+    Ok(Prepared {
+        manifest,
+        plan: plan.expect("checked above"),
+        plugins,
+        runtime,
+    })
 }
 
 async fn run(args: RunArgs, jobs: usize) -> i32 {
@@ -204,7 +236,9 @@ async fn run(args: RunArgs, jobs: usize) -> i32 {
         let cancel = cancel.clone();
         tokio::spawn(async move {
             if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!("\ninterrupted: stopping the running steps (press Ctrl-C again to quit at once)");
+                eprintln!(
+                    "\ninterrupted: stopping the running steps (press Ctrl-C again to quit at once)"
+                );
                 cancel.cancel();
                 if tokio::signal::ctrl_c().await.is_ok() {
                     std::process::exit(exit_codes::INTERRUPTED);
@@ -220,14 +254,25 @@ async fn run(args: RunArgs, jobs: usize) -> i32 {
         &prepared.plan,
         &prepared.plugins,
         prepared.runtime.clone(),
-        RunOptions { jobs, fail_fast: args.fail_fast, secrets, events: Some(tx), cancel, run_id },
+        RunOptions {
+            jobs,
+            fail_fast: args.fail_fast,
+            secrets,
+            events: Some(tx),
+            cancel,
+            run_id,
+        },
     )
     .await;
     let _ = console.await;
     let record = crate::report::record::write(&exec::state_dir(&prepared.manifest), &report);
     let mut out = std::io::stdout().lock();
     if args.manifest.json {
-        let _ = writeln!(out, "{}", serde_json::to_string_pretty(&report).expect("a report serializes"));
+        let _ = writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&report).expect("a report serializes")
+        );
     } else {
         let _ = write!(out, "{}", crate::report::summary(&report));
     }
@@ -251,9 +296,18 @@ async fn validate(args: ManifestArgs) -> i32 {
     };
     let mut out = std::io::stdout().lock();
     if args.json {
-        let _ = writeln!(out, "{}", serde_json::to_string_pretty(&views::plan_json(&prepared.manifest, &prepared.plan)).expect("serializes"));
+        let _ = writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&views::plan_json(&prepared.manifest, &prepared.plan))
+                .expect("serializes")
+        );
     } else {
-        let _ = write!(out, "{}", views::plan_text(&prepared.manifest, &prepared.plan));
+        let _ = write!(
+            out,
+            "{}",
+            views::plan_text(&prepared.manifest, &prepared.plan)
+        );
     }
     exit_codes::PASSED
 }
@@ -266,7 +320,11 @@ async fn audit(args: ManifestArgs) -> i32 {
     let audit = views::audit(&prepared.manifest, &prepared.plan);
     let mut out = std::io::stdout().lock();
     if args.json {
-        let _ = writeln!(out, "{}", serde_json::to_string_pretty(&audit).expect("serializes"));
+        let _ = writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&audit).expect("serializes")
+        );
     } else {
         let _ = write!(out, "{}", views::audit_text(&audit));
     }
@@ -280,7 +338,11 @@ async fn plugins(args: JsonArg) -> i32 {
     };
     let mut infos = Vec::new();
     for builtin in plugin::BUILTINS {
-        let source = plugin::resolve(std::path::Path::new("."), &manifest::PluginRef::Builtin(builtin.name.into())).expect("built-ins resolve");
+        let source = plugin::resolve(
+            std::path::Path::new("."),
+            &manifest::PluginRef::Builtin(builtin.name.into()),
+        )
+        .expect("built-ins resolve");
         match runtime.load(&source).await {
             Ok(p) => infos.push((builtin.name, p.digest.clone(), p.info.clone())),
             Err(e) => return fatal(format!("built-in plugin `{}` {e}", builtin.name)),
@@ -289,7 +351,11 @@ async fn plugins(args: JsonArg) -> i32 {
     let mut out = std::io::stdout().lock();
     if args.json {
         let list: Vec<_> = infos.iter().map(|(uses, digest, info)| serde_json::json!({ "uses": uses, "digest": digest, "info": info })).collect();
-        let _ = writeln!(out, "{}", serde_json::to_string_pretty(&list).expect("serializes"));
+        let _ = writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&list).expect("serializes")
+        );
     } else {
         let _ = write!(out, "{}", views::plugins_text(&infos));
     }

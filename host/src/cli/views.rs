@@ -27,11 +27,34 @@ fn short(digest: &str) -> String {
 pub fn plan_text(manifest: &Manifest, plan: &Plan) -> String {
     let mut out = String::new();
     let n = plan.order.len();
-    writeln!(out, "{} is valid: pipeline `{}`, {n} step{}", manifest.path, manifest.pipeline.name, if n == 1 { "" } else { "s" }).unwrap();
+    writeln!(
+        out,
+        "{} is valid: pipeline `{}`, {n} step{}",
+        manifest.path,
+        manifest.pipeline.name,
+        if n == 1 { "" } else { "s" }
+    )
+    .unwrap();
     for id in &plan.order {
         let s = &plan.steps[id];
-        let after = if s.deps.is_empty() { String::new() } else { format!(" after {}", s.deps.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ")) };
-        writeln!(out, "  {id}: {} {}{after}", s.plugin.info.name, s.plugin.info.version).unwrap();
+        let after = if s.deps.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " after {}",
+                s.deps
+                    .iter()
+                    .map(|d| d.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        };
+        writeln!(
+            out,
+            "  {id}: {} {}{after}",
+            s.plugin.info.name, s.plugin.info.version
+        )
+        .unwrap();
     }
     out
 }
@@ -101,21 +124,42 @@ pub fn audit(manifest: &Manifest, plan: &Plan) -> Audit {
             let planned = &plan.steps[id];
             let step = &planned.step;
             let info = &planned.plugin.info;
-            let grant = |p: &crate::manifest::WorkspacePath| Grant { path: p.to_string(), guest: guest_path(p.as_path()) };
+            let grant = |p: &crate::manifest::WorkspacePath| Grant {
+                path: p.to_string(),
+                guest: guest_path(p.as_path()),
+            };
             let has = |cap: &str| match cap {
                 "fs:read" => !step.allow.read.is_empty() || !step.allow.write.is_empty(),
                 "fs:write" => !step.allow.write.is_empty(),
-                other => other.strip_prefix("secret:").is_some_and(|n| step.allow.secrets.iter().any(|s| s.get_ref().as_str() == n)),
+                other => other
+                    .strip_prefix("secret:")
+                    .is_some_and(|n| step.allow.secrets.iter().any(|s| s.get_ref().as_str() == n)),
             };
             let wants_any = |caps: &[&str]| caps.iter().any(|c| info.wants.iter().any(|w| w == c));
             let mut unwanted = Vec::new();
             if !wants_any(&["fs:read", "fs:write"]) {
-                unwanted.extend(step.allow.read.iter().map(|p| format!("read {}", p.get_ref())));
+                unwanted.extend(
+                    step.allow
+                        .read
+                        .iter()
+                        .map(|p| format!("read {}", p.get_ref())),
+                );
             }
             if !wants_any(&["fs:write"]) {
-                unwanted.extend(step.allow.write.iter().map(|p| format!("write {}", p.get_ref())));
+                unwanted.extend(
+                    step.allow
+                        .write
+                        .iter()
+                        .map(|p| format!("write {}", p.get_ref())),
+                );
             }
-            unwanted.extend(step.allow.secrets.iter().filter(|s| !wants_any(&[&format!("secret:{}", s.get_ref())])).map(|s| format!("secret {}", s.get_ref())));
+            unwanted.extend(
+                step.allow
+                    .secrets
+                    .iter()
+                    .filter(|s| !wants_any(&[&format!("secret:{}", s.get_ref())]))
+                    .map(|s| format!("secret {}", s.get_ref())),
+            );
             let mut inputs_from: Vec<String> = step
                 .with
                 .values()
@@ -135,20 +179,41 @@ pub fn audit(manifest: &Manifest, plan: &Plan) -> Audit {
                 version: info.version.clone(),
                 digest: planned.plugin.digest.clone(),
                 read: step.allow.read.iter().map(|p| grant(p.get_ref())).collect(),
-                write: step.allow.write.iter().map(|p| grant(p.get_ref())).collect(),
-                secrets: step.allow.secrets.iter().map(|s| s.get_ref().to_string()).collect(),
+                write: step
+                    .allow
+                    .write
+                    .iter()
+                    .map(|p| grant(p.get_ref()))
+                    .collect(),
+                secrets: step
+                    .allow
+                    .secrets
+                    .iter()
+                    .map(|s| s.get_ref().to_string())
+                    .collect(),
                 env: step.env.keys().map(|k| k.to_string()).collect(),
                 inputs_from,
                 outputs: "/outputs (private, writable)".into(),
                 network: false,
                 timeout: format_duration(limits.timeout),
                 memory: crate::manifest::ByteSize(limits.memory).to_string(),
-                wants: info.wants.iter().map(|w| Want { capability: w.clone(), granted: has(w) }).collect(),
+                wants: info
+                    .wants
+                    .iter()
+                    .map(|w| Want {
+                        capability: w.clone(),
+                        granted: has(w),
+                    })
+                    .collect(),
                 unwanted,
             }
         })
         .collect();
-    Audit { manifest: manifest.path.clone(), pipeline: manifest.pipeline.name.clone(), steps }
+    Audit {
+        manifest: manifest.path.clone(),
+        pipeline: manifest.pipeline.name.clone(),
+        steps,
+    }
 }
 
 /// `audit` in text.
@@ -156,21 +221,70 @@ pub fn audit_text(audit: &Audit) -> String {
     let mut out = String::new();
     writeln!(out, "pipeline `{}` ({})", audit.pipeline, audit.manifest).unwrap();
     let none = || "(none)".to_string();
-    let list = |items: Vec<String>| if items.is_empty() { none() } else { items.join(", ") };
+    let list = |items: Vec<String>| {
+        if items.is_empty() {
+            none()
+        } else {
+            items.join(", ")
+        }
+    };
     for s in &audit.steps {
         writeln!(out, "\nstep `{}`", s.id).unwrap();
-        let origin = if s.builtin { "built-in".to_string() } else { s.uses.clone() };
+        let origin = if s.builtin {
+            "built-in".to_string()
+        } else {
+            s.uses.clone()
+        };
         let rows: Vec<(&str, String)> = vec![
-            ("plugin", format!("{} {} ({origin}) {}", s.plugin, s.version, short(&s.digest))),
-            ("read", list(s.read.iter().map(|g| format!("{} at {} (read-only)", g.path, g.guest)).collect())),
-            ("write", list(s.write.iter().map(|g| format!("{} at {} (read-write)", g.path, g.guest)).collect())),
+            (
+                "plugin",
+                format!("{} {} ({origin}) {}", s.plugin, s.version, short(&s.digest)),
+            ),
+            (
+                "read",
+                list(
+                    s.read
+                        .iter()
+                        .map(|g| format!("{} at {} (read-only)", g.path, g.guest))
+                        .collect(),
+                ),
+            ),
+            (
+                "write",
+                list(
+                    s.write
+                        .iter()
+                        .map(|g| format!("{} at {} (read-write)", g.path, g.guest))
+                        .collect(),
+                ),
+            ),
             ("secrets", list(s.secrets.clone())),
             ("env", list(s.env.clone())),
-            ("inputs", list(s.inputs_from.iter().map(|i| format!("steps.{i}")).collect())),
+            (
+                "inputs",
+                list(s.inputs_from.iter().map(|i| format!("steps.{i}")).collect()),
+            ),
             ("outputs", s.outputs.clone()),
             ("network", "none".into()),
-            ("limits", format!("timeout {}, memory {}", s.timeout, s.memory)),
-            ("wants", list(s.wants.iter().map(|w| format!("{} ({})", w.capability, if w.granted { "granted" } else { "NOT granted" })).collect())),
+            (
+                "limits",
+                format!("timeout {}, memory {}", s.timeout, s.memory),
+            ),
+            (
+                "wants",
+                list(
+                    s.wants
+                        .iter()
+                        .map(|w| {
+                            format!(
+                                "{} ({})",
+                                w.capability,
+                                if w.granted { "granted" } else { "NOT granted" }
+                            )
+                        })
+                        .collect(),
+                ),
+            ),
         ];
         for (k, v) in rows {
             writeln!(out, "  {k:<8} {v}").unwrap();
@@ -186,9 +300,25 @@ pub fn audit_text(audit: &Audit) -> String {
 pub fn plugins_text(infos: &[(&str, String, PluginInfo)]) -> String {
     let mut out = String::new();
     for (uses, digest, info) in infos {
-        writeln!(out, "{uses}  {} {}  {}", info.name, info.version, short(digest)).unwrap();
+        writeln!(
+            out,
+            "{uses}  {} {}  {}",
+            info.name,
+            info.version,
+            short(digest)
+        )
+        .unwrap();
         writeln!(out, "  {}", info.description).unwrap();
-        writeln!(out, "  wants    {}", if info.wants.is_empty() { "(nothing)".into() } else { info.wants.join(", ") }).unwrap();
+        writeln!(
+            out,
+            "  wants    {}",
+            if info.wants.is_empty() {
+                "(nothing)".into()
+            } else {
+                info.wants.join(", ")
+            }
+        )
+        .unwrap();
         for (title, ports) in [("inputs", &info.inputs), ("outputs", &info.outputs)] {
             if ports.is_empty() {
                 writeln!(out, "  {title:<8} (none)").unwrap();
@@ -196,7 +326,12 @@ pub fn plugins_text(infos: &[(&str, String, PluginInfo)]) -> String {
             for (i, p) in ports.iter().enumerate() {
                 let label = if i == 0 { title } else { "" };
                 let required = if p.required { ", required" } else { "" };
-                writeln!(out, "  {label:<8} {} ({}{required}): {}", p.name, p.kind, p.description).unwrap();
+                writeln!(
+                    out,
+                    "  {label:<8} {} ({}{required}): {}",
+                    p.name, p.kind, p.description
+                )
+                .unwrap();
             }
         }
     }

@@ -86,7 +86,11 @@ pub struct StepReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub started_ms: Option<u64>,
     /// How long it ran.
-    #[serde(rename = "duration_ms", skip_serializing_if = "Option::is_none", serialize_with = "ser_ms")]
+    #[serde(
+        rename = "duration_ms",
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "ser_ms"
+    )]
     pub duration: Option<Duration>,
     /// Outputs (masked).
     pub outputs: IndexMap<String, Value>,
@@ -158,12 +162,22 @@ pub struct RunOptions {
     pub run_id: String,
 }
 
-/// A new run id: UTC time plus a random suffix, sortable.
+/// A new run id: UTC time to the millisecond plus a random suffix, so that ids sort in the
+/// order the runs started (`20261122T031502417Z-5d91`).
 pub fn new_run_id() -> String {
-    let stamp = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
-    let compact: String = stamp.chars().filter(|c| c.is_ascii_alphanumeric()).collect();
-    let nanos = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
-    format!("{compact}-{:04x}", (nanos ^ std::process::id().rotate_left(16)) & 0xffff)
+    let stamp = humantime::format_rfc3339_millis(SystemTime::now()).to_string();
+    let compact: String = stamp
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .collect();
+    let nanos = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!(
+        "{compact}-{:04x}",
+        (nanos ^ std::process::id().rotate_left(16)) & 0xffff
+    )
 }
 
 /// Everything a step task shares with the others.
@@ -229,10 +243,17 @@ pub async fn run(
                 continue;
             }
             let planned = &plan.steps[id];
-            let blocker = planned.deps.iter().find(|d| reports.get(*d).is_some_and(|r| r.status != Status::Passed));
+            let blocker = planned
+                .deps
+                .iter()
+                .find(|d| reports.get(*d).is_some_and(|r| r.status != Status::Passed));
             let reason = match blocker {
                 Some(dep) => Some(format!("`{dep}` did not pass")),
-                None if stopping => Some(if failed_fast { "the run stopped at the first failure (--fail-fast)".to_string() } else { "the run was cancelled".to_string() }),
+                None if stopping => Some(if failed_fast {
+                    "the run stopped at the first failure (--fail-fast)".to_string()
+                } else {
+                    "the run was cancelled".to_string()
+                }),
                 None => None,
             };
             if let Some(reason) = reason {
@@ -249,11 +270,20 @@ pub async fn run(
                     continue;
                 }
                 let planned = &plan.steps[id];
-                if planned.deps.iter().all(|d| reports.get(d).is_some_and(|r| r.status == Status::Passed)) {
-                    let plugin = plugins.get(&planned.plugin.digest).cloned().expect("every planned plugin is loaded");
+                if planned
+                    .deps
+                    .iter()
+                    .all(|d| reports.get(d).is_some_and(|r| r.status == Status::Passed))
+                {
+                    let plugin = plugins
+                        .get(&planned.plugin.digest)
+                        .cloned()
+                        .expect("every planned plugin is loaded");
                     started.push(id.clone());
                     if let Some(events) = &ctx.events {
-                        let _ = events.send(StepEvent::Started { step: id.to_string() });
+                        let _ = events.send(StepEvent::Started {
+                            step: id.to_string(),
+                        });
                     }
                     running.spawn(step::execute(ctx.clone(), planned.clone(), plugin));
                 }
@@ -288,9 +318,15 @@ pub async fn run(
             ctx.cancel.cancel();
         }
         if report.status == Status::Passed {
-            ctx.outputs.lock().expect("lock").insert(StepId::try_from(report.id.clone()).expect("valid id"), report.outputs.clone());
+            ctx.outputs.lock().expect("lock").insert(
+                StepId::try_from(report.id.clone()).expect("valid id"),
+                report.outputs.clone(),
+            );
         }
-        reports.insert(StepId::try_from(report.id.clone()).expect("valid id"), report);
+        reports.insert(
+            StepId::try_from(report.id.clone()).expect("valid id"),
+            report,
+        );
         if ctx.cancel.is_cancelled() {
             stopping = true;
         }
@@ -304,6 +340,10 @@ pub async fn run(
         started: started_at,
         duration: ctx.started.elapsed(),
         cancelled: options.cancel.is_cancelled() && !failed_fast,
-        steps: plan.order.iter().map(|id| reports.remove(id).expect("every step has a report")).collect(),
+        steps: plan
+            .order
+            .iter()
+            .map(|id| reports.remove(id).expect("every step has a report"))
+            .collect(),
     }
 }

@@ -10,7 +10,9 @@ use indexmap::IndexMap;
 use super::{Grants, RunContext, Status, StepReport};
 use crate::manifest::{Expr, WithEntry, refs, types::format_duration};
 use crate::plan::PlannedStep;
-use crate::runtime::{Call, CallEnd, GuestOutcome, GuestValue, InputValue, LoadedPlugin, LogLevel, LogLine};
+use crate::runtime::{
+    Call, CallEnd, GuestOutcome, GuestValue, InputValue, LoadedPlugin, LogLevel, LogLine,
+};
 use crate::sandbox::fs::{INPUTS, Mount, OUTPUTS, workspace_mounts};
 use crate::sandbox::{Limits, StepSandbox};
 use crate::types::{ArtifactRef, PluginInfo, Value, ValueKind};
@@ -18,9 +20,24 @@ use crate::types::{ArtifactRef, PluginInfo, Value, ValueKind};
 fn grants(planned: &PlannedStep, limits: Limits) -> Grants {
     let step = &planned.step;
     Grants {
-        read: step.allow.read.iter().map(|p| p.get_ref().to_string()).collect(),
-        write: step.allow.write.iter().map(|p| p.get_ref().to_string()).collect(),
-        secrets: step.allow.secrets.iter().map(|p| p.get_ref().to_string()).collect(),
+        read: step
+            .allow
+            .read
+            .iter()
+            .map(|p| p.get_ref().to_string())
+            .collect(),
+        write: step
+            .allow
+            .write
+            .iter()
+            .map(|p| p.get_ref().to_string())
+            .collect(),
+        secrets: step
+            .allow
+            .secrets
+            .iter()
+            .map(|p| p.get_ref().to_string())
+            .collect(),
         env: step.env.keys().map(|k| k.to_string()).collect(),
         timeout: format_duration(limits.timeout),
         memory: crate::manifest::ByteSize(limits.memory).to_string(),
@@ -30,8 +47,16 @@ fn grants(planned: &PlannedStep, limits: Limits) -> Grants {
 /// The limits of a step: its own, or the pipeline's.
 pub fn limits(ctx_pipeline: &crate::manifest::Pipeline, planned: &PlannedStep) -> Limits {
     Limits {
-        timeout: planned.step.timeout.as_ref().map_or(ctx_pipeline.timeout, |t| *t.get_ref()),
-        memory: planned.step.memory.as_ref().map_or(ctx_pipeline.memory, |m| *m.get_ref()),
+        timeout: planned
+            .step
+            .timeout
+            .as_ref()
+            .map_or(ctx_pipeline.timeout, |t| *t.get_ref()),
+        memory: planned
+            .step
+            .memory
+            .as_ref()
+            .map_or(ctx_pipeline.memory, |m| *m.get_ref()),
     }
 }
 
@@ -56,7 +81,14 @@ fn empty_report(planned: &PlannedStep, status: Status, limits: Limits) -> StepRe
 
 /// The report of a step that did not run.
 pub(crate) fn skipped(planned: &PlannedStep, reason: String) -> StepReport {
-    let limits = Limits { timeout: planned.step.timeout.as_ref().map_or(crate::manifest::DEFAULT_TIMEOUT, |t| *t.get_ref()), memory: 0 };
+    let limits = Limits {
+        timeout: planned
+            .step
+            .timeout
+            .as_ref()
+            .map_or(crate::manifest::DEFAULT_TIMEOUT, |t| *t.get_ref()),
+        memory: 0,
+    };
     let mut r = empty_report(planned, Status::Skipped, limits);
     r.grants.memory.clear();
     r.error = Some(format!("skipped: {reason}"));
@@ -64,12 +96,20 @@ pub(crate) fn skipped(planned: &PlannedStep, reason: String) -> StepReport {
 }
 
 /// Runs one step and reports it. Never panics on a step's misbehaviour.
-pub(crate) async fn execute(ctx: Arc<RunContext>, planned: PlannedStep, plugin: Arc<LoadedPlugin>) -> StepReport {
+pub(crate) async fn execute(
+    ctx: Arc<RunContext>,
+    planned: PlannedStep,
+    plugin: Arc<LoadedPlugin>,
+) -> StepReport {
     let limits = limits(&ctx.manifest.pipeline, &planned);
     let mut report = empty_report(&planned, Status::Errored, limits);
     report.started_ms = Some(ctx.started.elapsed().as_millis() as u64);
     let started = Instant::now();
-    let scratch = ctx.state_dir.join("tmp").join(&ctx.run_id).join(planned.step.id.as_str());
+    let scratch = ctx
+        .state_dir
+        .join("tmp")
+        .join(&ctx.run_id)
+        .join(planned.step.id.as_str());
     let result = prepare_and_call(&ctx, &planned, &plugin, limits, &scratch, &mut report).await;
     if let Err(message) = result {
         report.status = Status::Errored;
@@ -92,19 +132,34 @@ async fn prepare_and_call(
     let info = &plugin.info;
     let outputs_dir = scratch.join("outputs");
     let inputs_dir = scratch.join("inputs");
-    std::fs::create_dir_all(&outputs_dir).map_err(|e| format!("cannot create the step's scratch directory: {e}"))?;
-    std::fs::create_dir_all(&inputs_dir).map_err(|e| format!("cannot create the step's scratch directory: {e}"))?;
+    std::fs::create_dir_all(&outputs_dir)
+        .map_err(|e| format!("cannot create the step's scratch directory: {e}"))?;
+    std::fs::create_dir_all(&inputs_dir)
+        .map_err(|e| format!("cannot create the step's scratch directory: {e}"))?;
 
     let (inputs, config) = resolve_with(ctx, step.with.iter(), info, &inputs_dir)?;
 
     let mut sandbox = StepSandbox::new(info.name.clone());
-    for mount in workspace_mounts(&ctx.manifest.dir, &step.allow, scratch).map_err(|e| e.to_string())? {
+    for mount in
+        workspace_mounts(&ctx.manifest.dir, &step.allow, scratch).map_err(|e| e.to_string())?
+    {
         sandbox = sandbox.mount(mount);
     }
-    if inputs.iter().any(|(_, v)| matches!(v, InputValue::Artifact { .. })) {
-        sandbox = sandbox.mount(Mount { host: inputs_dir.clone(), guest: INPUTS.into(), writable: false });
+    if inputs
+        .iter()
+        .any(|(_, v)| matches!(v, InputValue::Artifact { .. }))
+    {
+        sandbox = sandbox.mount(Mount {
+            host: inputs_dir.clone(),
+            guest: INPUTS.into(),
+            writable: false,
+        });
     }
-    sandbox = sandbox.mount(Mount { host: outputs_dir.clone(), guest: OUTPUTS.into(), writable: true });
+    sandbox = sandbox.mount(Mount {
+        host: outputs_dir.clone(),
+        guest: OUTPUTS.into(),
+        writable: true,
+    });
     for (name, value) in &step.env {
         sandbox = sandbox.env(name.as_str(), value);
     }
@@ -134,7 +189,11 @@ async fn prepare_and_call(
         .await;
     report.log = notes
         .into_iter()
-        .map(|message| LogLine { at_ms: 0, level: LogLevel::Warn, message })
+        .map(|message| LogLine {
+            at_ms: 0,
+            level: LogLevel::Warn,
+            message,
+        })
         .chain(result.log)
         .collect();
 
@@ -163,7 +222,11 @@ async fn prepare_and_call(
     report.outputs = collect_outputs(ctx, info, &outcome, &outputs_dir, status == Status::Passed)?;
     report.status = status;
     if status == Status::Failed {
-        report.error = Some(if report.summary.is_empty() { "the step's gate failed".into() } else { report.summary.clone() });
+        report.error = Some(if report.summary.is_empty() {
+            "the step's gate failed".into()
+        } else {
+            report.summary.clone()
+        });
     }
     Ok(())
 }
@@ -180,7 +243,10 @@ fn resolve_with<'a>(
     let outputs = ctx.outputs.lock().expect("lock").clone();
     let lookup = |expr: &Expr| -> Option<Value> {
         match expr {
-            Expr::StepOutput { step, output } => outputs.get(step.as_str()).and_then(|o| o.get(output)).cloned(),
+            Expr::StepOutput { step, output } => outputs
+                .get(step.as_str())
+                .and_then(|o| o.get(output))
+                .cloned(),
             Expr::PipelineName => Some(Value::Text(ctx.manifest.pipeline.name.clone())),
             Expr::RunId => Some(Value::Text(ctx.run_id.clone())),
         }
@@ -189,7 +255,12 @@ fn resolve_with<'a>(
     let mut config = serde_json::Map::new();
     for (key, entry) in with {
         let whole = match &entry.value {
-            serde_json::Value::String(s) => refs::find(s).map_err(|e| format!("`with.{key}`: {e}"))?.into_iter().next().filter(|r| r.range == (0..s.len())).map(|r| r.expr),
+            serde_json::Value::String(s) => refs::find(s)
+                .map_err(|e| format!("`with.{key}`: {e}"))?
+                .into_iter()
+                .next()
+                .filter(|r| r.range == (0..s.len()))
+                .map(|r| r.expr),
             _ => None,
         };
         match info.input(key) {
@@ -197,7 +268,11 @@ fn resolve_with<'a>(
                 let value = match &whole {
                     Some(expr) => match lookup(expr) {
                         Some(v) => convert_kind(v, port.kind),
-                        None if port.required => return Err(format!("input `{key}`: `{expr}` was not produced by its step")),
+                        None if port.required => {
+                            return Err(format!(
+                                "input `{key}`: `{expr}` was not produced by its step"
+                            ));
+                        }
                         None => continue,
                     },
                     None => literal(&interpolate_json(&entry.value, &lookup)?, port.kind)
@@ -206,9 +281,18 @@ fn resolve_with<'a>(
                 let input = match value {
                     Value::Artifact(a) => {
                         let dir = inputs_dir.join(key);
-                        std::fs::create_dir_all(&dir).map_err(|e| format!("cannot prepare input `{key}`: {e}"))?;
-                        ctx.store.materialize(&a.digest, &dir.join(&a.name)).map_err(|e| format!("cannot prepare input `{key}` from the store: {e}"))?;
-                        InputValue::Artifact { path: format!("{INPUTS}/{key}/{}", a.name), digest: a.digest, media_type: a.media_type }
+                        std::fs::create_dir_all(&dir)
+                            .map_err(|e| format!("cannot prepare input `{key}`: {e}"))?;
+                        ctx.store
+                            .materialize(&a.digest, &dir.join(&a.name))
+                            .map_err(|e| {
+                                format!("cannot prepare input `{key}` from the store: {e}")
+                            })?;
+                        InputValue::Artifact {
+                            path: format!("{INPUTS}/{key}/{}", a.name),
+                            digest: a.digest,
+                            media_type: a.media_type,
+                        }
                     }
                     other => InputValue::Plain(other),
                 };
@@ -226,25 +310,41 @@ fn resolve_with<'a>(
     Ok((inputs, serde_json::Value::Object(config).to_string()))
 }
 
-fn interpolate_json(value: &serde_json::Value, lookup: &impl Fn(&Expr) -> Option<Value>) -> Result<serde_json::Value, String> {
+fn interpolate_json(
+    value: &serde_json::Value,
+    lookup: &impl Fn(&Expr) -> Option<Value>,
+) -> Result<serde_json::Value, String> {
     Ok(match value {
         serde_json::Value::String(s) => {
             let found = refs::find(s)?;
             if found.is_empty() {
                 serde_json::Value::String(s.replace("$${{", "${{"))
             } else {
-                serde_json::Value::String(refs::interpolate(s, &found, |e| lookup(e).map(|v| v.to_text()).unwrap_or_default()))
+                serde_json::Value::String(refs::interpolate(s, &found, |e| {
+                    lookup(e).map(|v| v.to_text()).unwrap_or_default()
+                }))
             }
         }
-        serde_json::Value::Array(items) => serde_json::Value::Array(items.iter().map(|v| interpolate_json(v, lookup)).collect::<Result<_, _>>()?),
-        serde_json::Value::Object(map) => serde_json::Value::Object(map.iter().map(|(k, v)| Ok((k.clone(), interpolate_json(v, lookup)?))).collect::<Result<_, String>>()?),
+        serde_json::Value::Array(items) => serde_json::Value::Array(
+            items
+                .iter()
+                .map(|v| interpolate_json(v, lookup))
+                .collect::<Result<_, _>>()?,
+        ),
+        serde_json::Value::Object(map) => serde_json::Value::Object(
+            map.iter()
+                .map(|(k, v)| Ok((k.clone(), interpolate_json(v, lookup)?)))
+                .collect::<Result<_, String>>()?,
+        ),
         other => other.clone(),
     })
 }
 
 fn convert_kind(value: Value, kind: ValueKind) -> Value {
     match (value, kind) {
-        (v @ (Value::Integer(_) | Value::Number(_) | Value::Boolean(_)), ValueKind::Text) => Value::Text(v.to_text()),
+        (v @ (Value::Integer(_) | Value::Number(_) | Value::Boolean(_)), ValueKind::Text) => {
+            Value::Text(v.to_text())
+        }
         (Value::Integer(i), ValueKind::Number) => Value::Number(i as f64),
         (v, _) => v,
     }
@@ -275,20 +375,31 @@ fn collect_outputs(
         let Some(port) = info.output(name) else {
             return Err(format!(
                 "the plugin returned output `{name}`, which its describe() does not declare (declared outputs: {})",
-                if declared.is_empty() { "(none)".to_string() } else { declared.join(", ") }
+                if declared.is_empty() {
+                    "(none)".to_string()
+                } else {
+                    declared.join(", ")
+                }
             ));
         };
         let value = match value {
             GuestValue::Plain(v) => match v {
                 Value::Text(s) => Value::Text(ctx.masker.mask(s)),
                 Value::Json(s) => {
-                    let mut json: serde_json::Value = serde_json::from_str(s).map_err(|e| format!("output `{name}` is not valid JSON: {e}"))?;
+                    let mut json: serde_json::Value = serde_json::from_str(s)
+                        .map_err(|e| format!("output `{name}` is not valid JSON: {e}"))?;
                     ctx.masker.mask_json(&mut json);
                     Value::Json(json.to_string())
                 }
                 other => other.clone(),
             },
-            GuestValue::Artifact { path, media_type } => Value::Artifact(store_artifact(ctx, name, path, media_type.clone(), outputs_dir)?),
+            GuestValue::Artifact { path, media_type } => Value::Artifact(store_artifact(
+                ctx,
+                name,
+                path,
+                media_type.clone(),
+                outputs_dir,
+            )?),
         };
         if value.kind() != port.kind {
             return Err(format!(
@@ -301,19 +412,48 @@ fn collect_outputs(
             return Err(format!("the plugin returned output `{name}` twice"));
         }
     }
-    if passed {
-        if let Some(missing) = info.outputs.iter().find(|p| p.required && !out.contains_key(&p.name)) {
-            return Err(format!("the plugin did not return required output `{}`", missing.name));
-        }
+    if passed
+        && let Some(missing) = info
+            .outputs
+            .iter()
+            .find(|p| p.required && !out.contains_key(&p.name))
+    {
+        return Err(format!(
+            "the plugin did not return required output `{}`",
+            missing.name
+        ));
     }
     Ok(out)
 }
 
-fn store_artifact(ctx: &RunContext, name: &str, path: &str, media_type: Option<String>, outputs_dir: &Path) -> Result<ArtifactRef, String> {
-    let mounts = [Mount { host: outputs_dir.to_path_buf(), guest: OUTPUTS.into(), writable: false }];
-    let mut file = crate::sandbox::fs::open_read(&mounts, path)
-        .map_err(|e| format!("output `{name}`: artifacts must be regular files the step wrote under {OUTPUTS}/ ({e})"))?;
-    let (digest, size) = ctx.store.put(&mut file).map_err(|e| format!("output `{name}`: cannot store the artifact: {e}"))?;
-    let file_name = Path::new(path).file_name().map_or_else(|| name.to_string(), |n| n.to_string_lossy().into_owned());
-    Ok(ArtifactRef { digest, name: file_name, size, media_type })
+fn store_artifact(
+    ctx: &RunContext,
+    name: &str,
+    path: &str,
+    media_type: Option<String>,
+    outputs_dir: &Path,
+) -> Result<ArtifactRef, String> {
+    let mounts = [Mount {
+        host: outputs_dir.to_path_buf(),
+        guest: OUTPUTS.into(),
+        writable: false,
+    }];
+    let mut file = crate::sandbox::fs::open_read(&mounts, path).map_err(|e| {
+        format!(
+            "output `{name}`: artifacts must be regular files the step wrote under {OUTPUTS}/ ({e})"
+        )
+    })?;
+    let (digest, size) = ctx
+        .store
+        .put(&mut file)
+        .map_err(|e| format!("output `{name}`: cannot store the artifact: {e}"))?;
+    let file_name = Path::new(path)
+        .file_name()
+        .map_or_else(|| name.to_string(), |n| n.to_string_lossy().into_owned());
+    Ok(ArtifactRef {
+        digest,
+        name: file_name,
+        size,
+        media_type,
+    })
 }

@@ -49,7 +49,10 @@ impl Diagnostic {
 
     /// A warning at `span`.
     pub fn warning(message: impl Into<String>, span: Option<Range<usize>>) -> Self {
-        Diagnostic { severity: Severity::Warning, ..Self::error(message, span) }
+        Diagnostic {
+            severity: Severity::Warning,
+            ..Self::error(message, span)
+        }
     }
 
     /// Names the step concerned.
@@ -89,10 +92,11 @@ impl Diagnostic {
         let title = level.primary_title(title);
         let group = match &self.span {
             Some(span) => title.element(
-                Snippet::source(source)
-                    .path(path)
-                    .fold(true)
-                    .annotation(AnnotationKind::Primary.span(clamp_span(source, span.clone())).label(&self.label)),
+                Snippet::source(source).path(path).fold(true).annotation(
+                    AnnotationKind::Primary
+                        .span(clamp_span(source, span.clone()))
+                        .label(&self.label),
+                ),
             ),
             None => Group::with_title(title).element(Origin::path(path)),
         };
@@ -116,7 +120,10 @@ fn clamp_span(source: &str, span: Range<usize>) -> Range<usize> {
         end += 1;
     }
     if start == end && start == source.len() && start > 0 {
-        start = source[..start].char_indices().next_back().map_or(0, |(i, _)| i);
+        start = source[..start]
+            .char_indices()
+            .next_back()
+            .map_or(0, |(i, _)| i);
         end = source.len();
     }
     start..end
@@ -153,7 +160,8 @@ impl Diagnostics {
 
     /// Sorts by position (diagnostics without a span last), keeping insertion order otherwise.
     pub fn sort(&mut self) {
-        self.0.sort_by_key(|d| d.span.as_ref().map_or(usize::MAX, |s| s.start));
+        self.0
+            .sort_by_key(|d| d.span.as_ref().map_or(usize::MAX, |s| s.start));
     }
 
     /// Renders all of them, followed by a one-line count.
@@ -170,7 +178,11 @@ impl Diagnostics {
             out.push_str(&format!(
                 "error: {path} is invalid: {}{}\n",
                 plural(errors, "error"),
-                if warnings > 0 { format!(", {}", plural(warnings, "warning")) } else { String::new() }
+                if warnings > 0 {
+                    format!(", {}", plural(warnings, "warning"))
+                } else {
+                    String::new()
+                }
             ));
         }
         out
@@ -206,7 +218,10 @@ mod tests {
             .label("unknown field")
             .help("did you mean `uses`?");
         let out = d.render("sluice.toml", src);
-        assert!(out.contains("error: step `a`: unknown field `usez`"), "{out}");
+        assert!(
+            out.contains("error: step `a`: unknown field `usez`"),
+            "{out}"
+        );
         assert!(out.contains("--> sluice.toml:2:1"), "{out}");
         assert!(out.contains("^^^^ unknown field"), "{out}");
         assert!(out.contains("help: did you mean `uses`?"), "{out}");

@@ -151,13 +151,24 @@ struct RawAllow {
 /// (which may include errors: later checks still run on what parsed), or fails when the file
 /// cannot be read or is not TOML.
 pub fn load(path: &Path) -> Result<(Manifest, Diagnostics), LoadError> {
-    let source = std::fs::read_to_string(path).map_err(|source| LoadError::Read { path: path.to_path_buf(), source })?;
-    let absolute = std::path::absolute(path).map_err(|source| LoadError::Read { path: path.to_path_buf(), source })?;
-    let dir = absolute.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("/"));
-    parse(&path.display().to_string(), dir, source).map_err(|(source, diagnostics)| LoadError::Invalid {
-        path: path.display().to_string(),
-        text: source,
-        diagnostics,
+    let source = std::fs::read_to_string(path).map_err(|source| LoadError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let absolute = std::path::absolute(path).map_err(|source| LoadError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let dir = absolute
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("/"));
+    parse(&path.display().to_string(), dir, source).map_err(|(source, diagnostics)| {
+        LoadError::Invalid {
+            path: path.display().to_string(),
+            text: source,
+            diagnostics,
+        }
     })
 }
 
@@ -186,7 +197,11 @@ pub enum LoadError {
 
 /// Parses manifest text into what could be understood and every problem found. Fails (giving
 /// the source back) only when the text is not TOML or no step could be understood.
-pub fn parse(path: &str, dir: PathBuf, source: String) -> Result<(Manifest, Diagnostics), (String, Diagnostics)> {
+pub fn parse(
+    path: &str,
+    dir: PathBuf,
+    source: String,
+) -> Result<(Manifest, Diagnostics), (String, Diagnostics)> {
     let mut diags = Diagnostics::default();
     let (root, errors) = DeTable::parse_recoverable(&source);
     // A table defined twice makes every key under it a duplicate too: report the table only.
@@ -194,31 +209,46 @@ pub fn parse(path: &str, dir: PathBuf, source: String) -> Result<(Manifest, Diag
     for e in &errors {
         let span = e.span();
         let message = e.message().trim_end();
-        if message.contains("duplicate key") {
-            if let Some(span) = &span {
+        if message.contains("duplicate key")
+            && let Some(span) = &span
+        {
+            {
                 let line_start = source[..span.start].rfind('\n').map_or(0, |i| i + 1);
-                let line_end = source[span.start..].find('\n').map_or(source.len(), |i| span.start + i);
+                let line_end = source[span.start..]
+                    .find('\n')
+                    .map_or(source.len(), |i| span.start + i);
                 let line = &source[line_start..line_end];
                 if line.trim_start().starts_with('[') {
-                    let section_end = source[line_end..].find("\n[").map_or(source.len(), |i| line_end + i);
+                    let section_end = source[line_end..]
+                        .find("\n[")
+                        .map_or(source.len(), |i| line_end + i);
                     duplicate_table_lines = Some((line_end, section_end));
                     let name = line.trim().trim_matches(|c| c == '[' || c == ']');
                     diags.push(
-                        Diagnostic::error(format!("invalid TOML: `[{name}]` is defined twice"), Some(span.clone()))
-                            .label("defined again here")
-                            .help(match name.strip_prefix("steps.") {
-                                Some(_) => "step ids must be unique: rename one of the steps".to_string(),
-                                None => "define each table once".to_string(),
-                            }),
+                        Diagnostic::error(
+                            format!("invalid TOML: `[{name}]` is defined twice"),
+                            Some(span.clone()),
+                        )
+                        .label("defined again here")
+                        .help(match name.strip_prefix("steps.") {
+                            Some(_) => {
+                                "step ids must be unique: rename one of the steps".to_string()
+                            }
+                            None => "define each table once".to_string(),
+                        }),
                     );
                     continue;
                 }
-                if duplicate_table_lines.is_some_and(|(from, to)| span.start > from && span.start < to) {
+                if duplicate_table_lines
+                    .is_some_and(|(from, to)| span.start > from && span.start < to)
+                {
                     continue;
                 }
             }
         }
-        diags.push(Diagnostic::error(format!("invalid TOML: {message}"), span).label(toml_label(message)));
+        diags.push(
+            Diagnostic::error(format!("invalid TOML: {message}"), span).label(toml_label(message)),
+        );
     }
     if !errors.is_empty() {
         return Err((source, diags));
@@ -226,7 +256,9 @@ pub fn parse(path: &str, dir: PathBuf, source: String) -> Result<(Manifest, Diag
     let root = root.into_inner();
 
     let mut pipeline = Pipeline {
-        name: dir.file_name().map_or_else(|| "pipeline".into(), |n| n.to_string_lossy().into_owned()),
+        name: dir
+            .file_name()
+            .map_or_else(|| "pipeline".into(), |n| n.to_string_lossy().into_owned()),
         timeout: DEFAULT_TIMEOUT,
         memory: DEFAULT_MEMORY,
     };
@@ -248,7 +280,7 @@ pub fn parse(path: &str, dir: PathBuf, source: String) -> Result<(Manifest, Diag
                     if let Some(m) = raw.memory {
                         match check_memory(&m) {
                             Ok(bytes) => pipeline.memory = bytes,
-                            Err(d) => diags.push(d),
+                            Err(d) => diags.push(*d),
                         }
                     }
                 }
@@ -307,31 +339,54 @@ pub fn parse(path: &str, dir: PathBuf, source: String) -> Result<(Manifest, Diag
     }
     if !saw_steps {
         diags.push(
-            Diagnostic::error("the pipeline has no steps", Some(source.len()..source.len()))
-                .help("add a step:\n[steps.check]\nuses = \"go-mod\"\nallow = { read = [\".\"] }"),
+            Diagnostic::error(
+                "the pipeline has no steps",
+                Some(source.len()..source.len()),
+            )
+            .help("add a step:\n[steps.check]\nuses = \"go-mod\"\nallow = { read = [\".\"] }"),
         );
     }
     diags.sort();
     if steps.is_empty() && diags.has_errors() {
         return Err((source, diags));
     }
-    Ok((Manifest { path: path.to_string(), dir, source, pipeline, steps, broken_steps }, diags))
+    Ok((
+        Manifest {
+            path: path.to_string(),
+            dir,
+            source,
+            pipeline,
+            steps,
+            broken_steps,
+        },
+        diags,
+    ))
 }
 
-fn check_memory(m: &Spanned<ByteSize>) -> Result<u64, Diagnostic> {
+fn check_memory(m: &Spanned<ByteSize>) -> Result<u64, Box<Diagnostic>> {
     let bytes = m.get_ref().0;
     if bytes > MAX_MEMORY {
-        return Err(Diagnostic::error(
-            format!("memory limit {} is larger than a step can use (4GiB)", m.get_ref()),
-            Some(m.span()),
-        )
-        .label("too large")
-        .help("use at most \"4GiB\""));
+        return Err(Box::new(
+            Diagnostic::error(
+                format!(
+                    "memory limit {} is larger than a step can use (4GiB)",
+                    m.get_ref()
+                ),
+                Some(m.span()),
+            )
+            .label("too large")
+            .help("use at most \"4GiB\""),
+        ));
     }
     Ok(bytes)
 }
 
-fn lower_step(id: StepId, span: Range<usize>, raw: RawStep, diags: &mut Diagnostics) -> Option<Step> {
+fn lower_step(
+    id: StepId,
+    span: Range<usize>,
+    raw: RawStep,
+    diags: &mut Diagnostics,
+) -> Option<Step> {
     let before = diags.error_count();
     let mut with = IndexMap::new();
     let mut with_span = None;
@@ -349,7 +404,12 @@ fn lower_step(id: StepId, span: Range<usize>, raw: RawStep, diags: &mut Diagnost
             }
             with.insert(
                 key.get_ref().clone(),
-                WithEntry { key_span: key.span(), span: value_span, value: to_json(value.into_inner()), refs },
+                WithEntry {
+                    key_span: key.span(),
+                    span: value_span,
+                    value: to_json(value.into_inner()),
+                    refs,
+                },
             );
         }
     }
@@ -368,7 +428,11 @@ fn lower_step(id: StepId, span: Range<usize>, raw: RawStep, diags: &mut Diagnost
                     .label("not supported yet")
                     .help(format!(
                         "remove `{what}` from `allow`: steps {}",
-                        if what == "net" { "have no network access" } else { "cannot run host programs" }
+                        if what == "net" {
+                            "have no network access"
+                        } else {
+                            "cannot run host programs"
+                        }
                     )),
                 );
             }
@@ -381,7 +445,7 @@ fn lower_step(id: StepId, span: Range<usize>, raw: RawStep, diags: &mut Diagnost
         Some(m) => match check_memory(&m) {
             Ok(bytes) => Some(Spanned::new(m.span(), bytes)),
             Err(d) => {
-                diags.push(d.step(id.as_str()));
+                diags.push((*d).step(id.as_str()));
                 None
             }
         },
@@ -399,7 +463,9 @@ fn lower_step(id: StepId, span: Range<usize>, raw: RawStep, diags: &mut Diagnost
         with_span,
         allow,
         env: raw.env,
-        timeout: raw.timeout.map(|t| Spanned::new(t.span(), t.into_inner().0)),
+        timeout: raw
+            .timeout
+            .map(|t| Spanned::new(t.span(), t.into_inner().0)),
         memory,
     })
 }
@@ -426,11 +492,16 @@ fn to_json(value: toml::Value) -> serde_json::Value {
     match value {
         toml::Value::String(s) => serde_json::Value::String(s),
         toml::Value::Integer(i) => serde_json::Value::from(i),
-        toml::Value::Float(f) => serde_json::Number::from_f64(f).map_or(serde_json::Value::Null, serde_json::Value::Number),
+        toml::Value::Float(f) => serde_json::Number::from_f64(f)
+            .map_or(serde_json::Value::Null, serde_json::Value::Number),
         toml::Value::Boolean(b) => serde_json::Value::Bool(b),
         toml::Value::Datetime(d) => serde_json::Value::String(d.to_string()),
-        toml::Value::Array(items) => serde_json::Value::Array(items.into_iter().map(to_json).collect()),
-        toml::Value::Table(t) => serde_json::Value::Object(t.into_iter().map(|(k, v)| (k, to_json(v))).collect()),
+        toml::Value::Array(items) => {
+            serde_json::Value::Array(items.into_iter().map(to_json).collect())
+        }
+        toml::Value::Table(t) => {
+            serde_json::Value::Object(t.into_iter().map(|(k, v)| (k, to_json(v))).collect())
+        }
     }
 }
 
@@ -440,9 +511,14 @@ fn serde_diagnostic(e: &toml::de::Error, step: Option<&str>, fallback: Range<usi
     let span = e.span().unwrap_or(fallback);
     let (label, help) = if let Some(rest) = message.strip_prefix("unknown field `") {
         let field = rest.split('`').next().unwrap_or_default();
-        let expected: Vec<&str> = message.split("expected ").nth(1).map_or_else(Vec::new, |list| {
-            list.split(['`', ',', ' ']).filter(|w| !w.is_empty() && *w != "one" && *w != "of" && *w != "or").collect()
-        });
+        let expected: Vec<&str> = message
+            .split("expected ")
+            .nth(1)
+            .map_or_else(Vec::new, |list| {
+                list.split(['`', ',', ' '])
+                    .filter(|w| !w.is_empty() && *w != "one" && *w != "of" && *w != "or")
+                    .collect()
+            });
         let help = match closest(field, &expected) {
             Some(best) => format!("did you mean `{best}`?"),
             None => format!("remove `{field}`"),
@@ -494,13 +570,15 @@ fn edit_distance(a: &str, b: &str) -> usize {
     for (i, row) in d.iter_mut().enumerate() {
         row[0] = i;
     }
-    for j in 0..=b.len() {
-        d[0][j] = j;
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
     }
     for i in 1..=a.len() {
         for j in 1..=b.len() {
             let cost = usize::from(a[i - 1] != b[j - 1]);
-            d[i][j] = (d[i - 1][j] + 1).min(d[i][j - 1] + 1).min(d[i - 1][j - 1] + cost);
+            d[i][j] = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
             if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
                 d[i][j] = d[i][j].min(d[i - 2][j - 2] + 1);
             }
@@ -512,7 +590,13 @@ fn edit_distance(a: &str, b: &str) -> usize {
 fn suggest_id(s: &str) -> String {
     let mut out: String = s
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
         .collect::<String>()
         .trim_matches('-')
         .to_string();
@@ -527,7 +611,8 @@ mod tests {
     use super::*;
 
     fn parse_ok(src: &str) -> Manifest {
-        let (m, d) = parse("sluice.toml", PathBuf::from("/ws/demo"), src.to_string()).unwrap_or_else(|(s, d)| panic!("{}", d.render("sluice.toml", &s)));
+        let (m, d) = parse("sluice.toml", PathBuf::from("/ws/demo"), src.to_string())
+            .unwrap_or_else(|(s, d)| panic!("{}", d.render("sluice.toml", &s)));
         assert!(d.0.is_empty(), "{}", d.render("sluice.toml", &m.source));
         m
     }
@@ -564,7 +649,10 @@ with = { module = "${{ steps.mod.outputs.module }}" }
         assert_eq!(next.needs[0].get_ref().as_str(), "mod");
         assert_eq!(
             next.with["module"].refs,
-            vec![Expr::StepOutput { step: "mod".into(), output: "module".into() }]
+            vec![Expr::StepOutput {
+                step: "mod".into(),
+                output: "module".into()
+            }]
         );
     }
 

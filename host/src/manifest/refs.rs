@@ -55,7 +55,10 @@ pub fn find(s: &str) -> Result<Vec<Reference>, String> {
         };
         let end = start + 3 + len + 2;
         let inner = s[start + 3..end - 2].trim();
-        out.push(Reference { expr: parse_expr(inner)?, range: start..end });
+        out.push(Reference {
+            expr: parse_expr(inner)?,
+            range: start..end,
+        });
         from = end;
     }
     Ok(out)
@@ -65,7 +68,10 @@ fn parse_expr(inner: &str) -> Result<Expr, String> {
     let parts: Vec<&str> = inner.split('.').collect();
     match parts.as_slice() {
         ["steps", step, "outputs", output] if !step.is_empty() && !output.is_empty() => {
-            Ok(Expr::StepOutput { step: step.to_string(), output: output.to_string() })
+            Ok(Expr::StepOutput {
+                step: step.to_string(),
+                output: output.to_string(),
+            })
         }
         ["pipeline", "name"] => Ok(Expr::PipelineName),
         ["run", "id"] => Ok(Expr::RunId),
@@ -105,7 +111,13 @@ mod tests {
         let s = "v${{ steps.ver.outputs.version }}-${{run.id}} $${{ literal }}";
         let refs = find(s).unwrap();
         assert_eq!(refs.len(), 2);
-        assert_eq!(refs[0].expr, Expr::StepOutput { step: "ver".into(), output: "version".into() });
+        assert_eq!(
+            refs[0].expr,
+            Expr::StepOutput {
+                step: "ver".into(),
+                output: "version".into()
+            }
+        );
         assert_eq!(refs[1].expr, Expr::RunId);
         assert!(!whole(s, &refs));
         let out = interpolate(s, &refs, |e| match e {
@@ -119,8 +131,20 @@ mod tests {
 
     #[test]
     fn rejects_unknown_and_secret_expressions() {
-        assert!(find("${{ steps.a }}").unwrap_err().contains("unknown expression"));
-        assert!(find("${{ secrets.TOKEN }}").unwrap_err().contains("cannot be interpolated"));
-        assert!(find("${{ steps.a.outputs.b").unwrap_err().contains("unclosed"));
+        assert!(
+            find("${{ steps.a }}")
+                .unwrap_err()
+                .contains("unknown expression")
+        );
+        assert!(
+            find("${{ secrets.TOKEN }}")
+                .unwrap_err()
+                .contains("cannot be interpolated")
+        );
+        assert!(
+            find("${{ steps.a.outputs.b")
+                .unwrap_err()
+                .contains("unclosed")
+        );
     }
 }

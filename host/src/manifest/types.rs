@@ -74,7 +74,8 @@ impl TryFrom<String> for PluginRef {
                 "`{s}`: only built-in plugins (like \"go-mod\") and local .wasm files (like \"./plugins/x.wasm\") are supported"
             ));
         }
-        if s.ends_with(".wasm") || s.starts_with("./") || s.starts_with("../") || s.starts_with('/') {
+        if s.ends_with(".wasm") || s.starts_with("./") || s.starts_with("../") || s.starts_with('/')
+        {
             return Ok(PluginRef::File(PathBuf::from(s)));
         }
         if is_kebab_id(&s) {
@@ -186,7 +187,9 @@ impl TryFrom<String> for VarName {
         if ok {
             Ok(VarName(s))
         } else {
-            Err(format!("invalid variable name `{s}`: use letters, digits and `_`, like `GOFLAGS`"))
+            Err(format!(
+                "invalid variable name `{s}`: use letters, digits and `_`, like `GOFLAGS`"
+            ))
         }
     }
 }
@@ -211,20 +214,28 @@ pub struct DurationSpec(pub Duration);
 impl TryFrom<String> for DurationSpec {
     type Error = String;
     fn try_from(s: String) -> Result<Self, String> {
-        let bad = || format!("invalid duration `{s}`: use a number and a unit, like \"30s\", \"10m\", \"1h30m\" or \"500ms\"");
+        let bad = || {
+            format!(
+                "invalid duration `{s}`: use a number and a unit, like \"30s\", \"10m\", \"1h30m\" or \"500ms\""
+            )
+        };
         let mut total = Duration::ZERO;
         let mut rest = s.trim();
         if rest.is_empty() {
             return Err(bad());
         }
         while !rest.is_empty() {
-            let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+            let digits = rest
+                .find(|c: char| !c.is_ascii_digit())
+                .unwrap_or(rest.len());
             if digits == 0 {
                 return Err(bad());
             }
             let n: u64 = rest[..digits].parse().map_err(|_| bad())?;
             rest = &rest[digits..];
-            let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
+            let unit_len = rest
+                .find(|c: char| c.is_ascii_digit())
+                .unwrap_or(rest.len());
             let unit = match &rest[..unit_len] {
                 "ms" => Duration::from_millis(n),
                 "s" => Duration::from_secs(n),
@@ -250,7 +261,8 @@ pub struct ByteSize(pub u64);
 impl TryFrom<String> for ByteSize {
     type Error = String;
     fn try_from(s: String) -> Result<Self, String> {
-        let bad = || format!("invalid size `{s}`: use a number and a unit, like \"512MiB\" or \"2GiB\"");
+        let bad =
+            || format!("invalid size `{s}`: use a number and a unit, like \"512MiB\" or \"2GiB\"");
         let t = s.trim();
         let digits = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
         let n: u64 = t[..digits].parse().map_err(|_| bad())?;
@@ -275,11 +287,11 @@ impl TryFrom<String> for ByteSize {
 impl fmt::Display for ByteSize {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let b = self.0;
-        if b % (1 << 30) == 0 {
+        if b.is_multiple_of(1 << 30) {
             write!(f, "{}GiB", b >> 30)
-        } else if b % (1 << 20) == 0 {
+        } else if b.is_multiple_of(1 << 20) {
             write!(f, "{}MiB", b >> 20)
-        } else if b % (1 << 10) == 0 {
+        } else if b.is_multiple_of(1 << 10) {
             write!(f, "{}KiB", b >> 10)
         } else {
             write!(f, "{b}B")
@@ -290,7 +302,7 @@ impl fmt::Display for ByteSize {
 /// Formats a duration the way manifests write it (`10m`, `1h30m`, `250ms`).
 pub fn format_duration(d: Duration) -> String {
     let ms = d.as_millis();
-    if ms % 1000 != 0 {
+    if !ms.is_multiple_of(1000) {
         return format!("{ms}ms");
     }
     let mut secs = d.as_secs();
@@ -326,7 +338,11 @@ mod tests {
         assert_eq!(p("a/../b").unwrap(), "b");
         assert_eq!(p("a/..").unwrap(), ".");
         assert!(p("..").unwrap_err().contains("escapes the workspace"));
-        assert!(p("a/../../b").unwrap_err().contains("escapes the workspace"));
+        assert!(
+            p("a/../../b")
+                .unwrap_err()
+                .contains("escapes the workspace")
+        );
         assert!(p("/etc").unwrap_err().contains("is absolute"));
         assert!(p("").is_err());
     }
@@ -357,7 +373,10 @@ mod tests {
         let r = |s: &str| PluginRef::try_from(s.to_string());
         assert_eq!(r("go-mod").unwrap(), PluginRef::Builtin("go-mod".into()));
         assert_eq!(r("./x.wasm").unwrap(), PluginRef::File("./x.wasm".into()));
-        assert_eq!(r("plugins/x.wasm").unwrap(), PluginRef::File("plugins/x.wasm".into()));
+        assert_eq!(
+            r("plugins/x.wasm").unwrap(),
+            PluginRef::File("plugins/x.wasm".into())
+        );
         assert!(r("oci://ghcr.io/x@sha256:00").is_err());
         assert!(r("Go Mod").is_err());
     }

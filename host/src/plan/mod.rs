@@ -43,8 +43,17 @@ pub struct PlannedStep {
 /// Builds the plan. `plugins` holds the steps whose plugin loaded; the others already have a
 /// diagnostic from the caller and are only checked as far as possible without it.
 /// On success the diagnostics hold warnings only.
-pub fn build(manifest: &Manifest, plugins: &HashMap<StepId, PluginMeta>, diags: &mut Diagnostics) -> Option<Plan> {
-    let ids: Vec<&str> = manifest.steps.keys().map(StepId::as_str).chain(manifest.broken_steps.iter().map(String::as_str)).collect();
+pub fn build(
+    manifest: &Manifest,
+    plugins: &HashMap<StepId, PluginMeta>,
+    diags: &mut Diagnostics,
+) -> Option<Plan> {
+    let ids: Vec<&str> = manifest
+        .steps
+        .keys()
+        .map(StepId::as_str)
+        .chain(manifest.broken_steps.iter().map(String::as_str))
+        .collect();
     let mut deps: IndexMap<StepId, Vec<StepId>> = IndexMap::new();
 
     for (id, step) in &manifest.steps {
@@ -59,11 +68,22 @@ pub fn build(manifest: &Manifest, plugins: &HashMap<StepId, PluginMeta>, diags: 
         for need in &step.needs {
             let target = need.get_ref();
             if target == id {
-                diags.push(Diagnostic::error("a step cannot need itself", Some(need.span())).step(id.as_str()).label("this step").help(format!("remove `{target}` from `needs`")));
+                diags.push(
+                    Diagnostic::error("a step cannot need itself", Some(need.span()))
+                        .step(id.as_str())
+                        .label("this step")
+                        .help(format!("remove `{target}` from `needs`")),
+                );
             } else if manifest.broken_steps.iter().any(|b| b == target.as_str()) {
                 // Already reported where that step is defined.
             } else if !manifest.steps.contains_key(target) {
-                diags.push(unknown_step(id, target.as_str(), need.span(), &ids, "`needs` names"));
+                diags.push(unknown_step(
+                    id,
+                    target.as_str(),
+                    need.span(),
+                    &ids,
+                    "`needs` names",
+                ));
             } else {
                 add_dep(target);
             }
@@ -71,34 +91,70 @@ pub fn build(manifest: &Manifest, plugins: &HashMap<StepId, PluginMeta>, diags: 
 
         for (key, entry) in &step.with {
             for expr in &entry.refs {
-                let Expr::StepOutput { step: target, output } = expr else { continue };
-                let Some((target_id, target_step)) = manifest.steps.get_key_value(target.as_str()) else {
+                let Expr::StepOutput {
+                    step: target,
+                    output,
+                } = expr
+                else {
+                    continue;
+                };
+                let Some((target_id, target_step)) = manifest.steps.get_key_value(target.as_str())
+                else {
                     if manifest.broken_steps.contains(target) {
                         continue;
                     }
-                    diags.push(unknown_step(id, target, entry.span.clone(), &ids, &format!("`with.{key}` refers to")));
+                    diags.push(unknown_step(
+                        id,
+                        target,
+                        entry.span.clone(),
+                        &ids,
+                        &format!("`with.{key}` refers to"),
+                    ));
                     continue;
                 };
                 if target_id == id {
-                    diags.push(Diagnostic::error(format!("`with.{key}` refers to this step's own output"), Some(entry.span.clone())).step(id.as_str()).label("self-reference").help("a step can only use outputs of other steps"));
+                    diags.push(
+                        Diagnostic::error(
+                            format!("`with.{key}` refers to this step's own output"),
+                            Some(entry.span.clone()),
+                        )
+                        .step(id.as_str())
+                        .label("self-reference")
+                        .help("a step can only use outputs of other steps"),
+                    );
                     continue;
                 }
                 add_dep(target_id);
-                if let Some(target_meta) = plugins.get(target_id) {
-                    if target_meta.info.output(output).is_none() {
-                        let names: Vec<&str> = target_meta.info.outputs.iter().map(|p| p.name.as_str()).collect();
-                        let mut help = match crate::manifest::closest(output, &names) {
-                            Some(best) => format!("did you mean `{best}`? "),
-                            None => String::new(),
-                        };
-                        help.push_str(&format!("outputs of `{}`: {}", target_step.uses.get_ref(), list(&names)));
-                        diags.push(
-                            Diagnostic::error(format!("step `{target}` (`{}`) has no output `{output}`", target_step.uses.get_ref()), Some(entry.span.clone()))
-                                .step(id.as_str())
-                                .label("unknown output")
-                                .help(help),
-                        );
-                    }
+                if let Some(target_meta) = plugins.get(target_id)
+                    && target_meta.info.output(output).is_none()
+                {
+                    let names: Vec<&str> = target_meta
+                        .info
+                        .outputs
+                        .iter()
+                        .map(|p| p.name.as_str())
+                        .collect();
+                    let mut help = match crate::manifest::closest(output, &names) {
+                        Some(best) => format!("did you mean `{best}`? "),
+                        None => String::new(),
+                    };
+                    help.push_str(&format!(
+                        "outputs of `{}`: {}",
+                        target_step.uses.get_ref(),
+                        list(&names)
+                    ));
+                    diags.push(
+                        Diagnostic::error(
+                            format!(
+                                "step `{target}` (`{}`) has no output `{output}`",
+                                target_step.uses.get_ref()
+                            ),
+                            Some(entry.span.clone()),
+                        )
+                        .step(id.as_str())
+                        .label("unknown output")
+                        .help(help),
+                    );
                 }
             }
             if let Some(info) = info {
@@ -110,10 +166,21 @@ pub fn build(manifest: &Manifest, plugins: &HashMap<StepId, PluginMeta>, diags: 
             for port in info.inputs.iter().filter(|p| p.required) {
                 if !step.with.contains_key(&port.name) {
                     diags.push(
-                        Diagnostic::error(format!("missing required input `{}` ({}) of `{}`", port.name, port.kind, step.uses.get_ref()), Some(step.span.clone()))
-                            .step(id.as_str())
-                            .label("this step")
-                            .help(format!("set it in `with`: `with = {{ {} = ... }}` ({})", port.name, port.description)),
+                        Diagnostic::error(
+                            format!(
+                                "missing required input `{}` ({}) of `{}`",
+                                port.name,
+                                port.kind,
+                                step.uses.get_ref()
+                            ),
+                            Some(step.span.clone()),
+                        )
+                        .step(id.as_str())
+                        .label("this step")
+                        .help(format!(
+                            "set it in `with`: `with = {{ {} = ... }}` ({})",
+                            port.name, port.description
+                        )),
                     );
                 }
             }
@@ -133,23 +200,46 @@ pub fn build(manifest: &Manifest, plugins: &HashMap<StepId, PluginMeta>, diags: 
         .steps
         .iter()
         .map(|(id, step)| {
-            let plugin = plugins.get(id).cloned().expect("every step's plugin loaded when there are no errors");
-            (id.clone(), PlannedStep { step: step.clone(), plugin, deps: deps[id].clone() })
+            let plugin = plugins
+                .get(id)
+                .cloned()
+                .expect("every step's plugin loaded when there are no errors");
+            (
+                id.clone(),
+                PlannedStep {
+                    step: step.clone(),
+                    plugin,
+                    deps: deps[id].clone(),
+                },
+            )
         })
         .collect();
     Some(Plan { order, steps })
 }
 
 fn list(names: &[&str]) -> String {
-    if names.is_empty() { "(none)".into() } else { names.join(", ") }
+    if names.is_empty() {
+        "(none)".into()
+    } else {
+        names.join(", ")
+    }
 }
 
-fn unknown_step(id: &StepId, target: &str, span: std::ops::Range<usize>, ids: &[&str], what: &str) -> Diagnostic {
+fn unknown_step(
+    id: &StepId,
+    target: &str,
+    span: std::ops::Range<usize>,
+    ids: &[&str],
+    what: &str,
+) -> Diagnostic {
     let help = match crate::manifest::closest(target, ids) {
         Some(best) if best != id.as_str() => format!("did you mean `{best}`?"),
         _ => format!("steps in this pipeline: {}", list(ids)),
     };
-    Diagnostic::error(format!("{what} unknown step `{target}`"), Some(span)).step(id.as_str()).label("unknown step").help(help)
+    Diagnostic::error(format!("{what} unknown step `{target}`"), Some(span))
+        .step(id.as_str())
+        .label("unknown step")
+        .help(help)
 }
 
 /// The kind of a literal TOML value, as an input would receive it.
@@ -164,7 +254,11 @@ fn literal_fits(value: &serde_json::Value, kind: ValueKind) -> bool {
     }
 }
 
-fn output_kind(manifest: &Manifest, plugins: &HashMap<StepId, PluginMeta>, expr: &Expr) -> Option<ValueKind> {
+fn output_kind(
+    manifest: &Manifest,
+    plugins: &HashMap<StepId, PluginMeta>,
+    expr: &Expr,
+) -> Option<ValueKind> {
     match expr {
         Expr::StepOutput { step, output } => {
             let (id, _) = manifest.steps.get_key_value(step.as_str())?;
@@ -187,17 +281,30 @@ fn check_with_entry(
 ) {
     let uses = step.uses.get_ref();
     let whole_ref = match &entry.value {
-        serde_json::Value::String(s) => refs::find(s).ok().filter(|r| refs::whole(s, r)).map(|r| r[0].expr.clone()),
+        serde_json::Value::String(s) => refs::find(s)
+            .ok()
+            .filter(|r| refs::whole(s, r))
+            .map(|r| r[0].expr.clone()),
         _ => None,
     };
     let interpolated = !entry.refs.is_empty() && whole_ref.is_none();
-    let artifact_refs: Vec<&Expr> = entry.refs.iter().filter(|e| output_kind(manifest, plugins, e) == Some(ValueKind::Artifact)).collect();
+    let artifact_refs: Vec<&Expr> = entry
+        .refs
+        .iter()
+        .filter(|e| output_kind(manifest, plugins, e) == Some(ValueKind::Artifact))
+        .collect();
     let port = info.input(key);
 
     if let Some(port) = port {
         if let Some(expr) = &whole_ref {
             if let Some(kind) = output_kind(manifest, plugins, expr) {
-                let fits = kind == port.kind || (port.kind == ValueKind::Text && matches!(kind, ValueKind::Integer | ValueKind::Number | ValueKind::Boolean)) || (port.kind == ValueKind::Number && kind == ValueKind::Integer);
+                let fits = kind == port.kind
+                    || (port.kind == ValueKind::Text
+                        && matches!(
+                            kind,
+                            ValueKind::Integer | ValueKind::Number | ValueKind::Boolean
+                        ))
+                    || (port.kind == ValueKind::Number && kind == ValueKind::Integer);
                 if !fits {
                     diags.push(
                         Diagnostic::error(format!("kind mismatch: input `{key}` of `{uses}` takes {}, but `{expr}` is {}", article(port.kind), article(kind)), Some(entry.span.clone()))
@@ -230,10 +337,17 @@ fn check_with_entry(
             );
         } else if !literal_fits(&entry.value, port.kind) {
             diags.push(
-                Diagnostic::error(format!("kind mismatch: input `{key}` of `{uses}` takes {}, found {}", article(port.kind), json_kind(&entry.value)), Some(entry.span.clone()))
-                    .step(id.as_str())
-                    .label(format!("expected {}", port.kind))
-                    .help(port.description.clone()),
+                Diagnostic::error(
+                    format!(
+                        "kind mismatch: input `{key}` of `{uses}` takes {}, found {}",
+                        article(port.kind),
+                        json_kind(&entry.value)
+                    ),
+                    Some(entry.span.clone()),
+                )
+                .step(id.as_str())
+                .label(format!("expected {}", port.kind))
+                .help(port.description.clone()),
             );
         }
         return;
@@ -241,7 +355,12 @@ fn check_with_entry(
 
     // Not a declared input: plain configuration, where only scalar outputs may be used.
     if let Some(expr) = artifact_refs.first() {
-        let inputs: Vec<&str> = info.inputs.iter().filter(|p| p.kind == ValueKind::Artifact).map(|p| p.name.as_str()).collect();
+        let inputs: Vec<&str> = info
+            .inputs
+            .iter()
+            .filter(|p| p.kind == ValueKind::Artifact)
+            .map(|p| p.name.as_str())
+            .collect();
         if whole_ref.is_some() {
             diags.push(
                 Diagnostic::error(format!("`{expr}` is an artifact, but `{key}` is not an artifact input of `{uses}`"), Some(entry.span.clone()))
@@ -255,11 +374,19 @@ fn check_with_entry(
     }
 }
 
-fn artifact_in_string(id: &StepId, key: &str, entry: &crate::manifest::WithEntry, expr: &Expr) -> Diagnostic {
-    Diagnostic::error(format!("artifact `{expr}` cannot be interpolated into a string"), Some(entry.span.clone()))
-        .step(id.as_str())
-        .label("artifact inside a string")
-        .help(format!("wire it alone: `{key} = \"${{{{ {expr} }}}}\"`"))
+fn artifact_in_string(
+    id: &StepId,
+    key: &str,
+    entry: &crate::manifest::WithEntry,
+    expr: &Expr,
+) -> Diagnostic {
+    Diagnostic::error(
+        format!("artifact `{expr}` cannot be interpolated into a string"),
+        Some(entry.span.clone()),
+    )
+    .step(id.as_str())
+    .label("artifact inside a string")
+    .help(format!("wire it alone: `{key} = \"${{{{ {expr} }}}}\"`"))
 }
 
 fn article(kind: ValueKind) -> String {
@@ -287,9 +414,30 @@ fn json_kind(v: &serde_json::Value) -> &'static str {
 fn allow_line(allow: &Allow, add: (&str, &str)) -> String {
     let mut parts: Vec<String> = Vec::new();
     for (name, existing) in [
-        ("read", allow.read.iter().map(|p| p.get_ref().to_string()).collect::<Vec<_>>()),
-        ("write", allow.write.iter().map(|p| p.get_ref().to_string()).collect()),
-        ("secrets", allow.secrets.iter().map(|s| s.get_ref().to_string()).collect()),
+        (
+            "read",
+            allow
+                .read
+                .iter()
+                .map(|p| p.get_ref().to_string())
+                .collect::<Vec<_>>(),
+        ),
+        (
+            "write",
+            allow
+                .write
+                .iter()
+                .map(|p| p.get_ref().to_string())
+                .collect(),
+        ),
+        (
+            "secrets",
+            allow
+                .secrets
+                .iter()
+                .map(|s| s.get_ref().to_string())
+                .collect(),
+        ),
     ] {
         let mut values = existing;
         if add.0 == name && !values.iter().any(|v| v == add.1) {
@@ -303,7 +451,13 @@ fn allow_line(allow: &Allow, add: (&str, &str)) -> String {
     format!("allow = {{ {} }}", parts.join(", "))
 }
 
-fn check_capabilities(manifest: &Manifest, id: &StepId, step: &Step, info: &PluginInfo, diags: &mut Diagnostics) {
+fn check_capabilities(
+    manifest: &Manifest,
+    id: &StepId,
+    step: &Step,
+    info: &PluginInfo,
+    diags: &mut Diagnostics,
+) {
     let _ = manifest;
     let uses = step.uses.get_ref();
     let wants = |cap: &str| info.wants.iter().any(|w| w == cap);
@@ -311,8 +465,15 @@ fn check_capabilities(manifest: &Manifest, id: &StepId, step: &Step, info: &Plug
     let missing = |what: String, add: (&str, &str)| {
         Diagnostic::error(what, Some(at.clone()))
             .step(id.as_str())
-            .label(if step.allow.span.is_some() { "not granted here" } else { "this step" })
-            .help(format!("grant it in the step's table: `{}`", allow_line(&step.allow, add)))
+            .label(if step.allow.span.is_some() {
+                "not granted here"
+            } else {
+                "this step"
+            })
+            .help(format!(
+                "grant it in the step's table: `{}`",
+                allow_line(&step.allow, add)
+            ))
     };
     for want in &info.wants {
         match want.as_str() {
@@ -340,10 +501,16 @@ fn check_capabilities(manifest: &Manifest, id: &StepId, step: &Step, info: &Plug
     if !wants("fs:read") && !wants("fs:write") {
         for grant in &step.allow.read {
             diags.push(
-                Diagnostic::warning(format!("`allow.read` grants `{}`, but plugin `{uses}` does not ask to read files", grant.get_ref()), Some(grant.span()))
-                    .step(id.as_str())
-                    .label("granted but not wanted")
-                    .help("remove the grant unless the step's configuration needs it"),
+                Diagnostic::warning(
+                    format!(
+                        "`allow.read` grants `{}`, but plugin `{uses}` does not ask to read files",
+                        grant.get_ref()
+                    ),
+                    Some(grant.span()),
+                )
+                .step(id.as_str())
+                .label("granted but not wanted")
+                .help("remove the grant unless the step's configuration needs it"),
             );
         }
     }
@@ -360,17 +527,29 @@ fn check_capabilities(manifest: &Manifest, id: &StepId, step: &Step, info: &Plug
     for secret in &step.allow.secrets {
         if !wants(&format!("secret:{}", secret.get_ref())) {
             diags.push(
-                Diagnostic::warning(format!("`allow.secrets` grants `{}`, but plugin `{uses}` does not ask for it", secret.get_ref()), Some(secret.span()))
-                    .step(id.as_str())
-                    .label("granted but not wanted")
-                    .help("remove it: a secret should reach only the steps that need it"),
+                Diagnostic::warning(
+                    format!(
+                        "`allow.secrets` grants `{}`, but plugin `{uses}` does not ask for it",
+                        secret.get_ref()
+                    ),
+                    Some(secret.span()),
+                )
+                .step(id.as_str())
+                .label("granted but not wanted")
+                .help("remove it: a secret should reach only the steps that need it"),
             );
         }
     }
 }
 
 fn check_grant_paths(manifest: &Manifest, id: &StepId, step: &Step, diags: &mut Diagnostics) {
-    for (grant, writable) in step.allow.read.iter().map(|g| (g, false)).chain(step.allow.write.iter().map(|g| (g, true))) {
+    for (grant, writable) in step
+        .allow
+        .read
+        .iter()
+        .map(|g| (g, false))
+        .chain(step.allow.write.iter().map(|g| (g, true)))
+    {
         match check_grant(&manifest.dir, grant.get_ref()) {
             Ok(Some(_)) => {}
             Ok(None) if writable => {}
@@ -391,7 +570,11 @@ fn check_grant_paths(manifest: &Manifest, id: &StepId, step: &Step, diags: &mut 
     }
 }
 
-fn check_cycles(manifest: &Manifest, deps: &IndexMap<StepId, Vec<StepId>>, diags: &mut Diagnostics) {
+fn check_cycles(
+    manifest: &Manifest,
+    deps: &IndexMap<StepId, Vec<StepId>>,
+    diags: &mut Diagnostics,
+) {
     #[derive(Clone, Copy, PartialEq)]
     enum Mark {
         New,
@@ -417,14 +600,19 @@ fn check_cycles(manifest: &Manifest, deps: &IndexMap<StepId, Vec<StepId>>, diags
                         stack.push((next, 0));
                     }
                     Some(Mark::Active) => {
-                        let from = stack.iter().position(|(n, _)| *n == next).expect("active nodes are on the stack");
-                        let cycle: Vec<StepId> = stack[from..].iter().map(|(n, _)| (*n).clone()).collect();
+                        let from = stack
+                            .iter()
+                            .position(|(n, _)| *n == next)
+                            .expect("active nodes are on the stack");
+                        let cycle: Vec<StepId> =
+                            stack[from..].iter().map(|(n, _)| (*n).clone()).collect();
                         let mut key = cycle.clone();
                         key.sort();
                         if reported.insert(key) {
                             // The stack reads in `needs` order: each step needs the next.
                             let first = cycle[0].clone();
-                            let mut names: Vec<String> = cycle.iter().map(|c| c.to_string()).collect();
+                            let mut names: Vec<String> =
+                                cycle.iter().map(|c| c.to_string()).collect();
                             names.push(first.to_string());
                             let span = manifest.steps[&first].span.clone();
                             diags.push(
@@ -482,15 +670,40 @@ mod tests {
     }
 
     fn port(name: &str, kind: ValueKind) -> Port {
-        Port { name: name.into(), kind, required: false, description: String::new() }
+        Port {
+            name: name.into(),
+            kind,
+            required: false,
+            description: String::new(),
+        }
     }
 
     fn plan(src: &str) -> (Option<Plan>, Diagnostics) {
-        let (manifest, _) = crate::manifest::parse("sluice.toml", PathBuf::from("/nonexistent"), src.to_string()).unwrap();
+        let (manifest, _) = crate::manifest::parse(
+            "sluice.toml",
+            PathBuf::from("/nonexistent"),
+            src.to_string(),
+        )
+        .unwrap();
         let plugins = manifest
             .steps
             .keys()
-            .map(|id| (id.clone(), meta(vec![port("in", ValueKind::Artifact), port("n", ValueKind::Integer)], vec![port("out", ValueKind::Artifact), port("text", ValueKind::Text)], &[])))
+            .map(|id| {
+                (
+                    id.clone(),
+                    meta(
+                        vec![
+                            port("in", ValueKind::Artifact),
+                            port("n", ValueKind::Integer),
+                        ],
+                        vec![
+                            port("out", ValueKind::Artifact),
+                            port("text", ValueKind::Text),
+                        ],
+                        &[],
+                    ),
+                )
+            })
             .collect();
         let mut diags = Diagnostics::default();
         let plan = build(&manifest, &plugins, &mut diags);
@@ -499,28 +712,52 @@ mod tests {
 
     #[test]
     fn orders_steps_by_their_dependencies() {
-        let (plan, diags) = plan("[steps.c]\nuses = \"x\"\nneeds = [\"b\"]\n[steps.b]\nuses = \"x\"\nwith = { in = \"${{ steps.a.outputs.out }}\" }\n[steps.a]\nuses = \"x\"\n");
+        let (plan, diags) = plan(
+            "[steps.c]\nuses = \"x\"\nneeds = [\"b\"]\n[steps.b]\nuses = \"x\"\nwith = { in = \"${{ steps.a.outputs.out }}\" }\n[steps.a]\nuses = \"x\"\n",
+        );
         assert!(!diags.has_errors(), "{diags:?}");
         let plan = plan.unwrap();
         let order: Vec<&str> = plan.order.iter().map(StepId::as_str).collect();
         assert_eq!(order, ["a", "b", "c"]);
-        assert_eq!(plan.steps["b"].deps, vec![StepId::try_from("a".to_string()).unwrap()]);
+        assert_eq!(
+            plan.steps["b"].deps,
+            vec![StepId::try_from("a".to_string()).unwrap()]
+        );
     }
 
     #[test]
     fn names_the_cycle() {
-        let (plan, diags) = plan("[steps.a]\nuses = \"x\"\nneeds = [\"c\"]\n[steps.b]\nuses = \"x\"\nneeds = [\"a\"]\n[steps.c]\nuses = \"x\"\nwith = { n = \"${{ steps.b.outputs.text }}\" }\n");
+        let (plan, diags) = plan(
+            "[steps.a]\nuses = \"x\"\nneeds = [\"c\"]\n[steps.b]\nuses = \"x\"\nneeds = [\"a\"]\n[steps.c]\nuses = \"x\"\nwith = { n = \"${{ steps.b.outputs.text }}\" }\n",
+        );
         assert!(plan.is_none());
         let messages: Vec<&str> = diags.0.iter().map(|d| d.message.as_str()).collect();
-        assert!(messages.contains(&"steps form a cycle: a → c → b → a"), "{messages:?}");
-        assert!(messages.iter().any(|m| m.starts_with("kind mismatch: input `n`")), "{messages:?}");
+        assert!(
+            messages.contains(&"steps form a cycle: a → c → b → a"),
+            "{messages:?}"
+        );
+        assert!(
+            messages
+                .iter()
+                .any(|m| m.starts_with("kind mismatch: input `n`")),
+            "{messages:?}"
+        );
     }
 
     #[test]
     fn allow_lines_merge_with_existing_grants() {
         let mut allow = Allow::default();
-        assert_eq!(allow_line(&allow, ("read", ".")), "allow = { read = [\".\"] }");
-        allow.secrets.push(toml::Spanned::new(0..1, crate::manifest::VarName::try_from("A".to_string()).unwrap()));
-        assert_eq!(allow_line(&allow, ("secrets", "B")), "allow = { secrets = [\"A\", \"B\"] }");
+        assert_eq!(
+            allow_line(&allow, ("read", ".")),
+            "allow = { read = [\".\"] }"
+        );
+        allow.secrets.push(toml::Spanned::new(
+            0..1,
+            crate::manifest::VarName::try_from("A".to_string()).unwrap(),
+        ));
+        assert_eq!(
+            allow_line(&allow, ("secrets", "B")),
+            "allow = { secrets = [\"A\", \"B\"] }"
+        );
     }
 }

@@ -35,7 +35,9 @@ pub enum CacheOutcome {
 impl CompileCache {
     /// A cache under `dir` (`.sluice/cache` of the workspace, usually).
     pub fn at(dir: impl Into<PathBuf>) -> Self {
-        CompileCache { dir: Some(dir.into()) }
+        CompileCache {
+            dir: Some(dir.into()),
+        }
     }
 
     /// No cache: every component is compiled.
@@ -57,7 +59,12 @@ impl CompileCache {
     }
 
     /// Returns the compiled component for `bytes` (whose digest is `digest`).
-    pub fn load(&self, engine: &Engine, digest: &str, bytes: &[u8]) -> wasmtime::Result<(Component, CacheOutcome)> {
+    pub fn load(
+        &self,
+        engine: &Engine,
+        digest: &str,
+        bytes: &[u8],
+    ) -> wasmtime::Result<(Component, CacheOutcome)> {
         let Some(path) = self.entry(engine, digest) else {
             return Ok((Component::new(engine, bytes)?, CacheOutcome::Disabled));
         };
@@ -102,7 +109,11 @@ fn read_entry(engine: &Engine, path: &Path) -> Option<Component> {
 fn write_entry(path: &Path, body: &[u8]) -> std::io::Result<()> {
     let dir = path.parent().expect("cache entries live in a directory");
     std::fs::create_dir_all(dir)?;
-    let tmp = dir.join(format!(".{}.{}.tmp", path.file_name().unwrap().to_string_lossy(), std::process::id()));
+    let tmp = dir.join(format!(
+        ".{}.{}.tmp",
+        path.file_name().unwrap().to_string_lossy(),
+        std::process::id()
+    ));
     {
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(&Sha256::digest(body))?;

@@ -87,14 +87,26 @@ pub fn digest(bytes: &[u8]) -> String {
 pub fn resolve(dir: &Path, uses: &PluginRef) -> Result<PluginSource, ResolveError> {
     match uses {
         PluginRef::Builtin(name) => {
-            let b = builtin(name).ok_or_else(|| ResolveError::UnknownBuiltin { name: name.clone() })?;
-            Ok(PluginSource { uses: uses.clone(), bytes: Cow::Borrowed(b.bytes), digest: b.digest.to_string() })
+            let b =
+                builtin(name).ok_or_else(|| ResolveError::UnknownBuiltin { name: name.clone() })?;
+            Ok(PluginSource {
+                uses: uses.clone(),
+                bytes: Cow::Borrowed(b.bytes),
+                digest: b.digest.to_string(),
+            })
         }
         PluginRef::File(path) => {
             let full = dir.join(path);
-            let bytes = std::fs::read(&full).map_err(|source| ResolveError::Read { path: path.clone(), source })?;
+            let bytes = std::fs::read(&full).map_err(|source| ResolveError::Read {
+                path: path.clone(),
+                source,
+            })?;
             let digest = digest(&bytes);
-            Ok(PluginSource { uses: uses.clone(), bytes: Cow::Owned(bytes), digest })
+            Ok(PluginSource {
+                uses: uses.clone(),
+                bytes: Cow::Owned(bytes),
+                digest,
+            })
         }
     }
 }
@@ -114,6 +126,10 @@ mod tests {
     #[test]
     fn unknown_builtins_suggest_the_closest() {
         let err = resolve(Path::new("."), &PluginRef::Builtin("go-mdo".into())).unwrap_err();
-        assert!(err.help().starts_with("did you mean `go-mod`?"), "{}", err.help());
+        assert!(
+            err.help().starts_with("did you mean `go-mod`?"),
+            "{}",
+            err.help()
+        );
     }
 }

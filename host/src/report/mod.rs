@@ -32,7 +32,8 @@ pub fn format_elapsed(d: Duration) -> String {
 pub async fn live(mut events: tokio::sync::mpsc::UnboundedReceiver<StepEvent>, tty: bool) {
     let multi = MultiProgress::new();
     let mut bars: HashMap<String, ProgressBar> = HashMap::new();
-    let spinner = ProgressStyle::with_template("{spinner} {prefix:.bold} {wide_msg} {elapsed:>4}").expect("valid template");
+    let spinner = ProgressStyle::with_template("{spinner} {prefix:.bold} {wide_msg} {elapsed:>4}")
+        .expect("valid template");
     let stderr = std::io::stderr();
     let say = |line: String| {
         if tty {
@@ -45,25 +46,48 @@ pub async fn live(mut events: tokio::sync::mpsc::UnboundedReceiver<StepEvent>, t
         match event {
             StepEvent::Started { step } => {
                 if tty {
-                    let bar = multi.add(ProgressBar::new_spinner().with_style(spinner.clone()).with_prefix(step.clone()).with_message("running"));
+                    let bar = multi.add(
+                        ProgressBar::new_spinner()
+                            .with_style(spinner.clone())
+                            .with_prefix(step.clone())
+                            .with_message("running"),
+                    );
                     bar.enable_steady_tick(Duration::from_millis(100));
                     bars.insert(step, bar);
                 } else {
                     say(format!("[{step}] started"));
                 }
             }
-            StepEvent::Progress { step, done, total, message } => {
+            StepEvent::Progress {
+                step,
+                done,
+                total,
+                message,
+            } => {
                 if let Some(bar) = bars.get(&step) {
                     bar.set_message(format!("{done}/{total} {message}"));
                 }
             }
-            StepEvent::Log { step, level, message } => {
+            StepEvent::Log {
+                step,
+                level,
+                message,
+            } => {
                 if level >= LogLevel::Info && level <= LogLevel::Error {
                     say(format!("[{step}] {}: {message}", level.name()));
                 }
             }
-            StepEvent::Finished { step, status, duration, findings } => {
-                let line = format!("[{step}] {status} in {}{}", format_elapsed(duration), plural_findings(findings));
+            StepEvent::Finished {
+                step,
+                status,
+                duration,
+                findings,
+            } => {
+                let line = format!(
+                    "[{step}] {status} in {}{}",
+                    format_elapsed(duration),
+                    plural_findings(findings)
+                );
                 match bars.remove(&step) {
                     Some(bar) => {
                         bar.finish_and_clear();
@@ -107,17 +131,39 @@ pub fn summary(report: &RunReport) -> String {
                 s.status.name().to_string(),
                 s.duration.map_or_else(|| "-".into(), format_elapsed),
                 s.findings.len().to_string(),
-                truncate(if s.summary.is_empty() { s.error.as_deref().unwrap_or_default() } else { &s.summary }, 80),
+                truncate(
+                    if s.summary.is_empty() {
+                        s.error.as_deref().unwrap_or_default()
+                    } else {
+                        &s.summary
+                    },
+                    80,
+                ),
             ]
         })
         .collect();
     let header = ["STEP", "STATUS", "TIME", "FINDINGS", "SUMMARY"];
-    let widths: Vec<usize> = (0..4).map(|i| rows.iter().map(|r| r[i].chars().count()).chain([header[i].len()]).max().unwrap_or(0)).collect();
+    let widths: Vec<usize> = (0..4)
+        .map(|i| {
+            rows.iter()
+                .map(|r| r[i].chars().count())
+                .chain([header[i].len()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
     let line = |cells: [&str; 5]| {
         format!(
             "{:<w0$}  {:<w1$}  {:>w2$}  {:>w3$}  {}",
-            cells[0], cells[1], cells[2], cells[3], cells[4],
-            w0 = widths[0], w1 = widths[1], w2 = widths[2], w3 = widths[3]
+            cells[0],
+            cells[1],
+            cells[2],
+            cells[3],
+            cells[4],
+            w0 = widths[0],
+            w1 = widths[1],
+            w2 = widths[2],
+            w3 = widths[3]
         )
         .trim_end()
         .to_string()
@@ -127,19 +173,44 @@ pub fn summary(report: &RunReport) -> String {
         writeln!(out, "{}", line([&r[0], &r[1], &r[2], &r[3], &r[4]])).unwrap();
     }
 
-    let findings: Vec<(&str, &Finding)> = report.steps.iter().flat_map(|s| s.findings.iter().map(move |f| (s.id.as_str(), f))).collect();
+    let findings: Vec<(&str, &Finding)> = report
+        .steps
+        .iter()
+        .flat_map(|s| s.findings.iter().map(move |f| (s.id.as_str(), f)))
+        .collect();
     if !findings.is_empty() {
         writeln!(out, "\nfindings ({}):", findings.len()).unwrap();
         let mut by_file: BTreeMap<&str, Vec<(&str, &Finding)>> = BTreeMap::new();
         for (step, f) in findings {
-            by_file.entry(f.span.as_ref().map_or("", |s| s.path.as_str())).or_default().push((step, f));
+            by_file
+                .entry(f.span.as_ref().map_or("", |s| s.path.as_str()))
+                .or_default()
+                .push((step, f));
         }
         for (file, mut items) in by_file {
             items.sort_by_key(|(_, f)| f.span.as_ref().map(|s| (s.line, s.column)));
-            writeln!(out, "  {}", if file.is_empty() { "(no location)" } else { file }).unwrap();
+            writeln!(
+                out,
+                "  {}",
+                if file.is_empty() {
+                    "(no location)"
+                } else {
+                    file
+                }
+            )
+            .unwrap();
             for (step, f) in items {
-                let place = f.span.as_ref().map_or_else(String::new, |s| format!("{}:{}:{}  ", s.path, s.line, s.column));
-                writeln!(out, "    {place}{}  {}  {}  [{step}]", f.severity.name(), f.rule, f.message).unwrap();
+                let place = f.span.as_ref().map_or_else(String::new, |s| {
+                    format!("{}:{}:{}  ", s.path, s.line, s.column)
+                });
+                writeln!(
+                    out,
+                    "    {place}{}  {}  {}  [{step}]",
+                    f.severity.name(),
+                    f.rule,
+                    f.message
+                )
+                .unwrap();
             }
         }
     }
@@ -165,18 +236,33 @@ pub fn summary(report: &RunReport) -> String {
     let total = report.steps.len();
     let elapsed = format_elapsed(report.duration);
     let verdict = if report.cancelled {
-        format!("cancelled: {} of {total} steps passed before the run was stopped ({elapsed})", count(Status::Passed))
+        format!(
+            "cancelled: {} of {total} steps passed before the run was stopped ({elapsed})",
+            count(Status::Passed)
+        )
     } else if report.passed() {
-        format!("passed: {total} step{} in {elapsed}", if total == 1 { "" } else { "s" })
+        format!(
+            "passed: {total} step{} in {elapsed}",
+            if total == 1 { "" } else { "s" }
+        )
     } else {
         let mut parts = Vec::new();
-        for st in [Status::Failed, Status::Errored, Status::Cancelled, Status::Skipped] {
+        for st in [
+            Status::Failed,
+            Status::Errored,
+            Status::Cancelled,
+            Status::Skipped,
+        ] {
             let n = count(st);
             if n > 0 {
                 parts.push(format!("{n} {}", st.name()));
             }
         }
-        format!("failed: {} of {total} passed, {} ({elapsed})", count(Status::Passed), parts.join(", "))
+        format!(
+            "failed: {} of {total} passed, {} ({elapsed})",
+            count(Status::Passed),
+            parts.join(", ")
+        )
     };
     writeln!(out, "\n{verdict}").unwrap();
     out

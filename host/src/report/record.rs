@@ -15,7 +15,12 @@ pub fn write(state_dir: &Path, report: &RunReport) -> std::io::Result<PathBuf> {
     for step in &report.steps {
         let mut text = String::new();
         for line in &step.log {
-            text.push_str(&format!("[+{}ms] {}: {}\n", line.at_ms, line.level.name(), line.message));
+            text.push_str(&format!(
+                "[+{}ms] {}: {}\n",
+                line.at_ms,
+                line.level.name(),
+                line.message
+            ));
         }
         if let Some(error) = &step.error {
             text.push_str(&format!("{}: {error}\n", step.status.name()));
@@ -31,7 +36,10 @@ pub fn write(state_dir: &Path, report: &RunReport) -> std::io::Result<PathBuf> {
 /// Writes `bytes` to `path` through a temporary file in the same directory.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    let tmp = dir.join(format!(".{}.tmp", path.file_name().unwrap_or_default().to_string_lossy()));
+    let tmp = dir.join(format!(
+        ".{}.tmp",
+        path.file_name().unwrap_or_default().to_string_lossy()
+    ));
     {
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(bytes)?;

@@ -15,7 +15,12 @@ pub(crate) fn kind(k: wit::ValueKind) -> ValueKind {
 }
 
 fn port(p: wit::Port) -> Port {
-    Port { name: p.name, kind: kind(p.kind), required: p.required, description: p.description }
+    Port {
+        name: p.name,
+        kind: kind(p.kind),
+        required: p.required,
+        description: p.description,
+    }
 }
 
 pub(crate) fn info(i: wit::PluginInfo) -> PluginInfo {
@@ -71,7 +76,10 @@ pub(crate) fn guest_value(v: wit::Value) -> GuestValue {
         wit::Value::Number(n) => GuestValue::Plain(Value::Number(n)),
         wit::Value::Boolean(b) => GuestValue::Plain(Value::Boolean(b)),
         wit::Value::Json(s) => GuestValue::Plain(Value::Json(s)),
-        wit::Value::Artifact(a) => GuestValue::Artifact { path: a.path, media_type: a.media_type },
+        wit::Value::Artifact(a) => GuestValue::Artifact {
+            path: a.path,
+            media_type: a.media_type,
+        },
     }
 }
 
@@ -104,7 +112,11 @@ pub(crate) fn input_value(v: &InputValue) -> wit::Value {
             digest: a.digest.clone(),
             media_type: a.media_type.clone(),
         }),
-        InputValue::Artifact { path, digest, media_type } => wit::Value::Artifact(wit::Artifact {
+        InputValue::Artifact {
+            path,
+            digest,
+            media_type,
+        } => wit::Value::Artifact(wit::Artifact {
             path: path.clone(),
             digest: digest.clone(),
             media_type: media_type.clone(),

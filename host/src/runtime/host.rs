@@ -155,16 +155,27 @@ impl StepState {
         let message = self.masker.mask(message);
         tracing::debug!(step = %self.step, plugin = %self.plugin, level = level.name(), "{message}");
         if let Some(events) = &self.events {
-            let _ = events.send(StepEvent::Log { step: self.step.clone(), level, message: message.clone() });
+            let _ = events.send(StepEvent::Log {
+                step: self.step.clone(),
+                level,
+                message: message.clone(),
+            });
         }
         let at_ms = self.started.elapsed().as_millis() as u64;
-        self.log.lock().expect("log lock").push(LogLine { at_ms, level, message });
+        self.log.lock().expect("log lock").push(LogLine {
+            at_ms,
+            level,
+            message,
+        });
     }
 }
 
 impl WasiView for StepState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
     }
 }
 
@@ -185,7 +196,12 @@ impl host::Host for StepState {
     fn progress(&mut self, done: u64, total: u64, message: String) {
         if let Some(events) = &self.events {
             let message = self.masker.mask(&message);
-            let _ = events.send(StepEvent::Progress { step: self.step.clone(), done, total, message });
+            let _ = events.send(StepEvent::Progress {
+                step: self.step.clone(),
+                done,
+                total,
+                message,
+            });
         }
     }
 

@@ -15,7 +15,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use wasmtime::component::{HasSelf, Linker};
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, OptLevel, PoolingAllocationConfig, Store, UpdateDeadline};
+use wasmtime::{
+    Config, Engine, InstanceAllocationStrategy, OptLevel, PoolingAllocationConfig, Store,
+    UpdateDeadline,
+};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 
 pub use convert::{GuestValue, InputValue};
@@ -45,7 +48,10 @@ pub const TICK: Duration = Duration::from_millis(10);
 pub const MAX_INSTANCES: u32 = 64;
 
 /// The limits `describe()` runs under.
-const DESCRIBE_LIMITS: Limits = Limits { timeout: Duration::from_secs(10), memory: 256 << 20 };
+const DESCRIBE_LIMITS: Limits = Limits {
+    timeout: Duration::from_secs(10),
+    memory: 256 << 20,
+};
 
 /// Why a component cannot be used as a step.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -68,10 +74,18 @@ impl LoadError {
     /// How to fix it.
     pub fn help(&self) -> &'static str {
         match self {
-            LoadError::Invalid(_) => "build the plugin with `cargo build --release --target wasm32-wasip2` (a core module or a corrupt file will not load)",
-            LoadError::Link(_) => "a step may import only `sluice:step/host` and the WASI 0.2 interfaces (files, clocks, random, stdio, environment)",
-            LoadError::WrongWorld(_) => "implement the `step` world from wit/step.wit, e.g. with `sluice_sdk::export_plugin!`",
-            LoadError::Describe(_) => "describe() must return without reading inputs, files or secrets",
+            LoadError::Invalid(_) => {
+                "build the plugin with `cargo build --release --target wasm32-wasip2` (a core module or a corrupt file will not load)"
+            }
+            LoadError::Link(_) => {
+                "a step may import only `sluice:step/host` and the WASI 0.2 interfaces (files, clocks, random, stdio, environment)"
+            }
+            LoadError::WrongWorld(_) => {
+                "implement the `step` world from wit/step.wit, e.g. with `sluice_sdk::export_plugin!`"
+            }
+            LoadError::Describe(_) => {
+                "describe() must return without reading inputs, files or secrets"
+            }
         }
     }
 }
@@ -89,7 +103,10 @@ pub struct LoadedPlugin {
 
 impl std::fmt::Debug for LoadedPlugin {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LoadedPlugin").field("digest", &self.digest).field("info", &self.info).finish()
+        f.debug_struct("LoadedPlugin")
+            .field("digest", &self.digest)
+            .field("info", &self.info)
+            .finish()
     }
 }
 
@@ -102,7 +119,10 @@ pub struct Cancel {
 
 impl Default for Cancel {
     fn default() -> Self {
-        Cancel { flag: Arc::new(AtomicBool::new(false)), tx: Arc::new(tokio::sync::watch::channel(false).0) }
+        Cancel {
+            flag: Arc::new(AtomicBool::new(false)),
+            tx: Arc::new(tokio::sync::watch::channel(false).0),
+        }
     }
 }
 
@@ -236,25 +256,36 @@ pub fn engine_config() -> Config {
 impl Runtime {
     /// Creates the engine and starts its epoch ticker.
     pub fn new(cache: CompileCache) -> anyhow::Result<Self> {
-        let engine = Engine::new(&engine_config()).map_err(|e| anyhow::anyhow!("cannot create the wasm engine: {e:#}"))?;
+        let engine = Engine::new(&engine_config())
+            .map_err(|e| anyhow::anyhow!("cannot create the wasm engine: {e:#}"))?;
         let mut linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| anyhow::anyhow!("{e:#}"))?;
-        Step::add_to_linker::<StepState, HasSelf<StepState>>(&mut linker, |s| s).map_err(|e| anyhow::anyhow!("{e:#}"))?;
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)
+            .map_err(|e| anyhow::anyhow!("{e:#}"))?;
+        Step::add_to_linker::<StepState, HasSelf<StepState>>(&mut linker, |s| s)
+            .map_err(|e| anyhow::anyhow!("{e:#}"))?;
         let ticker_stop = Arc::new(AtomicBool::new(false));
         {
             let engine = engine.weak();
             let stop = ticker_stop.clone();
-            std::thread::Builder::new().name("sluice-epoch".into()).spawn(move || {
-                while !stop.load(Ordering::Relaxed) {
-                    std::thread::sleep(TICK);
-                    match engine.upgrade() {
-                        Some(engine) => engine.increment_epoch(),
-                        None => break,
+            std::thread::Builder::new()
+                .name("sluice-epoch".into())
+                .spawn(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        std::thread::sleep(TICK);
+                        match engine.upgrade() {
+                            Some(engine) => engine.increment_epoch(),
+                            None => break,
+                        }
                     }
-                }
-            })?;
+                })?;
         }
-        Ok(Runtime { engine, linker, cache, loaded: Mutex::new(HashMap::new()), ticker_stop })
+        Ok(Runtime {
+            engine,
+            linker,
+            cache,
+            loaded: Mutex::new(HashMap::new()),
+            ticker_stop,
+        })
     }
 
     /// Compiles (or loads from the cache), links and describes a plugin. Loaded plugins are
@@ -267,11 +298,22 @@ impl Runtime {
             .cache
             .load(&self.engine, &source.digest, &source.bytes)
             .map_err(|e| LoadError::Invalid(root_cause(&e)))?;
-        let pre = self.linker.instantiate_pre(&component).map_err(|e| LoadError::Link(root_cause(&e)))?;
+        let pre = self
+            .linker
+            .instantiate_pre(&component)
+            .map_err(|e| LoadError::Link(root_cause(&e)))?;
         let pre = StepPre::new(pre).map_err(|e| LoadError::WrongWorld(root_cause(&e)))?;
         let info = self.describe(&pre).await?;
-        let plugin = Arc::new(LoadedPlugin { digest: source.digest.clone(), info, cache, pre });
-        self.loaded.lock().expect("lock").insert(source.digest.clone(), plugin.clone());
+        let plugin = Arc::new(LoadedPlugin {
+            digest: source.digest.clone(),
+            info,
+            cache,
+            pre,
+        });
+        self.loaded
+            .lock()
+            .expect("lock")
+            .insert(source.digest.clone(), plugin.clone());
         Ok(plugin)
     }
 
@@ -279,7 +321,16 @@ impl Runtime {
         let sandbox = StepSandbox::new("describe");
         let log = Arc::new(Mutex::new(Vec::new()));
         let (mut store, stdout, stderr) = self
-            .store("describe", "describe", &sandbox, DESCRIBE_LIMITS, Cancel::default(), Arc::default(), log, None)
+            .store(
+                "describe",
+                "describe",
+                &sandbox,
+                DESCRIBE_LIMITS,
+                Cancel::default(),
+                Arc::default(),
+                log,
+                None,
+            )
             .map_err(|e| LoadError::Describe(root_cause(&e)))?;
         let result = async {
             let step = pre.instantiate_async(&mut store).await?;
@@ -290,9 +341,14 @@ impl Runtime {
             Ok(Err(e)) => {
                 let stderr = String::from_utf8_lossy(&stderr.contents()).into_owned();
                 let _ = stdout;
-                Err(LoadError::Describe(classify_trap(&e, store.data(), &stderr, DESCRIBE_LIMITS).message()))
+                Err(LoadError::Describe(
+                    classify_trap(&e, store.data(), &stderr, DESCRIBE_LIMITS).message(),
+                ))
             }
-            Err(_) => Err(LoadError::Describe(format!("did not return within {}s", DESCRIBE_LIMITS.timeout.as_secs()))),
+            Err(_) => Err(LoadError::Describe(format!(
+                "did not return within {}s",
+                DESCRIBE_LIMITS.timeout.as_secs()
+            ))),
         }
     }
 
@@ -311,8 +367,21 @@ impl Runtime {
         let stdout = MemoryOutputPipe::new(MAX_STDIO);
         let stderr = MemoryOutputPipe::new(MAX_STDIO);
         let wasi = sandbox.wasi(stdout.clone(), stderr.clone())?;
-        let deadline = Deadline { at: Instant::now() + limits.timeout, cancel: cancel.flag.clone() };
-        let state = StepState::new(step, plugin, sandbox, wasi, limits.memory, deadline, masker, log, events);
+        let deadline = Deadline {
+            at: Instant::now() + limits.timeout,
+            cancel: cancel.flag.clone(),
+        };
+        let state = StepState::new(
+            step,
+            plugin,
+            sandbox,
+            wasi,
+            limits.memory,
+            deadline,
+            masker,
+            log,
+            events,
+        );
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);
         store.set_epoch_deadline(1);
@@ -346,13 +415,21 @@ impl Runtime {
         let (mut store, stdout, stderr) = match store {
             Ok(s) => s,
             Err(e) => {
-                return CallResult { end: CallEnd::Trap(format!("cannot set up the sandbox: {}", root_cause(&e))), log: Vec::new(), duration: started.elapsed() };
+                return CallResult {
+                    end: CallEnd::Trap(format!("cannot set up the sandbox: {}", root_cause(&e))),
+                    log: Vec::new(),
+                    duration: started.elapsed(),
+                };
             }
         };
         let invocation = bindings::sluice::step::types::Invocation {
             step: call.step.to_string(),
             config: call.config,
-            inputs: call.inputs.iter().map(|(n, v)| (n.clone(), convert::input_value(v))).collect(),
+            inputs: call
+                .inputs
+                .iter()
+                .map(|(n, v)| (n.clone(), convert::input_value(v)))
+                .collect(),
         };
         let limits = call.limits;
         let end = {
@@ -363,10 +440,7 @@ impl Runtime {
             // The epoch stops busy guests; this timer stops guests blocked in host calls.
             let grace = limits.timeout + 4 * TICK;
             tokio::select! {
-                r = tokio::time::timeout(grace, run) => match r {
-                    Ok(r) => Some(r),
-                    Err(_) => None,
-                },
+                r = tokio::time::timeout(grace, run) => r.ok(),
                 () = call.cancel.wait() => {
                     // Give the epoch a chance to stop a busy guest cleanly; a blocked one is dropped.
                     None
@@ -389,14 +463,24 @@ impl Runtime {
             None => CallEnd::Timeout(limits.timeout),
         };
         let state = store.data();
-        for (level, text) in [(LogLevel::Stdout, String::from_utf8_lossy(&stdout.contents()).into_owned()), (LogLevel::Stderr, stderr_text)] {
+        for (level, text) in [
+            (
+                LogLevel::Stdout,
+                String::from_utf8_lossy(&stdout.contents()).into_owned(),
+            ),
+            (LogLevel::Stderr, stderr_text),
+        ] {
             for line in text.lines() {
                 state.push_log(level, line);
             }
         }
         drop(store);
         let log = std::mem::take(&mut *log.lock().expect("log lock"));
-        CallResult { end, log, duration: started.elapsed() }
+        CallResult {
+            end,
+            log,
+            duration: started.elapsed(),
+        }
     }
 }
 
@@ -405,10 +489,19 @@ impl CallEnd {
     pub fn message(&self) -> String {
         match self {
             CallEnd::Passed(_) => "passed".into(),
-            CallEnd::Gate(o) => if o.summary.is_empty() { "failed its gate".into() } else { o.summary.clone() },
+            CallEnd::Gate(o) => {
+                if o.summary.is_empty() {
+                    "failed its gate".into()
+                } else {
+                    o.summary.clone()
+                }
+            }
             CallEnd::Invalid(m) => format!("invalid configuration: {m}"),
             CallEnd::Error(m) => m.clone(),
-            CallEnd::Timeout(t) => format!("timed out after {} (the step's timeout)", crate::manifest::types::format_duration(*t)),
+            CallEnd::Timeout(t) => format!(
+                "timed out after {} (the step's timeout)",
+                crate::manifest::types::format_duration(*t)
+            ),
             CallEnd::Cancelled => "cancelled".into(),
             CallEnd::OutOfMemory { limit, asked } => format!(
                 "exceeded its memory limit of {} (asked for {})",
@@ -431,7 +524,11 @@ fn human_bytes(b: u64) -> String {
 
 fn guest_outcome(o: bindings::sluice::step::types::Outcome) -> GuestOutcome {
     GuestOutcome {
-        outputs: o.outputs.into_iter().map(|(n, v)| (n, convert::guest_value(v))).collect(),
+        outputs: o
+            .outputs
+            .into_iter()
+            .map(|(n, v)| (n, convert::guest_value(v)))
+            .collect(),
         findings: o.findings.into_iter().map(convert::finding).collect(),
         summary: o.summary,
     }
@@ -444,7 +541,10 @@ fn classify_trap(e: &wasmtime::Error, state: &StepState, stderr: &str, limits: L
         None => {}
     }
     if let Some(asked) = state.limiter.exceeded {
-        return CallEnd::OutOfMemory { limit: limits.memory, asked };
+        return CallEnd::OutOfMemory {
+            limit: limits.memory,
+            asked,
+        };
     }
     if let Some(panic) = panic_message(stderr) {
         return CallEnd::Panic(panic);
@@ -456,7 +556,11 @@ fn classify_trap(e: &wasmtime::Error, state: &StepState, stderr: &str, limits: L
 fn panic_message(stderr: &str) -> Option<String> {
     let mut lines = stderr.lines().skip_while(|l| !l.contains("panicked at"));
     let at = lines.next()?;
-    let location = at.split("panicked at ").nth(1).unwrap_or("").trim_end_matches(':');
+    let location = at
+        .split("panicked at ")
+        .nth(1)
+        .unwrap_or("")
+        .trim_end_matches(':');
     let message: Vec<&str> = lines.take_while(|l| !l.starts_with("note:")).collect();
     Some(format!("{} (at {location})", message.join(" ").trim()))
 }
@@ -464,7 +568,10 @@ fn panic_message(stderr: &str) -> Option<String> {
 /// The innermost cause of an error chain (a trap's top-level message says nothing).
 fn root_cause(e: &wasmtime::Error) -> String {
     let chain: Vec<String> = e.chain().map(|c| c.to_string()).collect();
-    let meaningful: Vec<&String> = chain.iter().filter(|m| !m.starts_with("error while executing at wasm backtrace")).collect();
+    let meaningful: Vec<&String> = chain
+        .iter()
+        .filter(|m| !m.starts_with("error while executing at wasm backtrace"))
+        .collect();
     match meaningful.last() {
         Some(m) => m.lines().next().unwrap_or_default().to_string(),
         None => chain.first().cloned().unwrap_or_default(),
@@ -478,7 +585,10 @@ mod tests {
     #[test]
     fn extracts_panic_messages() {
         let stderr = "\nthread '<unnamed>' panicked at src/lib.rs:120:39:\nboom here\nnote: run with `RUST_BACKTRACE=1`\n";
-        assert_eq!(panic_message(stderr).unwrap(), "boom here (at src/lib.rs:120:39)");
+        assert_eq!(
+            panic_message(stderr).unwrap(),
+            "boom here (at src/lib.rs:120:39)"
+        );
         assert_eq!(panic_message("all fine"), None);
     }
 }

@@ -68,19 +68,31 @@ pub fn guest_path(path: &Path) -> String {
 
 /// Checks a grant and returns its canonical host path (`None` when it does not exist).
 pub fn check_grant(workspace: &Path, grant: &WorkspacePath) -> Result<Option<PathBuf>, GrantError> {
-    let root = workspace.canonicalize().map_err(|source| GrantError::Io { path: ".".into(), source })?;
+    let root = workspace.canonicalize().map_err(|source| GrantError::Io {
+        path: ".".into(),
+        source,
+    })?;
     let host = root.join(grant.as_path());
     match host.canonicalize() {
         Ok(resolved) if resolved.starts_with(&root) => Ok(Some(resolved)),
-        Ok(resolved) => Err(GrantError::Escapes { path: grant.to_string(), resolved }),
+        Ok(resolved) => Err(GrantError::Escapes {
+            path: grant.to_string(),
+            resolved,
+        }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             // A dangling symlink is not "missing": it leads somewhere we will not follow.
             if let Ok(target) = std::fs::read_link(&host) {
-                return Err(GrantError::Escapes { path: grant.to_string(), resolved: target });
+                return Err(GrantError::Escapes {
+                    path: grant.to_string(),
+                    resolved: target,
+                });
             }
             Ok(None)
         }
-        Err(source) => Err(GrantError::Io { path: grant.to_string(), source }),
+        Err(source) => Err(GrantError::Io {
+            path: grant.to_string(),
+            source,
+        }),
     }
 }
 
@@ -88,20 +100,41 @@ pub fn check_grant(workspace: &Path, grant: &WorkspacePath) -> Result<Option<Pat
 /// are created as directories. A single-file grant is given through a private directory in
 /// `scratch` that holds only that file (hard-linked), mounted where the file's directory
 /// would be.
-pub fn workspace_mounts(workspace: &Path, allow: &Allow, scratch: &Path) -> Result<Vec<Mount>, GrantError> {
+pub fn workspace_mounts(
+    workspace: &Path,
+    allow: &Allow,
+    scratch: &Path,
+) -> Result<Vec<Mount>, GrantError> {
     let mut dirs: Vec<(WorkspacePath, PathBuf, bool)> = Vec::new();
     let mut files: Vec<(WorkspacePath, PathBuf, bool)> = Vec::new();
-    let grants = allow.read.iter().map(|g| (g.get_ref(), false)).chain(allow.write.iter().map(|g| (g.get_ref(), true)));
+    let grants = allow
+        .read
+        .iter()
+        .map(|g| (g.get_ref(), false))
+        .chain(allow.write.iter().map(|g| (g.get_ref(), true)));
     for (grant, writable) in grants {
         let host = match check_grant(workspace, grant)? {
             Some(host) => host,
             None if writable => {
-                let root = workspace.canonicalize().map_err(|source| GrantError::Io { path: ".".into(), source })?;
-                std::fs::create_dir_all(root.join(grant.as_path()))
-                    .map_err(|source| GrantError::Io { path: grant.to_string(), source })?;
-                check_grant(workspace, grant)?.ok_or_else(|| GrantError::Missing { path: grant.to_string() })?
+                let root = workspace.canonicalize().map_err(|source| GrantError::Io {
+                    path: ".".into(),
+                    source,
+                })?;
+                std::fs::create_dir_all(root.join(grant.as_path())).map_err(|source| {
+                    GrantError::Io {
+                        path: grant.to_string(),
+                        source,
+                    }
+                })?;
+                check_grant(workspace, grant)?.ok_or_else(|| GrantError::Missing {
+                    path: grant.to_string(),
+                })?
             }
-            None => return Err(GrantError::Missing { path: grant.to_string() }),
+            None => {
+                return Err(GrantError::Missing {
+                    path: grant.to_string(),
+                });
+            }
         };
         if host.is_dir() {
             dirs.push((grant.clone(), host, writable));
@@ -115,7 +148,11 @@ pub fn workspace_mounts(workspace: &Path, allow: &Allow, scratch: &Path) -> Resu
         let guest = guest_path(grant.as_path());
         match mounts.iter_mut().find(|m| m.guest == guest) {
             Some(existing) => existing.writable |= writable,
-            None => mounts.push(Mount { host: host.clone(), guest, writable: *writable }),
+            None => mounts.push(Mount {
+                host: host.clone(),
+                guest,
+                writable: *writable,
+            }),
         }
     }
 
@@ -123,15 +160,28 @@ pub fn workspace_mounts(workspace: &Path, allow: &Allow, scratch: &Path) -> Resu
     // by the directory they live in.
     let mut by_parent: BTreeMap<PathBuf, Vec<(WorkspacePath, PathBuf, bool)>> = BTreeMap::new();
     for (grant, host, writable) in files {
-        let covered = dirs.iter().any(|(d, _, w)| (d.is_root() || grant.as_path().starts_with(d.as_path())) && (*w || !writable));
+        let covered = dirs.iter().any(|(d, _, w)| {
+            (d.is_root() || grant.as_path().starts_with(d.as_path())) && (*w || !writable)
+        });
         if !covered {
-            let parent = grant.as_path().parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_path_buf();
-            by_parent.entry(parent).or_default().push((grant, host, writable));
+            let parent = grant
+                .as_path()
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new("."))
+                .to_path_buf();
+            by_parent
+                .entry(parent)
+                .or_default()
+                .push((grant, host, writable));
         }
     }
     for (index, (parent, files)) in by_parent.into_iter().enumerate() {
         let dir = scratch.join(format!("file-grants/{index}"));
-        std::fs::create_dir_all(&dir).map_err(|source| GrantError::Io { path: parent.display().to_string(), source })?;
+        std::fs::create_dir_all(&dir).map_err(|source| GrantError::Io {
+            path: parent.display().to_string(),
+            source,
+        })?;
         let writable = files.iter().any(|(_, _, w)| *w);
         for (grant, host, file_writable) in files {
             let link = dir.join(host.file_name().expect("a file has a name"));
@@ -139,13 +189,22 @@ pub fn workspace_mounts(workspace: &Path, allow: &Allow, scratch: &Path) -> Resu
                 if file_writable {
                     return Err(GrantError::Io {
                         path: grant.to_string(),
-                        source: std::io::Error::other("cannot hard-link it into the sandbox; grant its directory instead"),
+                        source: std::io::Error::other(
+                            "cannot hard-link it into the sandbox; grant its directory instead",
+                        ),
                     });
                 }
-                std::fs::copy(&host, &link).map_err(|source| GrantError::Io { path: grant.to_string(), source })?;
+                std::fs::copy(&host, &link).map_err(|source| GrantError::Io {
+                    path: grant.to_string(),
+                    source,
+                })?;
             }
         }
-        mounts.push(Mount { host: dir, guest: guest_path(&parent), writable });
+        mounts.push(Mount {
+            host: dir,
+            guest: guest_path(&parent),
+            writable,
+        });
     }
     Ok(mounts)
 }
@@ -177,7 +236,8 @@ pub fn resolve<'a>(mounts: &'a [Mount], guest: &str) -> Option<(&'a Mount, PathB
 /// Opens a file the step can see, for reading, with the same confinement as WASI: no
 /// `..`, no absolute symlinks, no symlinks leading out of the mount.
 pub fn open_read(mounts: &[Mount], guest: &str) -> Result<cap_std::fs::File, String> {
-    let (mount, rel) = resolve(mounts, guest).ok_or_else(|| format!("{guest}: not visible to this step"))?;
+    let (mount, rel) =
+        resolve(mounts, guest).ok_or_else(|| format!("{guest}: not visible to this step"))?;
     let dir = cap_std::fs::Dir::open_ambient_dir(&mount.host, cap_std::ambient_authority())
         .map_err(|e| format!("{guest}: {e}"))?;
     if rel.as_os_str().is_empty() {
@@ -196,14 +256,25 @@ mod tests {
     use super::*;
 
     fn mount(guest: &str) -> Mount {
-        Mount { host: PathBuf::from("/host").join(guest.trim_start_matches('/')), guest: guest.into(), writable: false }
+        Mount {
+            host: PathBuf::from("/host").join(guest.trim_start_matches('/')),
+            guest: guest.into(),
+            writable: false,
+        }
     }
 
     #[test]
     fn resolve_takes_the_longest_prefix_and_refuses_dotdot() {
-        let mounts = vec![mount("/workspace"), mount("/workspace/dist"), mount("/outputs")];
+        let mounts = vec![
+            mount("/workspace"),
+            mount("/workspace/dist"),
+            mount("/outputs"),
+        ];
         let (m, rel) = resolve(&mounts, "/workspace/dist/app").unwrap();
-        assert_eq!((m.guest.as_str(), rel), ("/workspace/dist", PathBuf::from("app")));
+        assert_eq!(
+            (m.guest.as_str(), rel),
+            ("/workspace/dist", PathBuf::from("app"))
+        );
         let (m, _) = resolve(&mounts, "/workspace/distx").unwrap();
         assert_eq!(m.guest, "/workspace");
         assert!(resolve(&mounts, "/workspace/../etc/passwd").is_none());

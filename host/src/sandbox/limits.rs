@@ -35,22 +35,39 @@ pub struct MemoryLimiter {
 impl MemoryLimiter {
     /// A limiter allowing `limit` bytes in total.
     pub fn new(limit: u64) -> Self {
-        MemoryLimiter { limit, in_use: 0, exceeded: None }
+        MemoryLimiter {
+            limit,
+            in_use: 0,
+            exceeded: None,
+        }
     }
 }
 
 impl ResourceLimiter for MemoryLimiter {
-    fn memory_growing(&mut self, current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         let total = self.in_use - current as u64 + desired as u64;
         if total > self.limit {
             self.exceeded = Some(total);
-            wasmtime::bail!("memory limit of {} bytes exceeded (asked for {total} bytes)", self.limit);
+            wasmtime::bail!(
+                "memory limit of {} bytes exceeded (asked for {total} bytes)",
+                self.limit
+            );
         }
         self.in_use = total;
         Ok(true)
     }
 
-    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         Ok(desired <= MAX_TABLE_ELEMENTS)
     }
 }

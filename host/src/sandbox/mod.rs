@@ -45,7 +45,12 @@ pub struct StepSandbox {
 impl StepSandbox {
     /// A sandbox that grants nothing; `program` is `argv[0]` inside the step.
     pub fn new(program: impl Into<String>) -> Self {
-        StepSandbox { program: program.into(), mounts: Vec::new(), env: Vec::new(), secrets: BTreeMap::new() }
+        StepSandbox {
+            program: program.into(),
+            mounts: Vec::new(),
+            env: Vec::new(),
+            secrets: BTreeMap::new(),
+        }
     }
 
     /// Makes a host directory visible.
@@ -77,7 +82,11 @@ impl StepSandbox {
     }
 
     /// Builds the WASI context, writing the guest's stdout and stderr into the given pipes.
-    pub fn wasi(&self, stdout: MemoryOutputPipe, stderr: MemoryOutputPipe) -> wasmtime::Result<WasiCtx> {
+    pub fn wasi(
+        &self,
+        stdout: MemoryOutputPipe,
+        stderr: MemoryOutputPipe,
+    ) -> wasmtime::Result<WasiCtx> {
         let mut b = WasiCtxBuilder::new();
         b.args(&[&self.program])
             .stdout(stdout)
@@ -89,7 +98,11 @@ impl StepSandbox {
             b.env(k, v);
         }
         for m in &self.mounts {
-            let perms = if m.writable { FsPerms::ReadWrite } else { FsPerms::ReadOnly };
+            let perms = if m.writable {
+                FsPerms::ReadWrite
+            } else {
+                FsPerms::ReadOnly
+            };
             b.preopened_dir(&m.host, &m.guest, perms)?;
         }
         Ok(b.build())

@@ -21,14 +21,19 @@ impl SecretSource {
     /// Adds a secrets file: `NAME=value` lines, `#` comments, blank lines; values may be
     /// wrapped in single or double quotes.
     pub fn with_file(mut self, path: &Path) -> Result<Self, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read secrets file {}: {e}", path.display()))?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read secrets file {}: {e}", path.display()))?;
         for (i, line) in text.lines().enumerate() {
             let line = line.trim();
             if line.is_empty() || line.starts_with('#') {
                 continue;
             }
             let Some((name, value)) = line.split_once('=') else {
-                return Err(format!("{}:{}: expected `NAME=value`", path.display(), i + 1));
+                return Err(format!(
+                    "{}:{}: expected `NAME=value`",
+                    path.display(),
+                    i + 1
+                ));
             };
             let value = value.trim();
             let value = value
@@ -43,7 +48,10 @@ impl SecretSource {
 
     /// The value of `name`, if any.
     pub fn get(&self, name: &str) -> Option<String> {
-        self.file.get(name).cloned().or_else(|| std::env::var(name).ok())
+        self.file
+            .get(name)
+            .cloned()
+            .or_else(|| std::env::var(name).ok())
     }
 }
 
@@ -116,6 +124,11 @@ mod tests {
         assert_eq!(s.get("B").as_deref(), Some("two words"));
         assert_eq!(s.get("C").as_deref(), Some("x=y"));
         std::fs::write(&path, "oops\n").unwrap();
-        assert!(SecretSource::from_env().with_file(&path).unwrap_err().ends_with(":1: expected `NAME=value`"));
+        assert!(
+            SecretSource::from_env()
+                .with_file(&path)
+                .unwrap_err()
+                .ends_with(":1: expected `NAME=value`")
+        );
     }
 }

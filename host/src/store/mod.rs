@@ -23,7 +23,9 @@ impl ArtifactStore {
 
     /// Where the artifact with `digest` (`sha256:<hex>`) lives.
     pub fn path(&self, digest: &str) -> PathBuf {
-        self.root.join("sha256").join(digest.trim_start_matches("sha256:"))
+        self.root
+            .join("sha256")
+            .join(digest.trim_start_matches("sha256:"))
     }
 
     /// Copies the file `from` into the store and returns its digest and size.
@@ -94,10 +96,15 @@ mod tests {
         let store = ArtifactStore::new(dir.path());
         let (d1, size) = store.put(&mut &b"hello"[..]).unwrap();
         let (d2, _) = store.put(&mut &b"hello"[..]).unwrap();
-        assert_eq!(d1, "sha256:2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824");
+        assert_eq!(
+            d1,
+            "sha256:2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
+        );
         assert_eq!((d1.clone(), size), (d2, 5));
         assert_eq!(std::fs::read(store.path(&d1)).unwrap(), b"hello");
-        let names: Vec<_> = std::fs::read_dir(dir.path().join("sha256")).unwrap().collect();
+        let names: Vec<_> = std::fs::read_dir(dir.path().join("sha256"))
+            .unwrap()
+            .collect();
         assert_eq!(names.len(), 1, "no temporary files are left behind");
     }
 }

@@ -82,8 +82,11 @@ pub struct GoSum {
 impl GoSum {
     /// Whether `go.sum` has a line for the module at this version (its content or its go.mod).
     pub fn has(&self, path: &str, version: &str) -> bool {
-        self.entries.contains(&(path.to_string(), version.to_string()))
-            || self.entries.contains(&(path.to_string(), format!("{version}/go.mod")))
+        self.entries
+            .contains(&(path.to_string(), version.to_string()))
+            || self
+                .entries
+                .contains(&(path.to_string(), format!("{version}/go.mod")))
     }
 }
 
@@ -121,7 +124,10 @@ fn tokenize(line: &str, line_no: u32) -> Result<(Vec<Token>, bool), Problem> {
             break;
         }
         if c == b'(' || c == b')' {
-            tokens.push(Token { text: (c as char).to_string(), column });
+            tokens.push(Token {
+                text: (c as char).to_string(),
+                column,
+            });
             i += 1;
             continue;
         }
@@ -147,20 +153,29 @@ fn tokenize(line: &str, line_no: u32) -> Result<(Vec<Token>, bool), Problem> {
                 j += ch_len;
             }
             if !closed {
-                return Err(Problem { line: line_no, column, message: "unterminated quoted string".into() });
+                return Err(Problem {
+                    line: line_no,
+                    column,
+                    message: "unterminated quoted string".into(),
+                });
             }
             tokens.push(Token { text, column });
             i = j;
             continue;
         }
         let start = i;
-        while i < bytes.len() && !matches!(bytes[i], b' ' | b'\t' | b'\r' | b'(' | b')' | b'"' | b'`') {
+        while i < bytes.len()
+            && !matches!(bytes[i], b' ' | b'\t' | b'\r' | b'(' | b')' | b'"' | b'`')
+        {
             if line[i..].starts_with("//") {
                 break;
             }
             i += 1;
         }
-        tokens.push(Token { text: line[start..i].to_string(), column });
+        tokens.push(Token {
+            text: line[start..i].to_string(),
+            column,
+        });
     }
     Ok((tokens, indirect))
 }
@@ -171,12 +186,19 @@ fn is_go_version(v: &str) -> bool {
         None => (v, ""),
     };
     let parts: Vec<&str> = numbers.split('.').collect();
-    let numeric = |p: &&str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) && (p.len() == 1 || !p.starts_with('0'));
+    let numeric = |p: &&str| {
+        !p.is_empty()
+            && p.bytes().all(|b| b.is_ascii_digit())
+            && (p.len() == 1 || !p.starts_with('0'))
+    };
     (2..=3).contains(&parts.len())
         && parts.iter().all(numeric)
         && !parts[0].starts_with('0')
         && (suffix.is_empty()
-            || (suffix.trim_end_matches(|c: char| c.is_ascii_digit()).bytes().all(|b| b.is_ascii_lowercase())
+            || (suffix
+                .trim_end_matches(|c: char| c.is_ascii_digit())
+                .bytes()
+                .all(|b| b.is_ascii_lowercase())
                 && suffix.ends_with(|c: char| c.is_ascii_digit())))
 }
 
@@ -202,7 +224,14 @@ pub fn parse_go_mod(src: &str) -> GoMod {
                 continue;
             }
             let verb = verb.clone();
-            directive(&mut out, &verb, tokens[0].column, &tokens, indirect, line_no);
+            directive(
+                &mut out,
+                &verb,
+                tokens[0].column,
+                &tokens,
+                indirect,
+                line_no,
+            );
             continue;
         }
         let verb = tokens[0].text.clone();
@@ -210,16 +239,33 @@ pub fn parse_go_mod(src: &str) -> GoMod {
             block = Some((verb, line_no, tokens[0].column));
             continue;
         }
-        directive(&mut out, &verb, tokens[0].column, &tokens[1..], indirect, line_no);
+        directive(
+            &mut out,
+            &verb,
+            tokens[0].column,
+            &tokens[1..],
+            indirect,
+            line_no,
+        );
     }
     if let Some((verb, line, column)) = block {
-        out.problems.push(Problem { line, column, message: format!("unclosed `{verb} (` block: add a line with `)`") });
+        out.problems.push(Problem {
+            line,
+            column,
+            message: format!("unclosed `{verb} (` block: add a line with `)`"),
+        });
     }
     out
 }
 
 fn directive(out: &mut GoMod, verb: &str, column: u32, args: &[Token], indirect: bool, line: u32) {
-    let mut problem = |message: String| out.problems.push(Problem { line, column, message });
+    let mut problem = |message: String| {
+        out.problems.push(Problem {
+            line,
+            column,
+            message,
+        })
+    };
     match verb {
         "module" => match args {
             [path] => out.module = Some(path.text.clone()),
@@ -227,7 +273,10 @@ fn directive(out: &mut GoMod, verb: &str, column: u32, args: &[Token], indirect:
         },
         "go" => match args {
             [v] if is_go_version(&v.text) => out.go = Some(v.text.clone()),
-            [v] => problem(format!("invalid go version '{}': must match format 1.23.0", v.text)),
+            [v] => problem(format!(
+                "invalid go version '{}': must match format 1.23.0",
+                v.text
+            )),
             _ => problem("usage: go 1.23".into()),
         },
         "require" | "exclude" => match args {
@@ -243,7 +292,10 @@ fn directive(out: &mut GoMod, verb: &str, column: u32, args: &[Token], indirect:
                     });
                 }
             }
-            [_, version] => problem(format!("invalid version {:?}: must start with v", version.text)),
+            [_, version] => problem(format!(
+                "invalid version {:?}: must start with v",
+                version.text
+            )),
             _ => problem(format!("usage: {verb} module/path v1.2.3")),
         },
         "replace" => {
@@ -313,22 +365,38 @@ mod tests {
         assert_eq!(m.go.as_deref(), Some("1.22.1"));
         assert_eq!(m.requires.len(), 2);
         assert!(!m.requires[0].indirect && m.requires[1].indirect);
-        assert_eq!((m.requires[1].line, m.requires[1].column, m.requires[1].end_column), (7, 2, 15));
+        assert_eq!(
+            (
+                m.requires[1].line,
+                m.requires[1].column,
+                m.requires[1].end_column
+            ),
+            (7, 2, 15)
+        );
         assert_eq!(m.replaces[0].old_version.as_deref(), Some("v1.0.0"));
         assert!(!m.replaces[0].is_local());
     }
 
     #[test]
     fn reports_every_malformed_line() {
-        let m = parse_go_mod("module\ngo one\nrequire a.com/b 1.0\nreplace a.com/b => c.com/d\nrequire (\n\tz.com/z v1.0.0\n");
-        let messages: Vec<_> = m.problems.iter().map(|p| (p.line, p.message.as_str())).collect();
+        let m = parse_go_mod(
+            "module\ngo one\nrequire a.com/b 1.0\nreplace a.com/b => c.com/d\nrequire (\n\tz.com/z v1.0.0\n",
+        );
+        let messages: Vec<_> = m
+            .problems
+            .iter()
+            .map(|p| (p.line, p.message.as_str()))
+            .collect();
         assert_eq!(
             messages,
             vec![
                 (1, "usage: module module/path"),
                 (2, "invalid go version 'one': must match format 1.23.0"),
                 (3, "invalid version \"1.0\": must start with v"),
-                (4, "replacement module without version must be directory path (rooted or starting with ./ or ../)"),
+                (
+                    4,
+                    "replacement module without version must be directory path (rooted or starting with ./ or ../)"
+                ),
                 (5, "unclosed `require (` block: add a line with `)`"),
             ]
         );

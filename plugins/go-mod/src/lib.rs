@@ -9,7 +9,10 @@
 //!   Any such finding fails the step.
 
 use serde::Deserialize;
-use sluice_sdk::{Failure, Finding, Invocation, Outcome, Plugin, PluginInfo, Port, Severity, Span, Value, ValueKind};
+use sluice_sdk::{
+    Failure, Finding, Invocation, Outcome, Plugin, PluginInfo, Port, Severity, Span, Value,
+    ValueKind,
+};
 
 mod gomod;
 pub use gomod::{GoMod, GoSum, Problem, Replace, Require, parse_go_mod, parse_go_sum};
@@ -37,14 +40,24 @@ impl Plugin for GoModPlugin {
             "Checks a Go module's go.mod and go.sum and outputs its path and Go version",
         )
         .output(Port::new("module", ValueKind::Text, "The module path").required())
-        .output(Port::new("go-version", ValueKind::Text, "The `go` directive, if any"))
+        .output(Port::new(
+            "go-version",
+            ValueKind::Text,
+            "The `go` directive, if any",
+        ))
         .wants("fs:read")
     }
 
     fn run(invocation: Invocation) -> Result<Outcome, Failure> {
         let config: Config = invocation.config()?;
         let dir = normalize_dir(&config.dir)?;
-        let display = |file: &str| if dir.is_empty() { file.to_string() } else { format!("{dir}/{file}") };
+        let display = |file: &str| {
+            if dir.is_empty() {
+                file.to_string()
+            } else {
+                format!("{dir}/{file}")
+            }
+        };
         let mod_path = sluice_sdk::workspace_path(display("go.mod"));
         let mod_src = std::fs::read_to_string(&mod_path).map_err(|e| {
             Failure::error(format!(
@@ -56,9 +69,19 @@ impl Plugin for GoModPlugin {
         let sum_src = match std::fs::read_to_string(sluice_sdk::workspace_path(display("go.sum"))) {
             Ok(s) => Some(s),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-            Err(e) => return Err(Failure::error(format!("cannot read {}: {e}", display("go.sum")))),
+            Err(e) => {
+                return Err(Failure::error(format!(
+                    "cannot read {}: {e}",
+                    display("go.sum")
+                )));
+            }
         };
-        Ok(check(&display("go.mod"), &mod_src, &display("go.sum"), sum_src.as_deref())?)
+        check(
+            &display("go.mod"),
+            &mod_src,
+            &display("go.sum"),
+            sum_src.as_deref(),
+        )
     }
 }
 
@@ -69,11 +92,20 @@ fn normalize_dir(dir: &str) -> Result<String, Failure> {
             "`dir = {dir:?}` must be a path inside the workspace, like \".\" or \"services/api\""
         )));
     }
-    Ok(if trimmed == "." { String::new() } else { trimmed.to_string() })
+    Ok(if trimmed == "." {
+        String::new()
+    } else {
+        trimmed.to_string()
+    })
 }
 
 /// Checks the two files and builds the outcome; a malformed line fails the step.
-pub fn check(mod_name: &str, mod_src: &str, sum_name: &str, sum_src: Option<&str>) -> Result<Outcome, Failure> {
+pub fn check(
+    mod_name: &str,
+    mod_src: &str,
+    sum_name: &str,
+    sum_src: Option<&str>,
+) -> Result<Outcome, Failure> {
     let go_mod = parse_go_mod(mod_src);
     let mut findings = Vec::new();
     let malformed = |file: &str, p: &Problem| {
@@ -102,10 +134,13 @@ pub fn check(mod_name: &str, mod_src: &str, sum_name: &str, sum_src: Option<&str
     }
 
     for require in &go_mod.requires {
-        let replaced_locally = go_mod
-            .replaces
-            .iter()
-            .any(|r| r.is_local() && r.old_path == require.path && r.old_version.as_deref().is_none_or(|v| v == require.version));
+        let replaced_locally = go_mod.replaces.iter().any(|r| {
+            r.is_local()
+                && r.old_path == require.path
+                && r.old_version
+                    .as_deref()
+                    .is_none_or(|v| v == require.version)
+        });
         if replaced_locally || sum.has(&require.path, &require.version) {
             continue;
         }
@@ -118,14 +153,21 @@ pub fn check(mod_name: &str, mod_src: &str, sum_name: &str, sum_src: Option<&str
                     require.path, require.version
                 ),
             )
-            .at(Span::new(mod_name, require.line, require.column).to(require.line, require.end_column)),
+            .at(Span::new(mod_name, require.line, require.column)
+                .to(require.line, require.end_column)),
         );
     }
 
     let failed = findings.iter().any(|f| f.severity == Severity::Error);
     let module = go_mod.module.clone().unwrap_or_default();
     let summary = if failed {
-        format!("{} malformed line(s)", findings.iter().filter(|f| f.severity == Severity::Error).count())
+        format!(
+            "{} malformed line(s)",
+            findings
+                .iter()
+                .filter(|f| f.severity == Severity::Error)
+                .count()
+        )
     } else {
         format!(
             "module {module}, go {}, {} requirement(s)",
@@ -133,12 +175,18 @@ pub fn check(mod_name: &str, mod_src: &str, sum_name: &str, sum_src: Option<&str
             go_mod.requires.len()
         )
     };
-    let mut outcome = Outcome::new().summary(summary).output("module", Value::Text(module));
+    let mut outcome = Outcome::new()
+        .summary(summary)
+        .output("module", Value::Text(module));
     if let Some(go) = go_mod.go {
         outcome = outcome.output("go-version", Value::Text(go));
     }
     outcome.findings = findings;
-    if failed { Err(Failure::gate(outcome)) } else { Ok(outcome) }
+    if failed {
+        Err(Failure::gate(outcome))
+    } else {
+        Ok(outcome)
+    }
 }
 
 sluice_sdk::export_plugin!(GoModPlugin);
@@ -156,7 +204,13 @@ mod tests {
         let found: Vec<_> = outcome
             .findings
             .iter()
-            .map(|f| (f.rule.as_str(), f.message.as_str(), f.span.as_ref().map(|s| (s.line, s.column))))
+            .map(|f| {
+                (
+                    f.rule.as_str(),
+                    f.message.as_str(),
+                    f.span.as_ref().map(|s| (s.line, s.column)),
+                )
+            })
             .collect();
         assert_eq!(
             found,
@@ -173,8 +227,14 @@ mod tests {
                 ),
             ]
         );
-        assert_eq!(outcome.outputs[0], ("module".to_string(), Value::Text("example.com/svc".into())));
-        assert_eq!(outcome.outputs[1], ("go-version".to_string(), Value::Text("1.21".into())));
+        assert_eq!(
+            outcome.outputs[0],
+            ("module".to_string(), Value::Text("example.com/svc".into()))
+        );
+        assert_eq!(
+            outcome.outputs[1],
+            ("go-version".to_string(), Value::Text("1.21".into()))
+        );
     }
 
     #[test]
@@ -186,14 +246,22 @@ mod tests {
         let found: Vec<_> = outcome
             .findings
             .iter()
-            .map(|f| (f.message.as_str(), f.span.as_ref().map(|s| (s.path.as_str(), s.line, s.column))))
+            .map(|f| {
+                (
+                    f.message.as_str(),
+                    f.span.as_ref().map(|s| (s.path.as_str(), s.line, s.column)),
+                )
+            })
             .collect();
         assert_eq!(
             found,
             vec![
                 ("usage: require module/path v1.2.3", Some(("go.mod", 3, 1))),
                 ("unknown directive: frobnicate", Some(("go.mod", 4, 1))),
-                ("malformed go.sum line: want `<module> <version>[/go.mod] <hash>`", Some(("go.sum", 1, 1))),
+                (
+                    "malformed go.sum line: want `<module> <version>[/go.mod] <hash>`",
+                    Some(("go.sum", 1, 1))
+                ),
             ]
         );
     }

@@ -31,7 +31,10 @@ impl Default for Workspace {
 impl Workspace {
     /// An empty workspace.
     pub fn new() -> Self {
-        let tmp = tempfile::Builder::new().prefix("sluice-test-").tempdir().expect("tempdir");
+        let tmp = tempfile::Builder::new()
+            .prefix("sluice-test-")
+            .tempdir()
+            .expect("tempdir");
         std::fs::create_dir(tmp.path().join("ws")).expect("mkdir ws");
         Workspace { tmp }
     }
@@ -89,7 +92,10 @@ impl Workspace {
     /// The newest run record's `run.json`.
     pub fn last_run(&self) -> serde_json::Value {
         let runs = self.dir().join(".sluice/runs");
-        let mut dirs: Vec<PathBuf> = std::fs::read_dir(&runs).expect("a run record").map(|e| e.unwrap().path()).collect();
+        let mut dirs: Vec<PathBuf> = std::fs::read_dir(&runs)
+            .expect("a run record")
+            .map(|e| e.unwrap().path())
+            .collect();
         dirs.sort();
         let text = std::fs::read_to_string(dirs.last().expect("a run").join("run.json")).unwrap();
         serde_json::from_str(&text).unwrap()
@@ -104,7 +110,9 @@ impl Workspace {
 }
 
 fn collect(dir: &Path, out: &mut String) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     for e in entries {
         let path = e.unwrap().path();
         if path.is_dir() {
@@ -117,18 +125,31 @@ fn collect(dir: &Path, out: &mut String) {
 
 /// The step `id` of a run record.
 pub fn step<'a>(run: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
-    run["steps"].as_array().unwrap().iter().find(|s| s["id"] == id).unwrap_or_else(|| panic!("no step {id} in {run:#}"))
+    run["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == id)
+        .unwrap_or_else(|| panic!("no step {id} in {run:#}"))
 }
 
 /// The probe's `report` output of step `id`: one `(op, ok, detail)` per action.
 pub fn probe_report(run: &serde_json::Value, id: &str) -> Vec<(String, bool, String)> {
     let step = step(run, id);
-    let text = step["outputs"]["report"]["value"].as_str().unwrap_or_else(|| panic!("no report output in {step:#}"));
+    let text = step["outputs"]["report"]["value"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no report output in {step:#}"));
     let report: serde_json::Value = serde_json::from_str(text).unwrap();
     report
         .as_array()
         .unwrap()
         .iter()
-        .map(|r| (r["op"].as_str().unwrap().to_string(), r["ok"].as_bool().unwrap(), r["detail"].as_str().unwrap().to_string()))
+        .map(|r| {
+            (
+                r["op"].as_str().unwrap().to_string(),
+                r["ok"].as_bool().unwrap(),
+                r["detail"].as_str().unwrap().to_string(),
+            )
+        })
         .collect()
 }

@@ -1,1 +1,3 @@
-fn main() { println!("I am a plain WASI command, not a sluice step"); }
+fn main() {
+    println!("I am a plain WASI command, not a sluice step");
+}

@@ -1,0 +1,38 @@
+# Sluice development recipes. Each is one cargo command; `just --list` shows them.
+
+# Run the tests (the README's test command).
+test:
+    cargo test --workspace
+
+# Run the demo pipeline (the README's demo command).
+demo:
+    cargo run --release -- run examples/go-service/sluice.toml
+
+# Build the release binary (embeds the built-in plugins).
+build:
+    cargo build --release
+
+# Measure per-step overhead against fork+exec of /bin/true (figures in the README).
+bench *ARGS:
+    cargo bench -p sluice --bench runtime -- {{ARGS}}
+
+# Format everything.
+fmt:
+    cargo fmt --all
+
+# Lint everything, warnings as errors.
+lint:
+    cargo clippy --workspace --all-targets -- -D warnings
+
+# Build the docs, warnings as errors.
+doc:
+    RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
+
+# Build and run the SDK guide's standalone plugin crate.
+first-plugin: build
+    cargo build --release --target wasm32-wasip2 --manifest-path examples/first-plugin/Cargo.toml
+    cd examples/first-plugin && ../../target/release/sluice run sluice.toml
+
+# What CI runs.
+ci:
+    bash .ci/run

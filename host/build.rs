@@ -21,14 +21,7 @@ fn main() {
     let out_dir = PathBuf::from(std::env::var("OUT_DIR").unwrap());
     println!("cargo:rerun-if-changed=build/components.rs");
 
-    let crates: Vec<ComponentCrate> = BUILTINS
-        .iter()
-        .map(|(_, c)| ComponentCrate {
-            package: c.package,
-            artifact: c.artifact,
-        })
-        .collect();
-    let paths = build_components(workspace, &crates);
+    let paths = build_components(workspace, BUILTINS);
 
     let mut code = String::from(
         "/// Plugins embedded in this binary, built from `plugins/` at build time.\npub static BUILTINS: &[Builtin] = &[\n",

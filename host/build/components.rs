@@ -14,22 +14,27 @@ pub struct ComponentCrate {
     pub artifact: &'static str,
 }
 
-/// Builds `crates` in release mode for `wasm32-wasip2` and returns each `.wasm` path, in order.
-pub fn build_components(workspace: &Path, crates: &[ComponentCrate]) -> Vec<PathBuf> {
-    for dir in ["wit", "sdk", "plugins", "tests/plugins", "Cargo.lock"] {
-        println!("cargo:rerun-if-changed={}", workspace.join(dir).display());
-    }
-    let target_dir = std::env::var_os("CARGO_TARGET_DIR")
+/// The workspace's target directory (honouring `CARGO_TARGET_DIR`).
+pub fn target_dir(workspace: &Path) -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .map(|p| if p.is_absolute() { p } else { workspace.join(p) })
         .unwrap_or_else(|| workspace.join("target"))
-        .join("wasm-components");
+}
+
+/// Builds the components named in `crates` (`(name, crate)` pairs) in release mode for
+/// `wasm32-wasip2` and returns each `.wasm` path, in order.
+pub fn build_components(workspace: &Path, crates: &[(&str, ComponentCrate)]) -> Vec<PathBuf> {
+    for dir in ["wit", "sdk", "plugins", "tests/plugins", "Cargo.lock"] {
+        println!("cargo:rerun-if-changed={}", workspace.join(dir).display());
+    }
+    let target_dir = target_dir(workspace).join("wasm-components");
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(workspace)
         .args(["build", "--release", "--target", "wasm32-wasip2", "--target-dir"])
         .arg(&target_dir);
-    for c in crates {
+    for (_, c) in crates {
         cmd.args(["-p", c.package]);
     }
     // What the outer build sets for itself must not leak into the guest build.
@@ -58,7 +63,7 @@ pub fn build_components(workspace: &Path, crates: &[ComponentCrate]) -> Vec<Path
     }
     crates
         .iter()
-        .map(|c| {
+        .map(|(_, c)| {
             let path = target_dir.join("wasm32-wasip2/release").join(c.artifact);
             assert!(path.exists(), "cargo did not produce {}", path.display());
             path

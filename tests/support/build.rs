@@ -32,14 +32,7 @@ fn main() {
     let manifest_dir = std::env::var("CARGO_MANIFEST_DIR").unwrap();
     let workspace = Path::new(&manifest_dir).parent().unwrap().parent().unwrap();
     let out_dir = PathBuf::from(std::env::var("OUT_DIR").unwrap());
-    let crates: Vec<ComponentCrate> = PLUGINS
-        .iter()
-        .map(|(_, c)| ComponentCrate {
-            package: c.package,
-            artifact: c.artifact,
-        })
-        .collect();
-    let paths = build_components(workspace, &crates);
+    let paths = build_components(workspace, PLUGINS);
     let mut code = String::new();
     for ((name, c), path) in PLUGINS.iter().zip(paths) {
         let copy = out_dir.join(c.artifact);
@@ -52,16 +45,7 @@ fn main() {
         )
         .unwrap();
     }
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .map(|p| {
-            if p.is_absolute() {
-                p
-            } else {
-                workspace.join(p)
-            }
-        })
-        .unwrap_or_else(|| workspace.join("target"));
+    let target = target_dir(workspace);
     writeln!(
         code,
         "/// A compile cache shared by all tests, so each component is compiled once.\npub const CACHE_DIR: &str = {:?};",

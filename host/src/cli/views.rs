@@ -5,7 +5,8 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::manifest::{Expr, Manifest, types::format_duration};
+use crate::exec::Grants;
+use crate::manifest::{Expr, Manifest};
 use crate::plan::Plan;
 use crate::sandbox::fs::guest_path;
 use crate::types::PluginInfo;
@@ -82,23 +83,22 @@ pub struct StepAudit {
     plugin: String,
     version: String,
     digest: String,
-    read: Vec<Grant>,
-    write: Vec<Grant>,
-    secrets: Vec<String>,
-    env: Vec<String>,
+    #[serde(flatten)]
+    grants: Grants,
+    mounts: Vec<MountView>,
     inputs_from: Vec<String>,
     outputs: String,
     network: bool,
-    timeout: String,
-    memory: String,
     wants: Vec<Want>,
     unwanted: Vec<String>,
 }
 
+/// Where a workspace grant appears inside the step.
 #[derive(Debug, Serialize)]
-struct Grant {
+struct MountView {
     path: String,
     guest: String,
+    writable: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -124,10 +124,6 @@ pub fn audit(manifest: &Manifest, plan: &Plan) -> Audit {
             let planned = &plan.steps[id];
             let step = &planned.step;
             let info = &planned.plugin.info;
-            let grant = |p: &crate::manifest::WorkspacePath| Grant {
-                path: p.to_string(),
-                guest: guest_path(p.as_path()),
-            };
             let has = |cap: &str| match cap {
                 "fs:read" => !step.allow.read.is_empty() || !step.allow.write.is_empty(),
                 "fs:write" => !step.allow.write.is_empty(),
@@ -178,25 +174,22 @@ pub fn audit(manifest: &Manifest, plan: &Plan) -> Audit {
                 plugin: info.name.clone(),
                 version: info.version.clone(),
                 digest: planned.plugin.digest.clone(),
-                read: step.allow.read.iter().map(|p| grant(p.get_ref())).collect(),
-                write: step
+                grants: crate::exec::step_grants(planned, limits),
+                mounts: step
                     .allow
-                    .write
+                    .read
                     .iter()
-                    .map(|p| grant(p.get_ref()))
+                    .map(|p| (p, false))
+                    .chain(step.allow.write.iter().map(|p| (p, true)))
+                    .map(|(p, writable)| MountView {
+                        path: p.get_ref().to_string(),
+                        guest: guest_path(p.get_ref().as_path()),
+                        writable,
+                    })
                     .collect(),
-                secrets: step
-                    .allow
-                    .secrets
-                    .iter()
-                    .map(|s| s.get_ref().to_string())
-                    .collect(),
-                env: step.env.keys().map(|k| k.to_string()).collect(),
                 inputs_from,
                 outputs: "/outputs (private, writable)".into(),
                 network: false,
-                timeout: format_duration(limits.timeout),
-                memory: crate::manifest::ByteSize(limits.memory).to_string(),
                 wants: info
                     .wants
                     .iter()
@@ -243,23 +236,25 @@ pub fn audit_text(audit: &Audit) -> String {
             (
                 "read",
                 list(
-                    s.read
+                    s.mounts
                         .iter()
-                        .map(|g| format!("{} at {} (read-only)", g.path, g.guest))
+                        .filter(|m| !m.writable)
+                        .map(|m| format!("{} at {} (read-only)", m.path, m.guest))
                         .collect(),
                 ),
             ),
             (
                 "write",
                 list(
-                    s.write
+                    s.mounts
                         .iter()
-                        .map(|g| format!("{} at {} (read-write)", g.path, g.guest))
+                        .filter(|m| m.writable)
+                        .map(|m| format!("{} at {} (read-write)", m.path, m.guest))
                         .collect(),
                 ),
             ),
-            ("secrets", list(s.secrets.clone())),
-            ("env", list(s.env.clone())),
+            ("secrets", list(s.grants.secrets.clone())),
+            ("env", list(s.grants.env.clone())),
             (
                 "inputs",
                 list(s.inputs_from.iter().map(|i| format!("steps.{i}")).collect()),
@@ -268,7 +263,7 @@ pub fn audit_text(audit: &Audit) -> String {
             ("network", "none".into()),
             (
                 "limits",
-                format!("timeout {}, memory {}", s.timeout, s.memory),
+                format!("timeout {}, memory {}", s.grants.timeout, s.grants.memory),
             ),
             (
                 "wants",

@@ -5,7 +5,7 @@
 
 mod step;
 
-pub use step::limits as step_limits;
+pub use step::{grants as step_grants, limits as step_limits};
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -234,7 +234,10 @@ pub async fn run(
     let mut started: Vec<StepId> = Vec::new();
     let mut stopping = false;
     let mut failed_fast = false;
-    let jobs = options.jobs.max(1);
+    // The instance pool holds MAX_INSTANCES; more concurrent steps could not be instantiated.
+    let jobs = options
+        .jobs
+        .clamp(1, crate::runtime::MAX_INSTANCES as usize);
 
     loop {
         // Skip what can no longer run.

@@ -17,7 +17,8 @@ use crate::sandbox::fs::{INPUTS, Mount, OUTPUTS, workspace_mounts};
 use crate::sandbox::{Limits, StepSandbox};
 use crate::types::{ArtifactRef, PluginInfo, Value, ValueKind};
 
-fn grants(planned: &PlannedStep, limits: Limits) -> Grants {
+/// What a step is granted, as the run record and `sluice audit` show it.
+pub fn grants(planned: &PlannedStep, limits: Limits) -> Grants {
     let step = &planned.step;
     Grants {
         read: step
@@ -216,6 +217,10 @@ async fn prepare_and_call(
         .map(|mut f| {
             f.message = mask(&f.message);
             f.rule = mask(&f.rule);
+            f.tags = f.tags.iter().map(|t| mask(t)).collect();
+            if let Some(span) = &mut f.span {
+                span.path = mask(&span.path);
+            }
             f
         })
         .collect();
@@ -447,9 +452,10 @@ fn store_artifact(
         .store
         .put(&mut file)
         .map_err(|e| format!("output `{name}`: cannot store the artifact: {e}"))?;
-    let file_name = Path::new(path)
-        .file_name()
-        .map_or_else(|| name.to_string(), |n| n.to_string_lossy().into_owned());
+    let file_name = Path::new(path).file_name().map_or_else(
+        || name.to_string(),
+        |n| ctx.masker.mask(&n.to_string_lossy()),
+    );
     Ok(ArtifactRef {
         digest,
         name: file_name,

@@ -200,8 +200,10 @@ pub enum CallEnd {
     },
     /// The plugin panicked.
     Panic(String),
-    /// The plugin trapped, or the host could not set it up.
+    /// The plugin trapped.
     Trap(String),
+    /// The host could not build the step's sandbox.
+    Setup(String),
 }
 
 /// A finished call: how it ended, its log, how long it took.
@@ -416,7 +418,7 @@ impl Runtime {
             Ok(s) => s,
             Err(e) => {
                 return CallResult {
-                    end: CallEnd::Trap(format!("cannot set up the sandbox: {}", root_cause(&e))),
+                    end: CallEnd::Setup(root_cause(&e)),
                     log: Vec::new(),
                     duration: started.elapsed(),
                 };
@@ -510,6 +512,7 @@ impl CallEnd {
             ),
             CallEnd::Panic(m) => format!("plugin panicked: {m}"),
             CallEnd::Trap(m) => format!("plugin trapped: {m}"),
+            CallEnd::Setup(m) => format!("could not set up the step's sandbox: {m}"),
         }
     }
 }

@@ -37,7 +37,8 @@ pub async fn live(mut events: tokio::sync::mpsc::UnboundedReceiver<StepEvent>, t
     let stderr = std::io::stderr();
     let say = |line: String| {
         if tty {
-            let _ = multi.println(line);
+            // Clear the spinners, print a plain line, redraw them.
+            multi.suspend(|| eprintln!("{line}"));
         } else {
             let _ = writeln!(stderr.lock(), "{line}");
         }

@@ -122,3 +122,54 @@ fn write_entry(path: &Path, body: &[u8]) -> std::io::Result<()> {
     }
     std::fs::rename(&tmp, path)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn engine() -> Engine {
+        Engine::new(&crate::runtime::engine_config()).unwrap()
+    }
+
+    #[test]
+    fn hits_after_a_miss_and_recompiles_a_corrupt_entry() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = CompileCache::at(dir.path());
+        let engine = engine();
+        let go_mod = crate::plugin::builtin("go-mod").unwrap();
+        let (_, first) = cache.load(&engine, go_mod.digest, go_mod.bytes).unwrap();
+        let (_, second) = cache.load(&engine, go_mod.digest, go_mod.bytes).unwrap();
+        assert_eq!((first, second), (CacheOutcome::Miss, CacheOutcome::Hit));
+
+        let entry = cache.entry(&engine, go_mod.digest).unwrap();
+        let mut bytes = std::fs::read(&entry).unwrap();
+        let middle = bytes.len() / 2;
+        bytes[middle] ^= 0xff;
+        std::fs::write(&entry, &bytes).unwrap();
+        let (_, third) = cache.load(&engine, go_mod.digest, go_mod.bytes).unwrap();
+        assert_eq!(
+            third,
+            CacheOutcome::Miss,
+            "a corrupt entry is never deserialized"
+        );
+        let (_, fourth) = cache.load(&engine, go_mod.digest, go_mod.bytes).unwrap();
+        assert_eq!(fourth, CacheOutcome::Hit, "and it was replaced");
+
+        std::fs::write(&entry, b"short").unwrap();
+        assert_eq!(
+            cache.load(&engine, go_mod.digest, go_mod.bytes).unwrap().1,
+            CacheOutcome::Miss
+        );
+    }
+
+    #[test]
+    fn keys_differ_by_component() {
+        let cache = CompileCache::at("/cache");
+        let engine = engine();
+        assert_ne!(
+            cache.entry(&engine, "sha256:aa"),
+            cache.entry(&engine, "sha256:bb")
+        );
+        assert_eq!(CompileCache::disabled().entry(&engine, "sha256:aa"), None);
+    }
+}

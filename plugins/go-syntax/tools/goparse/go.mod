@@ -1,0 +1,3 @@
+module sluice.dev/goparse
+
+go 1.19

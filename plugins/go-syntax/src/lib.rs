@@ -11,6 +11,7 @@ pub mod ast;
 pub mod lexer;
 pub mod parser;
 pub mod token;
+pub mod walk;
 
 pub use ast::File;
 pub use parser::{ParseError, parse_file};

@@ -9,7 +9,9 @@
 
 pub mod ast;
 pub mod lexer;
+pub mod package;
 pub mod parser;
+pub mod resolve;
 pub mod token;
 pub mod walk;
 

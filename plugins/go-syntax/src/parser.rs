@@ -326,12 +326,7 @@ impl<'a> Parser<'a> {
             let d = self.parse_gen_decl(Token::Import)?;
             self.file.decls.push(d);
         }
-        let mut prev = Token::Import;
         while self.tok != Token::Eof {
-            if self.tok == Token::Import && prev != Token::Import {
-                return self.error(self.pos, "imports must appear before other declarations");
-            }
-            prev = self.tok;
             let d = self.parse_decl()?;
             self.file.decls.push(d);
         }
@@ -429,10 +424,7 @@ impl<'a> Parser<'a> {
         };
         let pos = self.pos;
         if self.tok != Token::String {
-            if self.tok.is_literal() {
-                return self.error(pos, "import path must be a string");
-            }
-            return self.error(pos, "missing import path");
+            self.expect(Token::String)?;
         }
         let lit = self.lit();
         let path = unquote(lit);
@@ -467,28 +459,18 @@ impl<'a> Parser<'a> {
     ) -> PResult<Spec> {
         let pos = self.pos;
         let names = self.parse_ident_list()?;
-        let mut typ = None;
+        let typ = self.try_ident_or_type()?;
         let mut values = Vec::new();
-        if keyword == Token::Const {
-            if self.tok != Token::Eof && self.tok != Token::Semicolon && self.tok != Token::RParen {
-                typ = self.try_ident_or_type()?;
-                if self.tok == Token::Assign {
-                    self.next();
-                    values = self.parse_list(true)?;
-                }
-            }
-        } else {
-            if self.tok != Token::Assign {
-                typ = Some(self.parse_type()?);
-            }
-            if self.tok == Token::Assign {
-                self.next();
-                values = self.parse_list(true)?;
-            }
+        if self.tok == Token::Assign {
+            self.next();
+            values = self.parse_list(true)?;
         }
         self.expect_semi()?;
-        // Only the first spec of a group may omit its values (and then repeats the previous
-        // ones); a typed constant always needs them.
+        if keyword == Token::Var && typ.is_none() && values.is_empty() {
+            return self.error(pos, "missing variable type or initialization");
+        }
+        // Only a constant after the first of a group may omit its values (repeating the
+        // previous ones), and only if it has no type.
         if keyword == Token::Const && values.is_empty() && (iota == 0 || typ.is_some()) {
             return self.error(pos, "missing constant value");
         }
@@ -847,17 +829,8 @@ impl<'a> Parser<'a> {
                     }
                 }
             }
-            Token::Mul => {
-                let star = self.pos;
-                self.next();
-                if self.tok == Token::LParen {
-                    return self.error(self.pos, "cannot parenthesize embedded type");
-                }
-                let x = self.parse_qualified_ident(None)?;
-                typ = self.expr(Expr::Star { star, x });
-            }
-            Token::LParen => return self.error(self.pos, "cannot parenthesize embedded type"),
-            _ => return self.error_expected(self.pos, "field name or embedded type"),
+            // An embedded type, possibly a pointer or generic (go/parser 1.19 parses any type here).
+            _ => typ = self.parse_type()?,
         }
         let mut tag = None;
         if self.tok == Token::String {
@@ -1593,20 +1566,13 @@ impl<'a> Parser<'a> {
 
     fn parse_call_expr(&mut self, call_type: &str) -> PResult<ExprId> {
         let x = self.parse_rhs_or_type()?;
-        let t = self.unparen(x);
-        if t != x {
-            return self.error(
-                self.expr_pos(x),
-                format!("expression in {call_type} must not be parenthesized"),
-            );
-        }
         if matches!(self.get(x), Expr::Call { .. }) {
             return Ok(x);
         }
         let end = self.file.expr_end(x);
         self.error(
             end,
-            format!("expression in {call_type} must be function call"),
+            format!("function must be invoked in {call_type} statement"),
         )
     }
 

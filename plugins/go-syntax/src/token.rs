@@ -44,7 +44,9 @@ impl LineIndex {
         let mut starts = Vec::with_capacity(src.len() / 32 + 1);
         starts.push(0);
         for (i, &b) in src.iter().enumerate() {
-            if b == b'\n' {
+            // As go/token: a line "starting" at the end of the file is not a line, so the
+            // end of a file ending in a newline is on its last line.
+            if b == b'\n' && i + 1 < src.len() {
                 starts.push(i as u32 + 1);
             }
         }
@@ -272,6 +274,15 @@ mod tests {
     #[test]
     fn positions_count_bytes_from_one() {
         let idx = LineIndex::new(b"ab\ncd\n\nx");
+        let trailing = LineIndex::new(b"ab\n");
+        assert_eq!(
+            trailing.position(Pos(3)),
+            Position {
+                offset: 3,
+                line: 1,
+                column: 4
+            }
+        );
         assert_eq!(
             idx.position(Pos(0)),
             Position {

@@ -1,4 +1,5 @@
-//! Builds the hostile test plugins (`tests/plugins/*`) as components for the integration tests.
+//! Builds the test plugins (`tests/plugins/*`: hostile, minimal, benchmark) as components for
+//! the integration tests and benches.
 
 use std::fmt::Write as _;
 
@@ -24,6 +25,13 @@ const PLUGINS: &[(&str, ComponentCrate)] = &[
         ComponentCrate {
             package: "sluice-test-noop",
             artifact: "sluice_test_noop.wasm",
+        },
+    ),
+    (
+        "GO_PARSE",
+        ComponentCrate {
+            package: "sluice-test-go-parse",
+            artifact: "sluice_test_go_parse.wasm",
         },
     ),
 ];

@@ -49,12 +49,20 @@ pub fn check_encoding(src: &[u8]) -> Option<LexError> {
     if let Err(e) = std::str::from_utf8(src) {
         note(e.valid_up_to(), "illegal UTF-8 encoding");
     }
-    if let Some(i) = src.iter().position(|&b| b == 0) {
+    if let Some(i) = crate::bytes::find(src, 0) {
         note(i, "illegal character NUL");
     }
-    let bom = [0xEF, 0xBB, 0xBF];
-    if let Some(i) = src.windows(3).skip(1).position(|w| w == bom) {
-        note(i + 1, "illegal byte order mark");
+    let mut from = 1;
+    while let Some(i) = src
+        .get(from..)
+        .and_then(|rest| crate::bytes::find(rest, 0xEF))
+    {
+        let at = from + i;
+        if src[at..].starts_with(&[0xEF, 0xBB, 0xBF]) {
+            note(at, "illegal byte order mark");
+            break;
+        }
+        from = at + 1;
     }
     first
 }
@@ -131,10 +139,12 @@ impl<'a> Lexer<'a> {
         });
     }
 
+    #[inline]
     fn peek(&self, k: usize) -> u8 {
         self.src.get(self.i + k).copied().unwrap_or(0)
     }
 
+    #[inline]
     fn at_end(&self) -> bool {
         self.i >= self.src.len()
     }
@@ -174,12 +184,12 @@ impl<'a> Lexer<'a> {
             }
             if src[i] == b'/' && src[i + 1] == b'*' {
                 let body = i + 2;
-                match src[body..].windows(2).position(|w| w == b"*/") {
-                    Some(len) => {
-                        if src[body..body + len].contains(&b'\n') {
+                match crate::bytes::find_comment_end(src, body) {
+                    Some(close) => {
+                        if crate::bytes::find(&src[body..close], b'\n').is_some() {
                             return true;
                         }
-                        i = body + len + 2;
+                        i = close + 2;
                     }
                     None => return true,
                 }
@@ -261,14 +271,14 @@ impl<'a> Lexer<'a> {
     fn scan_comment(&mut self) {
         let start = self.i;
         if self.peek(1) == b'/' {
-            self.i = match self.src[self.i..].iter().position(|&b| b == b'\n') {
+            self.i = match crate::bytes::find(&self.src[self.i..], b'\n') {
                 Some(n) => self.i + n,
                 None => self.src.len(),
             };
             // go/scanner strips a trailing carriage return from the text; the range keeps it.
         } else {
-            match self.src[self.i + 2..].windows(2).position(|w| w == b"*/") {
-                Some(n) => self.i += 2 + n + 2,
+            match crate::bytes::find_comment_end(self.src, self.i + 2) {
+                Some(close) => self.i = close + 2,
                 None => {
                     self.i = self.src.len();
                     self.error(start, "comment not terminated");
@@ -399,6 +409,7 @@ impl<'a> Lexer<'a> {
         (tok, false)
     }
 
+    #[inline]
     fn scan_ident(&mut self) {
         while !self.at_end() {
             let b = self.src[self.i];
@@ -640,7 +651,7 @@ impl<'a> Lexer<'a> {
 
     fn scan_raw_string(&mut self) {
         let start = self.i - 1;
-        match self.src[self.i..].iter().position(|&b| b == b'`') {
+        match crate::bytes::find(&self.src[self.i..], b'`') {
             Some(n) => self.i += n + 1,
             None => {
                 self.i = self.src.len();

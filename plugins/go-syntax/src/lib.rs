@@ -8,6 +8,7 @@
 #![deny(missing_docs)]
 
 pub mod ast;
+mod bytes;
 pub mod lexer;
 pub mod package;
 pub mod parser;

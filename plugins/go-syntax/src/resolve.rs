@@ -87,10 +87,10 @@ struct Resolver {
 
 impl Resolver {
     fn declare(&mut self, name: &str) {
-        if self.by_name.contains_key(name) {
-            if let Some(scope) = self.scopes.last_mut() {
-                scope.push(name.to_string());
-            }
+        if self.by_name.contains_key(name)
+            && let Some(scope) = self.scopes.last_mut()
+        {
+            scope.push(name.to_string());
         }
     }
 
@@ -181,10 +181,12 @@ impl Visitor for Resolver {
                     let is_field_key = matches!(parent, Some(Node::Expr(p)) if matches!(file.expr(p), Expr::KeyValue { key, .. } if *key == x))
                         && matches!(self.path.iter().rev().nth(1), Some(Node::Expr(c)) if matches!(file.expr(*c), Expr::CompositeLit { .. }));
                     let name = file.text(*id);
-                    if !is_field_key && !self.defining.contains(&x) && !self.shadowed(name) {
-                        if let Some(&i) = self.by_name.get(name) {
-                            self.out.imports.insert(x, i);
-                        }
+                    if !is_field_key
+                        && !self.defining.contains(&x)
+                        && !self.shadowed(name)
+                        && let Some(&i) = self.by_name.get(name)
+                    {
+                        self.out.imports.insert(x, i);
                     }
                 }
                 _ => {}
@@ -211,32 +213,29 @@ impl Visitor for Resolver {
                     Stmt::Block { .. } => {
                         // The body of a range with `:=` sees its variables; a type switch's
                         // clause bodies see the guard's variable.
-                        if let Some(Node::Stmt(p)) = parent {
-                            if let Stmt::Range {
+                        if let Some(Node::Stmt(p)) = parent
+                            && let Stmt::Range {
                                 key,
                                 value,
                                 tok: crate::token::Token::Define,
                                 body,
                                 ..
                             } = file.stmt(p)
-                            {
-                                if *body == s {
-                                    let vars: Vec<ExprId> =
-                                        key.iter().chain(value.iter()).copied().collect();
-                                    self.declare_idents(file, &vars);
-                                }
-                            }
+                            && *body == s
+                        {
+                            let vars: Vec<ExprId> =
+                                key.iter().chain(value.iter()).copied().collect();
+                            self.declare_idents(file, &vars);
                         }
                     }
                     Stmt::CaseClause { .. } => {
                         let switch = self.path.iter().rev().nth(1).copied();
-                        if let Some(Node::Stmt(sw)) = switch {
-                            if let Stmt::TypeSwitch { assign, .. } = file.stmt(sw) {
-                                if let Stmt::Assign { lhs, .. } = file.stmt(*assign) {
-                                    let lhs = lhs.clone();
-                                    self.declare_idents(file, &lhs);
-                                }
-                            }
+                        if let Some(Node::Stmt(sw)) = switch
+                            && let Stmt::TypeSwitch { assign, .. } = file.stmt(sw)
+                            && let Stmt::Assign { lhs, .. } = file.stmt(*assign)
+                        {
+                            let lhs = lhs.clone();
+                            self.declare_idents(file, &lhs);
                         }
                     }
                     _ => {}

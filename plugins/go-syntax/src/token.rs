@@ -43,13 +43,13 @@ impl LineIndex {
     pub fn new(src: &[u8]) -> Self {
         let mut starts = Vec::with_capacity(src.len() / 32 + 1);
         starts.push(0);
-        for (i, &b) in src.iter().enumerate() {
+        crate::bytes::each(src, b'\n', |i| {
             // As go/token: a line "starting" at the end of the file is not a line, so the
             // end of a file ending in a newline is on its last line.
-            if b == b'\n' && i + 1 < src.len() {
+            if i + 1 < src.len() {
                 starts.push(i as u32 + 1);
             }
-        }
+        });
         LineIndex { starts }
     }
 

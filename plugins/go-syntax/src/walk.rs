@@ -317,10 +317,10 @@ pub fn identifiers(file: &File) -> Vec<Ident> {
     struct Collect(Vec<Ident>);
     impl Visitor for Collect {
         fn enter(&mut self, file: &File, node: Node, _: Option<Node>) -> bool {
-            if let Node::Expr(x) = node {
-                if let Expr::Ident(id) = file.expr(x) {
-                    self.0.push(*id);
-                }
+            if let Node::Expr(x) = node
+                && let Expr::Ident(id) = file.expr(x)
+            {
+                self.0.push(*id);
             }
             true
         }

@@ -235,7 +235,7 @@ fn main() {
         .zip(&per_file)
         .map(|((n, b), d)| (*d, n.as_str(), b.len()))
         .collect();
-    slow.sort_by(|a, b| b.0.cmp(&a.0));
+    slow.sort_by_key(|s| std::cmp::Reverse(s.0));
     println!("slowest files (native, best of {PASSES}):");
     for (d, n, len) in slow.iter().take(5) {
         println!(

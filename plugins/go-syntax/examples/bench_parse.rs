@@ -58,7 +58,7 @@ fn main() {
         .zip(&per_file)
         .map(|((n, b), d)| (*d, n.as_str(), b.len()))
         .collect();
-    slow.sort_by(|a, b| b.0.cmp(&a.0));
+    slow.sort_by_key(|s| std::cmp::Reverse(s.0));
     println!(
         "files {} ({} accepted), {:.1} MB; median of {passes} passes: {:.3} s = {mbps:.1} MB/s; peak RSS {} MiB",
         files.len(),

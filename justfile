@@ -16,6 +16,18 @@ build:
 bench *ARGS:
     cargo bench -p sluice --bench runtime -- {{ARGS}}
 
+# go-syntax against go/parser on the Go stdlib (needs `apt-get install golang-go`).
+conformance:
+    cargo test -p go-syntax --test conformance -- --nocapture
+
+# go-syntax speed: native, inside a wasm component, and go/parser, in one run.
+bench-parse:
+    cargo bench -p sluice --bench parse
+
+# Fuzz the Go parser (nightly + `cargo install cargo-fuzz`), e.g. `just fuzz 600`.
+fuzz SECONDS="600":
+    cd plugins/go-syntax && cargo +nightly fuzz run parse -- -max_total_time={{SECONDS}}
+
 # Format everything.
 fmt:
     cargo fmt --all

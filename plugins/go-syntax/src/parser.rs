@@ -774,19 +774,14 @@ impl<'a> Parser<'a> {
 
     fn parse_array_field_or_type_instance(&mut self, x: Ident) -> PResult<(Option<Ident>, ExprId)> {
         let lbrack = self.expect(Token::LBrack)?;
-        let mut trailing_comma = None;
         let mut args = Vec::new();
         if self.tok != Token::RBrack {
+            // Type arguments may be types that are not expressions (`T[struct{}]`).
             self.expr_lev += 1;
-            args.push(self.parse_rhs()?);
+            args.push(self.parse_rhs_or_type()?);
             while self.tok == Token::Comma {
-                let comma = self.pos;
                 self.next();
-                if self.tok == Token::RBrack {
-                    trailing_comma = Some(comma);
-                    break;
-                }
-                args.push(self.parse_rhs()?);
+                args.push(self.parse_rhs_or_type()?);
             }
             self.expr_lev -= 1;
         }
@@ -802,20 +797,17 @@ impl<'a> Parser<'a> {
                 }),
             ));
         }
-        if args.len() == 1
-            && let Some(elt) = self.try_ident_or_type()?
-        {
-            if let Some(comma) = trailing_comma {
-                return self.error(comma, "unexpected comma; expecting ]");
+        if args.len() == 1 {
+            if let Some(elt) = self.try_ident_or_type()? {
+                return Ok((
+                    Some(x),
+                    self.expr(Expr::ArrayType {
+                        lbrack,
+                        len: Some(args[0]),
+                        elt,
+                    }),
+                ));
             }
-            return Ok((
-                Some(x),
-                self.expr(Expr::ArrayType {
-                    lbrack,
-                    len: Some(args[0]),
-                    elt,
-                }),
-            ));
         }
         let xid = self.expr(Expr::Ident(x));
         Ok((None, self.pack_index(xid, lbrack, args, rbrack)))

@@ -172,7 +172,7 @@ fn interfaces_with_methods_embeddings_and_type_sets() {
 #[test]
 fn structs_with_embedded_fields_tags_and_generic_fields() {
     parse(
-        "package p\ntype S struct {\n\ta, b int `json:\"a\"`\n\tio.Reader\n\t*bytes.Buffer\n\tT[int]\n\tc [4]byte\n\td []int\n\te G[int, string]\n\tf [N]T\n}\n",
+        "package p\ntype S struct {\n\ta, b int `json:\"a\"`\n\tio.Reader\n\t*bytes.Buffer\n\tT[int]\n\tT2[int, string, struct{}]\n\tc [4]byte\n\td []int\n\te G[int, string]\n\tf [N]T\n}\n",
     );
     parse("package p\ntype S struct{ (T) }\n");
 }

@@ -67,6 +67,20 @@ pub fn check_encoding(src: &[u8]) -> Option<LexError> {
     first
 }
 
+/// 1 for the ASCII bytes that continue an identifier: letters, digits, `_`.
+static IDENT: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut b = 0;
+    while b < 128 {
+        let c = b as u8;
+        if c.is_ascii_alphanumeric() || c == b'_' {
+            t[b] = 1;
+        }
+        b += 1;
+    }
+    t
+};
+
 fn lower(b: u8) -> u8 {
     b | 0x20
 }
@@ -209,6 +223,7 @@ impl<'a> Lexer<'a> {
     }
 
     /// The next token.
+    #[inline(always)]
     pub fn next_token(&mut self) -> Tok {
         while !self.at_end() {
             match self.src[self.i] {
@@ -287,6 +302,7 @@ impl<'a> Lexer<'a> {
         }
     }
 
+    #[inline(always)]
     fn scan_token(&mut self, c: u8) -> (Token, bool) {
         let start = self.i;
         if c.is_ascii_alphabetic() || c == b'_' || c >= 0x80 {
@@ -411,9 +427,23 @@ impl<'a> Lexer<'a> {
 
     #[inline]
     fn scan_ident(&mut self) {
+        let src = self.src;
+        let mut i = self.i;
+        // Four ASCII identifier bytes per iteration (each iteration costs an interruption
+        // check in a wasm guest); the tail and non-ASCII letters go one by one.
+        while i + 4 <= src.len()
+            && IDENT[src[i] as usize]
+                & IDENT[src[i + 1] as usize]
+                & IDENT[src[i + 2] as usize]
+                & IDENT[src[i + 3] as usize]
+                != 0
+        {
+            i += 4;
+        }
+        self.i = i;
         while !self.at_end() {
             let b = self.src[self.i];
-            if b.is_ascii_alphanumeric() || b == b'_' {
+            if IDENT[b as usize] != 0 {
                 self.i += 1;
             } else if b >= 0x80 {
                 let (ch, len) = self.char_at(self.i);

@@ -361,6 +361,7 @@ impl<'a> Parser<'a> {
         Ok(())
     }
 
+    #[inline]
     fn parse_ident(&mut self) -> PResult<Ident> {
         let pos = self.pos;
         if self.tok == Token::Ident {
@@ -797,17 +798,17 @@ impl<'a> Parser<'a> {
                 }),
             ));
         }
-        if args.len() == 1 {
-            if let Some(elt) = self.try_ident_or_type()? {
-                return Ok((
-                    Some(x),
-                    self.expr(Expr::ArrayType {
-                        lbrack,
-                        len: Some(args[0]),
-                        elt,
-                    }),
-                ));
-            }
+        if args.len() == 1
+            && let Some(elt) = self.try_ident_or_type()?
+        {
+            return Ok((
+                Some(x),
+                self.expr(Expr::ArrayType {
+                    lbrack,
+                    len: Some(args[0]),
+                    elt,
+                }),
+            ));
         }
         let xid = self.expr(Expr::Ident(x));
         Ok((None, self.pack_index(xid, lbrack, args, rbrack)))
@@ -1344,6 +1345,7 @@ impl<'a> Parser<'a> {
         r
     }
 
+    #[inline]
     fn try_ident_or_type_inner(&mut self) -> PResult<Option<ExprId>> {
         Ok(Some(match self.tok {
             Token::Ident => {
@@ -1410,6 +1412,7 @@ impl<'a> Parser<'a> {
         r
     }
 
+    #[inline]
     fn parse_stmt_inner(&mut self) -> PResult<StmtId> {
         match self.tok {
             Token::Const | Token::Type | Token::Var => {
@@ -2060,6 +2063,7 @@ impl<'a> Parser<'a> {
         r
     }
 
+    #[inline]
     fn parse_unary_expr_inner(&mut self) -> PResult<ExprId> {
         match self.tok {
             Token::Add | Token::Sub | Token::Not | Token::Xor | Token::And | Token::Tilde => {
@@ -2128,6 +2132,7 @@ impl<'a> Parser<'a> {
         }
     }
 
+    #[inline]
     fn parse_operand(&mut self) -> PResult<ExprId> {
         match self.tok {
             Token::Ident => {

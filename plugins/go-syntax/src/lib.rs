@@ -9,6 +9,7 @@
 
 pub mod ast;
 mod bytes;
+pub mod comments;
 pub mod lexer;
 pub mod package;
 pub mod parser;

@@ -20,4 +20,6 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         let _ = file.comment_text(go_syntax::ast::CommentGroupId(g as u32));
     }
     let _ = file.directives().count();
+    let map = go_syntax::comments::comment_map(&file);
+    let _ = map.nodes().count();
 });

@@ -183,3 +183,8 @@ case!(
     many_problems_at_once,
     "[steps.mod]\nuses = \"go-mod\"\ntimeout = \"soon\"\n\n[steps.lint]\nuses = \"golint-x\"\n\n[steps.test]\nuses = \"./probe.wasm\"\nneeds = [\"lnt\"]\nallow = { write = [\"/tmp\"] }\n\n[steps.Deploy]\nuses = \"./probe.wasm\"\n"
 );
+
+case!(
+    write_grant_reaching_sluice_state,
+    "[steps.mod]\nuses = \"go-mod\"\nallow = { read = [\".\"], write = [\".\", \".sluice/cache\"] }\n"
+);

@@ -8,7 +8,7 @@ use std::collections::{HashMap, HashSet};
 use indexmap::IndexMap;
 
 use crate::manifest::{Allow, Diagnostic, Diagnostics, Expr, Manifest, Step, StepId, refs};
-use crate::sandbox::fs::{GrantError, check_grant};
+use crate::sandbox::fs::{GrantError, check_grant, check_not_protected};
 use crate::types::{PluginInfo, ValueKind};
 
 /// What the planner needs to know of a plugin.
@@ -550,7 +550,27 @@ fn check_grant_paths(manifest: &Manifest, id: &StepId, step: &Step, diags: &mut 
         .map(|g| (g, false))
         .chain(step.allow.write.iter().map(|g| (g, true)))
     {
-        match check_grant(&manifest.dir, grant.get_ref()) {
+        let resolved = check_grant(&manifest.dir, grant.get_ref());
+        if writable {
+            let root = manifest
+                .dir
+                .canonicalize()
+                .unwrap_or_else(|_| manifest.dir.clone());
+            let host = match &resolved {
+                Ok(Some(host)) => host.clone(),
+                _ => root.join(grant.get_ref().as_path()),
+            };
+            if let Err(e) = check_not_protected(&root, grant.get_ref(), &host) {
+                diags.push(
+                    Diagnostic::error(e.to_string(), Some(grant.span()))
+                        .step(id.as_str())
+                        .label("reaches .sluice/")
+                        .help("grant only the directories the step writes, e.g. `write = [\"dist\"]`; a step's own cache may live in `.sluice/<name>`"),
+                );
+                continue;
+            }
+        }
+        match resolved {
             Ok(Some(_)) => {}
             Ok(None) if writable => {}
             Ok(None) => diags.push(

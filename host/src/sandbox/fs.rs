@@ -47,6 +47,14 @@ pub enum GrantError {
         /// Where it leads.
         resolved: PathBuf,
     },
+    /// A write grant would reach sluice's own state (compiled code, artifacts, records).
+    #[error("`{path}` would let the step write into sluice's own state ({})", protected.display())]
+    Protected {
+        /// The grant as written.
+        path: String,
+        /// The protected directory it reaches.
+        protected: PathBuf,
+    },
     /// An I/O error while preparing the grant.
     #[error("cannot prepare `{path}`: {source}")]
     Io {
@@ -64,6 +72,38 @@ pub fn guest_path(path: &Path) -> String {
     } else {
         format!("{WORKSPACE}/{}", path.display())
     }
+}
+
+/// The directories under the workspace's `.sluice/` that no step may write: compiled code the
+/// host loads (`cache`), artifacts other steps consume (`store`), run records (`runs`) and other
+/// steps' scratch space (`tmp`). Other `.sluice/<name>` directories may be granted, e.g. for a
+/// step's own build cache.
+pub const PROTECTED: [&str; 4] = [
+    ".sluice/cache",
+    ".sluice/store",
+    ".sluice/runs",
+    ".sluice/tmp",
+];
+
+/// Refuses a write grant whose canonical host path contains, or lies inside, one of sluice's
+/// protected directories. Checked on canonical paths so that a symlink planted by an earlier
+/// step cannot route a later grant into them.
+pub fn check_not_protected(
+    root: &Path,
+    grant: &WorkspacePath,
+    host: &Path,
+) -> Result<(), GrantError> {
+    for rel in PROTECTED {
+        let protected = root.join(rel);
+        let protected = protected.canonicalize().unwrap_or(protected);
+        if host.starts_with(&protected) || protected.starts_with(host) {
+            return Err(GrantError::Protected {
+                path: grant.to_string(),
+                protected: PathBuf::from(rel),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Checks a grant and returns its canonical host path (`None` when it does not exist).
@@ -136,6 +176,13 @@ pub fn workspace_mounts(
                 });
             }
         };
+        if writable {
+            let root = workspace.canonicalize().map_err(|source| GrantError::Io {
+                path: ".".into(),
+                source,
+            })?;
+            check_not_protected(&root, grant, &host)?;
+        }
         if host.is_dir() {
             dirs.push((grant.clone(), host, writable));
         } else {
@@ -280,6 +327,38 @@ mod tests {
         assert!(resolve(&mounts, "/workspace/../etc/passwd").is_none());
         assert!(resolve(&mounts, "relative").is_none());
         assert!(resolve(&mounts, "/etc/passwd").is_none());
+    }
+
+    #[test]
+    fn write_grants_never_reach_sluice_state_even_through_symlinks() {
+        let ws = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(ws.path().join(".sluice/cache")).unwrap();
+        std::fs::create_dir_all(ws.path().join(".sluice/go-cache")).unwrap();
+        std::fs::create_dir_all(ws.path().join("dist")).unwrap();
+        std::os::unix::fs::symlink("../.sluice/cache", ws.path().join("dist/planted")).unwrap();
+        let scratch = tempfile::tempdir().unwrap();
+        let mounts = |write: &str| {
+            let mut allow = Allow::default();
+            allow.write.push(toml::Spanned::new(
+                0..1,
+                WorkspacePath::try_from(write.to_string()).unwrap(),
+            ));
+            workspace_mounts(ws.path(), &allow, scratch.path())
+        };
+        for bad in [
+            ".",
+            ".sluice",
+            ".sluice/cache",
+            ".sluice/store/x",
+            "dist/planted",
+        ] {
+            assert!(
+                matches!(mounts(bad), Err(GrantError::Protected { .. })),
+                "{bad}"
+            );
+        }
+        assert!(mounts(".sluice/go-cache").is_ok());
+        assert!(mounts("dist").is_ok());
     }
 
     #[test]

@@ -24,18 +24,6 @@ use sluice::types::Value;
 
 const PASSES: usize = 5;
 
-fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).expect("readable corpus") {
-        let entry = entry.unwrap();
-        let path = entry.path();
-        if entry.file_type().unwrap().is_dir() {
-            collect(&path, out);
-        } else if path.extension().is_some_and(|e| e == "go") {
-            out.push(path);
-        }
-    }
-}
-
 fn peak_rss_mib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
@@ -59,9 +47,7 @@ fn main() {
         );
         std::process::exit(1);
     }
-    let mut paths = Vec::new();
-    collect(&corpus, &mut paths);
-    paths.sort();
+    let paths = go_syntax::package::go_files(&corpus).expect("readable corpus");
     let files: Vec<(String, Vec<u8>)> = paths
         .iter()
         .map(|p| (p.display().to_string(), std::fs::read(p).unwrap()))

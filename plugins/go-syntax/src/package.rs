@@ -77,6 +77,28 @@ pub fn load_packages(root: &Path, options: &LoadOptions) -> std::io::Result<Load
     Ok(loaded)
 }
 
+/// Every regular `.go` file under `root`, sorted, skipping nothing: a corpus for checks
+/// and benchmarks (packages are loaded with [`load_packages`]).
+pub fn go_files(root: &Path) -> std::io::Result<Vec<PathBuf>> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+        for entry in std::fs::read_dir(dir)? {
+            let entry = entry?;
+            let path = entry.path();
+            let kind = entry.file_type()?;
+            if kind.is_dir() {
+                walk(&path, out)?;
+            } else if kind.is_file() && path.extension().is_some_and(|e| e == "go") {
+                out.push(path);
+            }
+        }
+        Ok(())
+    }
+    let mut out = Vec::new();
+    walk(root, &mut out)?;
+    out.sort();
+    Ok(out)
+}
+
 fn collect(
     root: &Path,
     rel: &Path,

@@ -1977,19 +1977,23 @@ impl<'a> Parser<'a> {
     }
 
     fn parse_rhs(&mut self) -> PResult<ExprId> {
-        let old = self.in_rhs;
-        self.in_rhs = true;
-        let x = self.parse_expr()?;
-        self.check_expr(x)?;
-        self.in_rhs = old;
-        Ok(x)
+        self.parse_rhs_as(false)
     }
 
     fn parse_rhs_or_type(&mut self) -> PResult<ExprId> {
-        let old = self.in_rhs;
-        self.in_rhs = true;
+        self.parse_rhs_as(true)
+    }
+
+    /// An expression on a right-hand side; `or_type` also accepts a type (a conversion's or a
+    /// builtin's argument).
+    fn parse_rhs_as(&mut self, or_type: bool) -> PResult<ExprId> {
+        let old = std::mem::replace(&mut self.in_rhs, true);
         let x = self.parse_expr()?;
-        self.check_expr_or_type(x)?;
+        if or_type {
+            self.check_expr_or_type(x)?;
+        } else {
+            self.check_expr(x)?;
+        }
         self.in_rhs = old;
         Ok(x)
     }

@@ -18,18 +18,6 @@ fn corpus() -> PathBuf {
     PathBuf::from(std::env::var("GO_CORPUS").unwrap_or_else(|_| "/usr/share/go-1.19/src".into()))
 }
 
-fn go_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let entry = entry.unwrap();
-        let path = entry.path();
-        if entry.file_type().unwrap().is_dir() {
-            go_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "go") {
-            out.push(path);
-        }
-    }
-}
-
 /// Runs goparse with `args`, the file list on stdin, and returns its output lines.
 fn goparse(bin: &Path, args: &[&str], list: &str) -> Vec<String> {
     let mut child = Command::new(bin)
@@ -83,9 +71,7 @@ fn agrees_with_go_parser_on_the_standard_library() {
         .unwrap();
     assert!(built.success(), "go build tools/goparse");
 
-    let mut paths = Vec::new();
-    go_files(&root, &mut paths);
-    paths.sort();
+    let paths = go_syntax::package::go_files(&root).unwrap();
     assert!(
         paths.len() > 5000,
         "expected the Go 1.19 source, found {} files",

@@ -15,19 +15,6 @@ fn one() -> usize {
     1
 }
 
-fn collect(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) -> std::io::Result<()> {
-    for entry in std::fs::read_dir(dir)? {
-        let entry = entry?;
-        let path = entry.path();
-        if entry.file_type()?.is_dir() {
-            collect(&path, out)?;
-        } else if path.extension().is_some_and(|e| e == "go") {
-            out.push(path);
-        }
-    }
-    Ok(())
-}
-
 struct GoParse;
 
 impl Plugin for GoParse {
@@ -58,10 +45,8 @@ impl Plugin for GoParse {
 
     fn run(invocation: Invocation) -> Result<Outcome, Failure> {
         let config: Config = invocation.config()?;
-        let mut paths = Vec::new();
-        collect(std::path::Path::new(sluice_sdk::WORKSPACE), &mut paths)
+        let paths = go_syntax::package::go_files(std::path::Path::new(sluice_sdk::WORKSPACE))
             .map_err(|e| Failure::error(e.to_string()))?;
-        paths.sort();
         let files: Vec<(String, Vec<u8>)> = paths
             .iter()
             .map(|p| Ok((p.display().to_string(), std::fs::read(p)?)))

@@ -77,7 +77,10 @@ fn a_failing_step_exits_1_and_skips_its_dependants_while_other_branches_continue
     let ws = Workspace::new();
     ws.with_probe();
     ws.manifest(
-        r#"[steps.gate]
+        r#"[pipeline]
+timeout = "3m"
+
+[steps.gate]
 uses = "./probe.wasm"
 with = { actions = [{ op = "gate", message = "coverage 12% < 70%" }] }
 
@@ -106,6 +109,9 @@ with = { actions = [{ op = "sleep", ms = 200 }] }
         step(&run, "after-gate")["error"],
         "skipped: `gate` did not pass"
     );
+    // A skipped step's record still says what it would have been granted.
+    assert_eq!(step(&run, "after-gate")["grants"]["timeout"], "3m");
+    assert_eq!(step(&run, "after-gate")["grants"]["memory"], "1GiB");
     assert_eq!(
         step(&run, "after-after")["error"],
         "skipped: `after-gate` did not pass"

@@ -260,7 +260,10 @@ pub async fn run(
                 None => None,
             };
             if let Some(reason) = reason {
-                reports.insert(id.clone(), step::skipped(planned, reason));
+                reports.insert(
+                    id.clone(),
+                    step::skipped(&manifest.pipeline, planned, reason),
+                );
             }
         }
         // Start what is ready.

@@ -81,17 +81,12 @@ fn empty_report(planned: &PlannedStep, status: Status, limits: Limits) -> StepRe
 }
 
 /// The report of a step that did not run.
-pub(crate) fn skipped(planned: &PlannedStep, reason: String) -> StepReport {
-    let limits = Limits {
-        timeout: planned
-            .step
-            .timeout
-            .as_ref()
-            .map_or(crate::manifest::DEFAULT_TIMEOUT, |t| *t.get_ref()),
-        memory: 0,
-    };
-    let mut r = empty_report(planned, Status::Skipped, limits);
-    r.grants.memory.clear();
+pub(crate) fn skipped(
+    pipeline: &crate::manifest::Pipeline,
+    planned: &PlannedStep,
+    reason: String,
+) -> StepReport {
+    let mut r = empty_report(planned, Status::Skipped, limits(pipeline, planned));
     r.error = Some(format!("skipped: {reason}"));
     r
 }

@@ -340,7 +340,7 @@ impl Runtime {
     async fn describe(&self, pre: &StepPre<StepState>) -> Result<PluginInfo, LoadError> {
         let sandbox = StepSandbox::new("describe");
         let log = Arc::new(Mutex::new(Vec::new()));
-        let (mut store, stdout, stderr) = self
+        let (mut store, _stdout, stderr) = self
             .store(
                 "describe",
                 "describe",
@@ -360,7 +360,6 @@ impl Runtime {
             Ok(Ok(info)) => Ok(convert::info(info)),
             Ok(Err(e)) => {
                 let stderr = String::from_utf8_lossy(&stderr.contents()).into_owned();
-                let _ = stdout;
                 Err(LoadError::Describe(
                     classify_trap(&e, store.data(), &stderr, DESCRIBE_LIMITS).message(),
                 ))

@@ -101,3 +101,8 @@ fn run_reports_what_went_wrong() {
 fn a_missing_manifest_is_an_invocation_error() {
     snapshot!(show(&Workspace::new(), &["run", "nope.toml"]));
 }
+
+#[test]
+fn help_names_the_commands_exit_codes_and_environment() {
+    snapshot!(show(&Workspace::new(), &["--help"]));
+}

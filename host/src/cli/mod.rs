@@ -22,7 +22,18 @@ use crate::sandbox::secrets::SecretSource;
 /// Exit codes: 0 passed, 1 a step failed, 2 the pipeline or the invocation is invalid,
 /// 3 sluice itself failed, 130 interrupted.
 #[derive(Debug, Parser)]
-#[command(name = "sluice", version, about, long_about = None, max_term_width = 100)]
+#[command(
+    name = "sluice",
+    version,
+    about,
+    long_about = None,
+    max_term_width = 100,
+    after_help = "Exit codes: 0 passed, 1 a step failed, 2 the pipeline or the invocation is invalid, \
+                  3 sluice itself failed, 130 interrupted.\n\
+                  Environment: SLUICE_CACHE_DIR (where compiled components are cached), \
+                  SLUICE_LOG (sluice's own tracing, e.g. `debug`); secrets come from the environment \
+                  and `--secrets-file`."
+)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -28,6 +28,29 @@ id!(DeclId, " declaration");
 id!(FieldListId, " field list");
 id!(CommentGroupId, " comment group");
 
+/// A list of expressions (call arguments, composite literal elements, assignment sides, ...):
+/// a range of [`File::expr_lists`], read with [`File::list`]. Lists live in one pool instead
+/// of a vector each, which saves most of a parse's allocations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct ExprList {
+    /// Index of the first element in the pool.
+    pub start: u32,
+    /// Number of elements.
+    pub len: u32,
+}
+
+impl ExprList {
+    /// The number of expressions.
+    pub fn len(self) -> usize {
+        self.len as usize
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(self) -> bool {
+        self.len == 0
+    }
+}
+
 /// A byte range of the source.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct Span {
@@ -62,7 +85,7 @@ pub enum Expr {
     CompositeLit {
         typ: Option<ExprId>,
         lbrace: Pos,
-        elts: Vec<ExprId>,
+        elts: ExprList,
         rbrace: Pos,
     },
     /// `func(...) ... { ... }`; `typ` is a `FuncType`.
@@ -82,7 +105,7 @@ pub enum Expr {
     IndexList {
         x: ExprId,
         lbrack: Pos,
-        indices: Vec<ExprId>,
+        indices: ExprList,
         rbrack: Pos,
     },
     /// `x[low:high:max]`.
@@ -106,7 +129,7 @@ pub enum Expr {
     Call {
         fun: ExprId,
         lparen: Pos,
-        args: Vec<ExprId>,
+        args: ExprList,
         ellipsis: Option<Pos>,
         rparen: Pos,
     },
@@ -228,17 +251,17 @@ pub enum Stmt {
     IncDec { x: ExprId, tok_pos: Pos, tok: Token },
     /// `lhs op rhs` for `=`, `:=` and the operator assignments.
     Assign {
-        lhs: Vec<ExprId>,
+        lhs: ExprList,
         tok_pos: Pos,
         tok: Token,
-        rhs: Vec<ExprId>,
+        rhs: ExprList,
     },
     /// `go call`.
     Go { pos: Pos, call: ExprId },
     /// `defer call`.
     Defer { pos: Pos, call: ExprId },
     /// `return results`.
-    Return { pos: Pos, results: Vec<ExprId> },
+    Return { pos: Pos, results: ExprList },
     /// `break`, `continue`, `goto`, `fallthrough`, with an optional label.
     Branch {
         pos: Pos,
@@ -262,7 +285,7 @@ pub enum Stmt {
     /// `case list:` or `default:` (no list) in a switch.
     CaseClause {
         pos: Pos,
-        list: Option<Vec<ExprId>>,
+        list: Option<ExprList>,
         colon: Pos,
         body: Vec<StmtId>,
     },
@@ -328,7 +351,7 @@ pub enum Spec {
         doc: Option<CommentGroupId>,
         names: Vec<Ident>,
         typ: Option<ExprId>,
-        values: Vec<ExprId>,
+        values: ExprList,
         comment: Option<CommentGroupId>,
     },
     /// `name[params] = type`.
@@ -434,6 +457,8 @@ pub struct File {
     pub decl_arena: Vec<Decl>,
     /// Field list arena.
     pub field_lists: Vec<FieldList>,
+    /// The pool of expression lists (see [`ExprList`]).
+    pub expr_lists: Vec<ExprId>,
 }
 
 impl File {
@@ -450,6 +475,11 @@ impl File {
     /// An expression.
     pub fn expr(&self, id: ExprId) -> &Expr {
         &self.exprs[id.index()]
+    }
+
+    /// The expressions of a list.
+    pub fn list(&self, list: ExprList) -> &[ExprId] {
+        &self.expr_lists[list.start as usize..(list.start + list.len) as usize]
     }
 
     /// A statement.
@@ -554,9 +584,10 @@ impl File {
             Stmt::Expr(x) | Stmt::Send { chan: x, .. } | Stmt::IncDec { x, .. } => {
                 self.expr_pos(*x)
             }
-            Stmt::Assign { lhs, tok_pos, .. } => {
-                lhs.first().map_or(*tok_pos, |x| self.expr_pos(*x))
-            }
+            Stmt::Assign { lhs, tok_pos, .. } => self
+                .list(*lhs)
+                .first()
+                .map_or(*tok_pos, |x| self.expr_pos(*x)),
             Stmt::Labeled { label, .. } => label.pos,
             Stmt::Decl(d) => match self.decl(*d) {
                 Decl::Gen { pos, .. } | Decl::Func { pos, .. } => *pos,

@@ -105,7 +105,8 @@ fn spec_end(file: &File, d: crate::ast::DeclId, i: usize) -> Pos {
         Spec::Import { path, .. } => file.expr_end(*path),
         Spec::Value {
             names, typ, values, ..
-        } => values
+        } => file
+            .list(*values)
             .last()
             .or(typ.as_ref())
             .map_or(Pos(names.last().map_or(0, |n| n.end)), |x| {
@@ -121,11 +122,15 @@ fn stmt_end(file: &File, s: crate::ast::StmtId) -> Pos {
     match file.stmt(s) {
         Stmt::Expr(x) | Stmt::Send { value: x, .. } => file.expr_end(*x),
         Stmt::IncDec { tok_pos, .. } => Pos(tok_pos.0 + 2),
-        Stmt::Assign { rhs, tok_pos, .. } => rhs.last().map_or(*tok_pos, |x| file.expr_end(*x)),
+        Stmt::Assign { rhs, tok_pos, .. } => file
+            .list(*rhs)
+            .last()
+            .map_or(*tok_pos, |x| file.expr_end(*x)),
         Stmt::Go { call, .. } | Stmt::Defer { call, .. } => file.expr_end(*call),
-        Stmt::Return { pos, results } => {
-            results.last().map_or(Pos(pos.0 + 6), |x| file.expr_end(*x))
-        }
+        Stmt::Return { pos, results } => file
+            .list(*results)
+            .last()
+            .map_or(Pos(pos.0 + 6), |x| file.expr_end(*x)),
         Stmt::Branch { pos, label, tok } => {
             label.map_or(Pos(pos.0 + tok.text().len() as u32), |l| Pos(l.end))
         }

@@ -81,6 +81,8 @@ struct Parser<'a> {
     expr_lev: i32,
     in_rhs: bool,
     nest: u32,
+    /// Elements of the expression lists being parsed (see `commit`).
+    scratch: Vec<ExprId>,
     lead_comment: Option<CommentGroupId>,
     line_comment: Option<CommentGroupId>,
 }
@@ -101,11 +103,13 @@ impl<'a> Parser<'a> {
                 exprs: Vec::with_capacity(src.len() / 10 + 16),
                 stmts: Vec::with_capacity(src.len() / 48 + 8),
                 field_lists: Vec::with_capacity(src.len() / 350 + 4),
+                expr_lists: Vec::with_capacity(src.len() / 16 + 16),
                 ..File::default()
             },
             expr_lev: 0,
             in_rhs: false,
             nest: 0,
+            scratch: Vec::with_capacity(64),
             lead_comment: None,
             line_comment: None,
         };
@@ -325,6 +329,30 @@ impl<'a> Parser<'a> {
         &self.file.exprs[id.index()]
     }
 
+    /// Moves the scratch elements pushed since `mark` into the list pool. Nested lists are
+    /// committed before their parent pushes its next element, so the stack discipline holds.
+    #[inline]
+    fn commit(&mut self, mark: usize) -> ExprList {
+        let start = self.file.expr_lists.len() as u32;
+        let len = (self.scratch.len() - mark) as u32;
+        self.file.expr_lists.extend(self.scratch.drain(mark..));
+        ExprList { start, len }
+    }
+
+    fn list_of(&mut self, items: &[ExprId]) -> ExprList {
+        let start = self.file.expr_lists.len() as u32;
+        self.file.expr_lists.extend_from_slice(items);
+        ExprList {
+            start,
+            len: items.len() as u32,
+        }
+    }
+
+    #[inline]
+    fn item(&self, list: ExprList, i: usize) -> ExprId {
+        self.file.expr_lists[list.start as usize + i]
+    }
+
     #[inline]
     fn unparen(&self, mut x: ExprId) -> ExprId {
         while let Expr::Paren { x: inner, .. } = self.get(x) {
@@ -486,7 +514,7 @@ impl<'a> Parser<'a> {
         let pos = self.pos;
         let names = self.parse_ident_list()?;
         let typ = self.try_ident_or_type()?;
-        let mut values = Vec::new();
+        let mut values = ExprList::default();
         if self.tok == Token::Assign {
             self.next();
             values = self.parse_list(true)?;
@@ -607,9 +635,9 @@ impl<'a> Parser<'a> {
             } => {
                 if let Expr::Ident(name) = self.get(fun).clone()
                     && args.len() == 1
-                    && (force || self.is_type_elem(args[0]))
+                    && (force || self.is_type_elem(self.item(args, 0)))
                 {
-                    return (Some(name), Some(args[0]));
+                    return (Some(name), Some(self.item(args, 0)));
                 }
                 (None, Some(x))
             }
@@ -741,10 +769,11 @@ impl<'a> Parser<'a> {
                 rbrack,
             })
         } else {
+            let indices = self.list_of(&list);
             self.expr(Expr::IndexList {
                 x,
                 lbrack,
-                indices: list,
+                indices,
                 rbrack,
             })
         }
@@ -1460,7 +1489,7 @@ impl<'a> Parser<'a> {
             Token::Return => {
                 let pos = self.pos;
                 self.next();
-                let mut results = Vec::new();
+                let mut results = ExprList::default();
                 if self.tok != Token::Semicolon && self.tok != Token::RBrace {
                     results = self.parse_list(true)?;
                 }
@@ -1515,16 +1544,17 @@ impl<'a> Parser<'a> {
                 self.next();
                 let x = self.parse_rhs()?;
                 is_range = true;
-                vec![self.expr(Expr::Unary {
+                let range = self.expr(Expr::Unary {
                     op_pos: pos,
                     op: Token::Range,
                     x,
-                })]
+                });
+                self.list_of(&[range])
             } else {
                 self.parse_list(true)?
             };
             if tok == Token::Define {
-                self.check_assign_lhs(&x)?;
+                self.check_assign_lhs(x)?;
             }
             return Ok((
                 self.stmt(Stmt::Assign {
@@ -1536,14 +1566,15 @@ impl<'a> Parser<'a> {
                 is_range,
             ));
         }
+        let x0 = self.item(x, 0);
         if x.len() > 1 {
-            return self.error_expected(self.expr_pos(x[0]), "1 expression");
+            return self.error_expected(self.expr_pos(x0), "1 expression");
         }
         match self.tok {
             Token::Colon => {
                 let colon = self.pos;
                 self.next();
-                if let (SimpleMode::LabelOk, Expr::Ident(label)) = (mode, self.get(x[0]).clone()) {
+                if let (SimpleMode::LabelOk, Expr::Ident(label)) = (mode, self.get(x0).clone()) {
                     let stmt = self.parse_stmt()?;
                     return Ok((self.stmt(Stmt::Labeled { label, colon, stmt }), false));
                 }
@@ -1555,7 +1586,7 @@ impl<'a> Parser<'a> {
                 let value = self.parse_rhs()?;
                 Ok((
                     self.stmt(Stmt::Send {
-                        chan: x[0],
+                        chan: x0,
                         arrow,
                         value,
                     }),
@@ -1564,19 +1595,19 @@ impl<'a> Parser<'a> {
             }
             Token::Inc | Token::Dec => {
                 let s = Stmt::IncDec {
-                    x: x[0],
+                    x: x0,
                     tok_pos: self.pos,
                     tok: self.tok,
                 };
                 self.next();
                 Ok((self.stmt(s), false))
             }
-            _ => Ok((self.stmt(Stmt::Expr(x[0])), false)),
+            _ => Ok((self.stmt(Stmt::Expr(x0)), false)),
         }
     }
 
-    fn check_assign_lhs(&self, lhs: &[ExprId]) -> PResult<()> {
-        for &x in lhs {
+    fn check_assign_lhs(&self, lhs: ExprList) -> PResult<()> {
+        for &x in self.file.list(lhs) {
             if !matches!(self.get(x), Expr::Ident(_)) {
                 return self.error_expected(self.expr_pos(x), "identifier on left side of :=");
             }
@@ -1696,12 +1727,15 @@ impl<'a> Parser<'a> {
         if self.tok == Token::Case {
             self.next();
             list = Some(if type_switch {
-                let mut l = vec![self.parse_type()?];
+                let mark = self.scratch.len();
+                let first = self.parse_type()?;
+                self.scratch.push(first);
                 while self.tok == Token::Comma {
                     self.next();
-                    l.push(self.parse_type()?);
+                    let t = self.parse_type()?;
+                    self.scratch.push(t);
                 }
-                l
+                self.commit(mark)
             } else {
                 self.parse_list(true)?
             });
@@ -1731,7 +1765,10 @@ impl<'a> Parser<'a> {
                 tok_pos,
                 tok,
                 rhs,
-            } if lhs.len() == 1 && rhs.len() == 1 && self.is_type_switch_assert(rhs[0]) => {
+            } if lhs.len() == 1
+                && rhs.len() == 1
+                && self.is_type_switch_assert(self.item(*rhs, 0)) =>
+            {
                 match tok {
                     Token::Assign => self.error(*tok_pos, "expected ':=', found '='"),
                     Token::Define => Ok(true),
@@ -1798,38 +1835,40 @@ impl<'a> Parser<'a> {
             let lhs = self.parse_list(false)?;
             if self.tok == Token::Arrow {
                 if lhs.len() > 1 {
-                    return self.error_expected(self.expr_pos(lhs[0]), "1 expression");
+                    return self.error_expected(self.expr_pos(self.item(lhs, 0)), "1 expression");
                 }
                 let arrow = self.pos;
                 self.next();
                 let value = self.parse_rhs()?;
                 comm = Some(self.stmt(Stmt::Send {
-                    chan: lhs[0],
+                    chan: self.item(lhs, 0),
                     arrow,
                     value,
                 }));
             } else if self.tok == Token::Assign || self.tok == Token::Define {
                 let tok = self.tok;
                 if lhs.len() > 2 {
-                    return self.error_expected(self.expr_pos(lhs[0]), "1 or 2 expressions");
+                    return self
+                        .error_expected(self.expr_pos(self.item(lhs, 0)), "1 or 2 expressions");
                 }
                 let tok_pos = self.pos;
                 self.next();
                 let rhs = self.parse_rhs()?;
+                let rhs = self.list_of(&[rhs]);
                 if tok == Token::Define {
-                    self.check_assign_lhs(&lhs)?;
+                    self.check_assign_lhs(lhs)?;
                 }
                 comm = Some(self.stmt(Stmt::Assign {
                     lhs,
                     tok_pos,
                     tok,
-                    rhs: vec![rhs],
+                    rhs,
                 }));
             } else {
                 if lhs.len() > 1 {
-                    return self.error_expected(self.expr_pos(lhs[0]), "1 expression");
+                    return self.error_expected(self.expr_pos(self.item(lhs, 0)), "1 expression");
                 }
-                comm = Some(self.stmt(Stmt::Expr(lhs[0])));
+                comm = Some(self.stmt(Stmt::Expr(self.item(lhs, 0))));
             }
         } else {
             self.expect(Token::Default)?;
@@ -1878,11 +1917,12 @@ impl<'a> Parser<'a> {
                         op: Token::Range,
                         x,
                     });
+                    let rhs = self.list_of(&[y]);
                     s2 = Some(self.stmt(Stmt::Assign {
-                        lhs: Vec::new(),
+                        lhs: ExprList::default(),
                         tok_pos: range_pos,
                         tok: Token::Illegal,
-                        rhs: vec![y],
+                        rhs,
                     }));
                     is_range = true;
                 } else {
@@ -1918,11 +1958,11 @@ impl<'a> Parser<'a> {
             };
             let (key, value) = match lhs.len() {
                 0 => (None, None),
-                1 => (Some(lhs[0]), None),
-                2 => (Some(lhs[0]), Some(lhs[1])),
+                1 => (Some(self.item(lhs, 0)), None),
+                2 => (Some(self.item(lhs, 0)), Some(self.item(lhs, 1))),
                 _ => {
                     return self.error_expected(
-                        self.expr_pos(lhs[lhs.len() - 1]),
+                        self.expr_pos(self.item(lhs, lhs.len() - 1)),
                         "at most 2 expressions",
                     );
                 }
@@ -1931,7 +1971,7 @@ impl<'a> Parser<'a> {
                 op_pos: range_pos,
                 x,
                 ..
-            } = *self.get(rhs[0])
+            } = *self.get(self.item(rhs, 0))
             else {
                 unreachable!("a range clause's right side is `range x`")
             };
@@ -1959,21 +1999,21 @@ impl<'a> Parser<'a> {
 
     // ----- expressions -----
 
-    fn parse_list(&mut self, in_rhs: bool) -> PResult<Vec<ExprId>> {
+    fn parse_list(&mut self, in_rhs: bool) -> PResult<ExprList> {
         let old = self.in_rhs;
         self.in_rhs = in_rhs;
-        let mut list = Vec::new();
+        let mark = self.scratch.len();
         let first = self.parse_expr()?;
         self.check_expr(first)?;
-        list.push(first);
+        self.scratch.push(first);
         while self.tok == Token::Comma {
             self.next();
             let x = self.parse_expr()?;
             self.check_expr(x)?;
-            list.push(x);
+            self.scratch.push(x);
         }
         self.in_rhs = old;
-        Ok(list)
+        Ok(self.commit(mark))
     }
 
     fn parse_rhs(&mut self) -> PResult<ExprId> {
@@ -2332,10 +2372,11 @@ impl<'a> Parser<'a> {
     fn parse_call_or_conversion(&mut self, fun: ExprId) -> PResult<ExprId> {
         let lparen = self.expect(Token::LParen)?;
         self.expr_lev += 1;
-        let mut args = Vec::new();
+        let mark = self.scratch.len();
         let mut ellipsis = None;
         while self.tok != Token::RParen && self.tok != Token::Eof && ellipsis.is_none() {
-            args.push(self.parse_rhs_or_type()?);
+            let arg = self.parse_rhs_or_type()?;
+            self.scratch.push(arg);
             if self.tok == Token::Ellipsis {
                 ellipsis = Some(self.pos);
                 self.next();
@@ -2347,6 +2388,7 @@ impl<'a> Parser<'a> {
         }
         self.expr_lev -= 1;
         let rparen = self.expect_closing(Token::RParen, "argument list")?;
+        let args = self.commit(mark);
         Ok(self.expr(Expr::Call {
             fun,
             lparen,
@@ -2383,10 +2425,11 @@ impl<'a> Parser<'a> {
     fn parse_literal_value(&mut self, typ: Option<ExprId>) -> PResult<ExprId> {
         self.enter()?;
         let lbrace = self.expect(Token::LBrace)?;
-        let mut elts = Vec::new();
+        let mark = self.scratch.len();
         self.expr_lev += 1;
         while self.tok != Token::RBrace && self.tok != Token::Eof {
-            elts.push(self.parse_element()?);
+            let elt = self.parse_element()?;
+            self.scratch.push(elt);
             if !self.at_comma("composite literal", Token::RBrace)? {
                 break;
             }
@@ -2394,6 +2437,7 @@ impl<'a> Parser<'a> {
         }
         self.expr_lev -= 1;
         let rbrace = self.expect_closing(Token::RBrace, "composite literal")?;
+        let elts = self.commit(mark);
         self.leave();
         Ok(self.expr(Expr::CompositeLit {
             typ,

@@ -201,7 +201,7 @@ impl Visitor for Resolver {
                         lhs,
                         tok: crate::token::Token::Define,
                         ..
-                    } => self.defining.extend(lhs.iter().copied()),
+                    } => self.defining.extend(file.list(*lhs).iter().copied()),
                     Stmt::Range {
                         key,
                         value,
@@ -234,8 +234,7 @@ impl Visitor for Resolver {
                             && let Stmt::TypeSwitch { assign, .. } = file.stmt(sw)
                             && let Stmt::Assign { lhs, .. } = file.stmt(*assign)
                         {
-                            let lhs = lhs.clone();
-                            self.declare_idents(file, &lhs);
+                            self.declare_idents(file, file.list(*lhs));
                         }
                     }
                     _ => {}
@@ -273,8 +272,7 @@ impl Visitor for Resolver {
                     // lives in the clauses instead).
                     let guard = matches!(self.path.last(), Some(Node::Stmt(p)) if matches!(file.stmt(*p), Stmt::TypeSwitch { assign, .. } if *assign == s));
                     if !guard {
-                        let lhs = lhs.clone();
-                        self.declare_idents(file, &lhs);
+                        self.declare_idents(file, file.list(*lhs));
                     }
                 }
                 if opens_scope(stmt) {

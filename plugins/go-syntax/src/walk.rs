@@ -137,7 +137,7 @@ pub fn children(file: &File, node: Node, out: &mut Vec<Child>) {
                 } => {
                     out.extend(names.iter().map(|n| Child::Name(*n)));
                     out.extend(typ.map(e));
-                    out.extend(values.iter().map(|v| e(*v)));
+                    out.extend(file.list(*values).iter().map(|v| e(*v)));
                 }
                 Spec::Type {
                     name,
@@ -163,7 +163,7 @@ pub fn children(file: &File, node: Node, out: &mut Vec<Child>) {
             Expr::Ident(_) | Expr::BasicLit { .. } | Expr::Bad(_) => {}
             Expr::CompositeLit { typ, elts, .. } => {
                 out.extend(typ.map(e));
-                out.extend(elts.iter().map(|v| e(*v)));
+                out.extend(file.list(*elts).iter().map(|v| e(*v)));
             }
             Expr::FuncLit { typ, body } => {
                 out.push(e(*typ));
@@ -180,7 +180,7 @@ pub fn children(file: &File, node: Node, out: &mut Vec<Child>) {
             }
             Expr::IndexList { x, indices, .. } => {
                 out.push(e(*x));
-                out.extend(indices.iter().map(|v| e(*v)));
+                out.extend(file.list(*indices).iter().map(|v| e(*v)));
             }
             Expr::Slice {
                 x, low, high, max, ..
@@ -194,7 +194,7 @@ pub fn children(file: &File, node: Node, out: &mut Vec<Child>) {
             }
             Expr::Call { fun, args, .. } => {
                 out.push(e(*fun));
-                out.extend(args.iter().map(|v| e(*v)));
+                out.extend(file.list(*args).iter().map(|v| e(*v)));
             }
             Expr::Binary { x, y, .. } => {
                 out.push(e(*x));
@@ -241,11 +241,11 @@ pub fn children(file: &File, node: Node, out: &mut Vec<Child>) {
             }
             Stmt::IncDec { x, .. } => out.push(e(*x)),
             Stmt::Assign { lhs, rhs, .. } => {
-                out.extend(lhs.iter().map(|v| e(*v)));
-                out.extend(rhs.iter().map(|v| e(*v)));
+                out.extend(file.list(*lhs).iter().map(|v| e(*v)));
+                out.extend(file.list(*rhs).iter().map(|v| e(*v)));
             }
             Stmt::Go { call, .. } | Stmt::Defer { call, .. } => out.push(e(*call)),
-            Stmt::Return { results, .. } => out.extend(results.iter().map(|v| e(*v))),
+            Stmt::Return { results, .. } => out.extend(file.list(*results).iter().map(|v| e(*v))),
             Stmt::Branch { label, .. } => out.extend(label.map(Child::Name)),
             Stmt::Block { list, .. } => out.extend(list.iter().map(|v| s(*v))),
             Stmt::If {
@@ -261,7 +261,7 @@ pub fn children(file: &File, node: Node, out: &mut Vec<Child>) {
                 out.extend(els.map(s));
             }
             Stmt::CaseClause { list, body, .. } => {
-                out.extend(list.iter().flatten().map(|v| e(*v)));
+                out.extend(list.iter().flat_map(|l| file.list(*l)).map(|v| e(*v)));
                 out.extend(body.iter().map(|v| s(*v)));
             }
             Stmt::Switch {

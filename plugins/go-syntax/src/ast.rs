@@ -51,6 +51,28 @@ impl ExprList {
     }
 }
 
+/// A list of statements (a block's, a case clause's): a range of [`File::stmt_lists`], read
+/// with [`File::stmts_of`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct StmtList {
+    /// Index of the first element in the pool.
+    pub start: u32,
+    /// Number of elements.
+    pub len: u32,
+}
+
+impl StmtList {
+    /// The number of statements.
+    pub fn len(self) -> usize {
+        self.len as usize
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(self) -> bool {
+        self.len == 0
+    }
+}
+
 /// A byte range of the source.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct Span {
@@ -271,7 +293,7 @@ pub enum Stmt {
     /// `{ ... }`.
     Block {
         lbrace: Pos,
-        list: Vec<StmtId>,
+        list: StmtList,
         rbrace: Pos,
     },
     /// `if init; cond { ... } else ...`.
@@ -287,7 +309,7 @@ pub enum Stmt {
         pos: Pos,
         list: Option<ExprList>,
         colon: Pos,
-        body: Vec<StmtId>,
+        body: StmtList,
     },
     /// `switch init; tag { ... }`.
     Switch {
@@ -308,7 +330,7 @@ pub enum Stmt {
         pos: Pos,
         comm: Option<StmtId>,
         colon: Pos,
-        body: Vec<StmtId>,
+        body: StmtList,
     },
     /// `select { ... }`.
     Select { pos: Pos, body: StmtId },
@@ -459,6 +481,8 @@ pub struct File {
     pub field_lists: Vec<FieldList>,
     /// The pool of expression lists (see [`ExprList`]).
     pub expr_lists: Vec<ExprId>,
+    /// The pool of statement lists (see [`StmtList`]).
+    pub stmt_lists: Vec<StmtId>,
 }
 
 impl File {
@@ -480,6 +504,11 @@ impl File {
     /// The expressions of a list.
     pub fn list(&self, list: ExprList) -> &[ExprId] {
         &self.expr_lists[list.start as usize..(list.start + list.len) as usize]
+    }
+
+    /// The statements of a list.
+    pub fn stmts_of(&self, list: StmtList) -> &[StmtId] {
+        &self.stmt_lists[list.start as usize..(list.start + list.len) as usize]
     }
 
     /// A statement.

@@ -143,9 +143,10 @@ fn stmt_end(file: &File, s: crate::ast::StmtId) -> Pos {
         | Stmt::Select { body, .. }
         | Stmt::For { body, .. }
         | Stmt::Range { body, .. } => file.stmt_end(*body),
-        Stmt::CaseClause { body, colon, .. } | Stmt::CommClause { body, colon, .. } => {
-            body.last().map_or(Pos(colon.0 + 1), |b| stmt_end(file, *b))
-        }
+        Stmt::CaseClause { body, colon, .. } | Stmt::CommClause { body, colon, .. } => file
+            .stmts_of(*body)
+            .last()
+            .map_or(Pos(colon.0 + 1), |b| stmt_end(file, *b)),
         Stmt::Decl(d) => extent(file, Node::Decl(*d)).map_or(Pos(0), |e| e.1),
         _ => file.stmt_end(s),
     }

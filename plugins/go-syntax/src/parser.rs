@@ -83,6 +83,8 @@ struct Parser<'a> {
     nest: u32,
     /// Elements of the expression lists being parsed (see `commit`).
     scratch: Vec<ExprId>,
+    /// Elements of the statement lists being parsed (see `commit_stmts`).
+    scratch_stmts: Vec<StmtId>,
     lead_comment: Option<CommentGroupId>,
     line_comment: Option<CommentGroupId>,
 }
@@ -104,12 +106,14 @@ impl<'a> Parser<'a> {
                 stmts: Vec::with_capacity(src.len() / 48 + 8),
                 field_lists: Vec::with_capacity(src.len() / 350 + 4),
                 expr_lists: Vec::with_capacity(src.len() / 16 + 16),
+                stmt_lists: Vec::with_capacity(src.len() / 48 + 8),
                 ..File::default()
             },
             expr_lev: 0,
             in_rhs: false,
             nest: 0,
             scratch: Vec::with_capacity(64),
+            scratch_stmts: Vec::with_capacity(64),
             lead_comment: None,
             line_comment: None,
         };
@@ -337,6 +341,17 @@ impl<'a> Parser<'a> {
         let len = (self.scratch.len() - mark) as u32;
         self.file.expr_lists.extend(self.scratch.drain(mark..));
         ExprList { start, len }
+    }
+
+    /// As `commit`, for statements.
+    #[inline]
+    fn commit_stmts(&mut self, mark: usize) -> StmtList {
+        let start = self.file.stmt_lists.len() as u32;
+        let len = (self.scratch_stmts.len() - mark) as u32;
+        self.file
+            .stmt_lists
+            .extend(self.scratch_stmts.drain(mark..));
+        StmtList { start, len }
     }
 
     fn list_of(&mut self, items: &[ExprId]) -> ExprList {
@@ -1408,15 +1423,16 @@ impl<'a> Parser<'a> {
 
     // ----- blocks and statements -----
 
-    fn parse_stmt_list(&mut self) -> PResult<Vec<StmtId>> {
-        let mut list = Vec::new();
+    fn parse_stmt_list(&mut self) -> PResult<StmtList> {
+        let mark = self.scratch_stmts.len();
         while !matches!(
             self.tok,
             Token::Case | Token::Default | Token::RBrace | Token::Eof
         ) {
-            list.push(self.parse_stmt()?);
+            let s = self.parse_stmt()?;
+            self.scratch_stmts.push(s);
         }
-        Ok(list)
+        Ok(self.commit_stmts(mark))
     }
 
     fn parse_body(&mut self) -> PResult<StmtId> {
@@ -1799,10 +1815,12 @@ impl<'a> Parser<'a> {
         }
         let type_switch = self.is_type_switch_guard(s2)?;
         let lbrace = self.expect(Token::LBrace)?;
-        let mut list = Vec::new();
+        let mark = self.scratch_stmts.len();
         while self.tok == Token::Case || self.tok == Token::Default {
-            list.push(self.parse_case_clause(type_switch)?);
+            let clause = self.parse_case_clause(type_switch)?;
+            self.scratch_stmts.push(clause);
         }
+        let list = self.commit_stmts(mark);
         let rbrace = self.expect(Token::RBrace)?;
         self.expect_semi()?;
         let body = self.stmt(Stmt::Block {
@@ -1886,10 +1904,12 @@ impl<'a> Parser<'a> {
     fn parse_select_stmt(&mut self) -> PResult<StmtId> {
         let pos = self.expect(Token::Select)?;
         let lbrace = self.expect(Token::LBrace)?;
-        let mut list = Vec::new();
+        let mark = self.scratch_stmts.len();
         while self.tok == Token::Case || self.tok == Token::Default {
-            list.push(self.parse_comm_clause()?);
+            let clause = self.parse_comm_clause()?;
+            self.scratch_stmts.push(clause);
         }
+        let list = self.commit_stmts(mark);
         let rbrace = self.expect(Token::RBrace)?;
         self.expect_semi()?;
         let body = self.stmt(Stmt::Block {

@@ -247,7 +247,7 @@ pub fn children(file: &File, node: Node, out: &mut Vec<Child>) {
             Stmt::Go { call, .. } | Stmt::Defer { call, .. } => out.push(e(*call)),
             Stmt::Return { results, .. } => out.extend(file.list(*results).iter().map(|v| e(*v))),
             Stmt::Branch { label, .. } => out.extend(label.map(Child::Name)),
-            Stmt::Block { list, .. } => out.extend(list.iter().map(|v| s(*v))),
+            Stmt::Block { list, .. } => out.extend(file.stmts_of(*list).iter().map(|v| s(*v))),
             Stmt::If {
                 init,
                 cond,
@@ -262,7 +262,7 @@ pub fn children(file: &File, node: Node, out: &mut Vec<Child>) {
             }
             Stmt::CaseClause { list, body, .. } => {
                 out.extend(list.iter().flat_map(|l| file.list(*l)).map(|v| e(*v)));
-                out.extend(body.iter().map(|v| s(*v)));
+                out.extend(file.stmts_of(*body).iter().map(|v| s(*v)));
             }
             Stmt::Switch {
                 init, tag, body, ..
@@ -280,7 +280,7 @@ pub fn children(file: &File, node: Node, out: &mut Vec<Child>) {
             }
             Stmt::CommClause { comm, body, .. } => {
                 out.extend(comm.map(s));
-                out.extend(body.iter().map(|v| s(*v)));
+                out.extend(file.stmts_of(*body).iter().map(|v| s(*v)));
             }
             Stmt::Select { body, .. } => out.push(s(*body)),
             Stmt::For {

@@ -254,15 +254,7 @@ fn resolve_with<'a>(
     let mut inputs = Vec::new();
     let mut config = serde_json::Map::new();
     for (key, entry) in with {
-        let whole = match &entry.value {
-            serde_json::Value::String(s) => refs::find(s)
-                .map_err(|e| format!("`with.{key}`: {e}"))?
-                .into_iter()
-                .next()
-                .filter(|r| r.range == (0..s.len()))
-                .map(|r| r.expr),
-            _ => None,
-        };
+        let whole = entry.whole.clone();
         match info.input(key) {
             Some(port) => {
                 let value = match &whole {

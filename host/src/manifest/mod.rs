@@ -95,6 +95,9 @@ pub struct WithEntry {
     pub value: serde_json::Value,
     /// Every `${{ }}` reference anywhere inside the value.
     pub refs: Vec<Expr>,
+    /// The reference, when the value is a string that is exactly one `${{ }}` (then the
+    /// referenced value keeps its kind instead of being interpolated as text).
+    pub whole: Option<Expr>,
 }
 
 /// The `allow` table: what a step may touch.
@@ -395,6 +398,13 @@ fn lower_step(
         for (key, value) in table.into_inner() {
             let value_span = value.span();
             let mut refs = Vec::new();
+            let whole = match value.get_ref() {
+                toml::Value::String(s) => refs::find(s)
+                    .ok()
+                    .filter(|r| refs::whole(s, r))
+                    .map(|r| r[0].expr.clone()),
+                _ => None,
+            };
             if let Err(message) = collect_refs(value.get_ref(), &mut refs) {
                 diags.push(
                     Diagnostic::error(message, Some(value_span.clone()))
@@ -409,6 +419,7 @@ fn lower_step(
                     span: value_span,
                     value: to_json(value.into_inner()),
                     refs,
+                    whole,
                 },
             );
         }

@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 
 use indexmap::IndexMap;
 
-use crate::manifest::{Allow, Diagnostic, Diagnostics, Expr, Manifest, Step, StepId, refs};
+use crate::manifest::{Allow, Diagnostic, Diagnostics, Expr, Manifest, Step, StepId};
 use crate::sandbox::fs::{GrantError, check_grant, check_not_protected};
 use crate::types::{PluginInfo, ValueKind};
 
@@ -280,13 +280,7 @@ fn check_with_entry(
     diags: &mut Diagnostics,
 ) {
     let uses = step.uses.get_ref();
-    let whole_ref = match &entry.value {
-        serde_json::Value::String(s) => refs::find(s)
-            .ok()
-            .filter(|r| refs::whole(s, r))
-            .map(|r| r[0].expr.clone()),
-        _ => None,
-    };
+    let whole_ref = entry.whole.clone();
     let interpolated = !entry.refs.is_empty() && whole_ref.is_none();
     let artifact_refs: Vec<&Expr> = entry
         .refs

@@ -702,16 +702,17 @@ impl File {
     /// The comments that start on `line` (1-based), in order: where `// #nosec` and
     /// `//nolint` annotations live.
     pub fn comments_on_line(&self, line: u32) -> impl Iterator<Item = (Comment, &str)> + '_ {
-        let all: Vec<Comment> = self
+        let line_of = |c: &Comment| self.position(c.pos).line;
+        // Groups are in source order: skip those ending before the line, stop after it.
+        let first = self
             .comments
+            .partition_point(|g| g.list.last().is_some_and(|c| line_of(c) < line));
+        self.comments[first..]
             .iter()
-            .flat_map(|g| g.list.iter().copied())
-            .collect();
-        let start = all.partition_point(|c| self.position(c.pos).line < line);
-        all.into_iter()
-            .skip(start)
-            .take_while(move |c| self.position(c.pos).line == line)
-            .map(move |c| (c, self.text(c)))
+            .take_while(move |g| g.list.first().is_some_and(|c| line_of(c) <= line))
+            .flat_map(|g| g.list.iter())
+            .filter(move |c| line_of(c) == line)
+            .map(move |c| (*c, self.text(*c)))
     }
 }
 

@@ -295,6 +295,15 @@ impl<'a> Parser<'a> {
         Ok(())
     }
 
+    /// Runs `parse` one nesting level deeper, within `MAX_NESTING`.
+    #[inline]
+    fn nested<T>(&mut self, parse: impl FnOnce(&mut Self) -> PResult<T>) -> PResult<T> {
+        self.enter()?;
+        let r = parse(self);
+        self.leave();
+        r
+    }
+
     #[inline]
     fn leave(&mut self) {
         self.nest -= 1;
@@ -1383,10 +1392,7 @@ impl<'a> Parser<'a> {
     }
 
     fn try_ident_or_type(&mut self) -> PResult<Option<ExprId>> {
-        self.enter()?;
-        let r = self.try_ident_or_type_inner();
-        self.leave();
-        r
+        self.nested(Self::try_ident_or_type_inner)
     }
 
     #[inline]
@@ -1451,10 +1457,7 @@ impl<'a> Parser<'a> {
     }
 
     fn parse_stmt(&mut self) -> PResult<StmtId> {
-        self.enter()?;
-        let r = self.parse_stmt_inner();
-        self.leave();
-        r
+        self.nested(Self::parse_stmt_inner)
     }
 
     #[inline]
@@ -2121,10 +2124,7 @@ impl<'a> Parser<'a> {
     }
 
     fn parse_unary_expr(&mut self) -> PResult<ExprId> {
-        self.enter()?;
-        let r = self.parse_unary_expr_inner();
-        self.leave();
-        r
+        self.nested(Self::parse_unary_expr_inner)
     }
 
     #[inline]

@@ -70,6 +70,9 @@ pub struct PluginInfo {
     pub outputs: Vec<Port>,
     /// Wanted capabilities (`fs:read`, `fs:write`, `secret:<NAME>`).
     pub wants: Vec<String>,
+    /// The rules its findings come from.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub rules: Vec<Rule>,
 }
 
 impl PluginInfo {
@@ -210,4 +213,63 @@ pub struct Finding {
     /// Tags.
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub tags: Vec<String>,
+    /// How sure the rule is, 0.0 to 1.0.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub confidence: Option<f32>,
+    /// Set when an annotation in the source suppresses the finding.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub suppression: Option<Suppression>,
+}
+
+impl Finding {
+    /// Whether the finding counts (it is not suppressed).
+    pub fn is_active(&self) -> bool {
+        self.suppression.is_none()
+    }
+}
+
+/// `low`, `medium` or `high` for a 0.0 to 1.0 confidence (below 0.5, below 0.8, above).
+pub fn confidence_level(confidence: f32) -> &'static str {
+    if confidence >= 0.8 {
+        "high"
+    } else if confidence >= 0.5 {
+        "medium"
+    } else {
+        "low"
+    }
+}
+
+/// Why a finding is suppressed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Suppression {
+    /// The annotation as written, e.g. `#nosec G101`.
+    pub annotation: String,
+    /// The justification after `--`, or empty.
+    #[serde(skip_serializing_if = "String::is_empty", default)]
+    pub justification: String,
+}
+
+/// What a plugin documents about one of its rules.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Rule {
+    /// The id findings carry.
+    pub id: String,
+    /// A kebab-case name.
+    pub name: String,
+    /// One line.
+    pub summary: String,
+    /// A paragraph of Markdown.
+    #[serde(skip_serializing_if = "String::is_empty", default)]
+    pub help: String,
+    /// The usual severity.
+    pub severity: Severity,
+    /// The usual confidence.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub confidence: Option<f32>,
+    /// Tags.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub tags: Vec<String>,
+    /// A 0.0 to 10.0 score for security rules.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub security_severity: Option<f32>,
 }

@@ -78,9 +78,20 @@ pub mod bindings {
 
 pub use bindings::sluice::step::host::Level;
 pub use bindings::sluice::step::types::{
-    Artifact, Failure, Finding, Invocation, Outcome, PluginInfo, Port, Severity, Span, Value,
-    ValueKind,
+    Artifact, Failure, Finding, Invocation, Outcome, PluginInfo, Port, Rule, Severity, Span,
+    Suppression, Value, ValueKind,
 };
+
+/// Confidence levels of three-level tools (gosec's LOW, MEDIUM, HIGH) on the contract's 0.0
+/// to 1.0 scale.
+pub mod confidence {
+    /// LOW.
+    pub const LOW: f32 = 0.3;
+    /// MEDIUM.
+    pub const MEDIUM: f32 = 0.6;
+    /// HIGH.
+    pub const HIGH: f32 = 0.9;
+}
 
 /// Where the step's workspace grants are mounted: `allow.read = ["src"]` is visible at
 /// `/workspace/src`.
@@ -150,6 +161,7 @@ impl PluginInfo {
             inputs: Vec::new(),
             outputs: Vec::new(),
             wants: Vec::new(),
+            rules: Vec::new(),
         }
     }
 
@@ -168,6 +180,12 @@ impl PluginInfo {
     /// Declares a wanted capability: `fs:read`, `fs:write` or `secret:<NAME>`.
     pub fn wants(mut self, capability: impl Into<String>) -> Self {
         self.wants.push(capability.into());
+        self
+    }
+
+    /// Documents the rules the plugin's findings come from.
+    pub fn rules(mut self, rules: impl IntoIterator<Item = Rule>) -> Self {
+        self.rules.extend(rules);
         self
     }
 }
@@ -291,7 +309,28 @@ impl Finding {
             message: message.into(),
             span: None,
             tags: Vec::new(),
+            confidence: None,
+            suppression: None,
         }
+    }
+
+    /// Sets how sure the rule is (0.0 to 1.0; see [`confidence`]).
+    pub fn confidence(mut self, confidence: f32) -> Self {
+        self.confidence = Some(confidence);
+        self
+    }
+
+    /// Marks the finding as suppressed by an annotation in the source, such as `#nosec`.
+    pub fn suppressed(
+        mut self,
+        annotation: impl Into<String>,
+        justification: impl Into<String>,
+    ) -> Self {
+        self.suppression = Some(Suppression {
+            annotation: annotation.into(),
+            justification: justification.into(),
+        });
+        self
     }
 
     /// Sets where the finding is.
@@ -303,6 +342,52 @@ impl Finding {
     /// Adds a tag, such as `CWE-798`.
     pub fn tag(mut self, tag: impl Into<String>) -> Self {
         self.tags.push(tag.into());
+        self
+    }
+}
+
+impl Rule {
+    /// A rule: its id (as findings carry it), a kebab-case name, a one-line summary and
+    /// the severity its findings usually have.
+    pub fn new(
+        id: impl Into<String>,
+        name: impl Into<String>,
+        summary: impl Into<String>,
+        severity: Severity,
+    ) -> Self {
+        Rule {
+            id: id.into(),
+            name: name.into(),
+            summary: summary.into(),
+            help: String::new(),
+            severity,
+            confidence: None,
+            tags: Vec::new(),
+            security_severity: None,
+        }
+    }
+
+    /// Sets the longer explanation (Markdown).
+    pub fn help(mut self, help: impl Into<String>) -> Self {
+        self.help = help.into();
+        self
+    }
+
+    /// Sets the usual confidence (0.0 to 1.0).
+    pub fn confidence(mut self, confidence: f32) -> Self {
+        self.confidence = Some(confidence);
+        self
+    }
+
+    /// Adds a tag, such as `CWE-798`.
+    pub fn tag(mut self, tag: impl Into<String>) -> Self {
+        self.tags.push(tag.into());
+        self
+    }
+
+    /// Sets the security severity (0.0 to 10.0).
+    pub fn security_severity(mut self, score: f32) -> Self {
+        self.security_severity = Some(score);
         self
     }
 }

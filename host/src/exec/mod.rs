@@ -315,7 +315,7 @@ pub async fn run(
                 step: report.id.clone(),
                 status: report.status.name(),
                 duration: report.duration.unwrap_or_default(),
-                findings: report.findings.len(),
+                findings: report.findings.iter().filter(|f| f.is_active()).count(),
             });
         }
         if report.status != Status::Passed && options.fail_fast && !stopping {

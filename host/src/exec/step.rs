@@ -11,7 +11,8 @@ use super::{Grants, RunContext, Status, StepReport};
 use crate::manifest::{Expr, WithEntry, refs, types::format_duration};
 use crate::plan::PlannedStep;
 use crate::runtime::{
-    Call, CallEnd, GuestOutcome, GuestValue, InputValue, LoadedPlugin, LogLevel, LogLine,
+    Call, CallEnd, GuestOutcome, GuestValue, HOST_COUNT, HOST_SARIF, InputValue, LoadedPlugin,
+    LogLevel, LogLine,
 };
 use crate::sandbox::fs::{INPUTS, Mount, OUTPUTS, workspace_mounts};
 use crate::sandbox::{Limits, StepSandbox};
@@ -219,7 +220,19 @@ async fn prepare_and_call(
             f
         })
         .collect();
-    report.outputs = collect_outputs(ctx, info, &outcome, &outputs_dir, status == Status::Passed)?;
+    report.outputs = collect_outputs(ctx, info, &outcome, &outputs_dir)?;
+    add_host_outputs(ctx, planned, info, &outputs_dir, report)?;
+    if status == Status::Passed
+        && let Some(missing) = info
+            .outputs
+            .iter()
+            .find(|p| p.required && !report.outputs.contains_key(&p.name))
+    {
+        return Err(format!(
+            "the plugin did not return required output `{}`",
+            missing.name
+        ));
+    }
     report.status = status;
     if status == Status::Failed {
         report.error = Some(if report.summary.is_empty() {
@@ -359,12 +372,19 @@ fn collect_outputs(
     info: &PluginInfo,
     outcome: &GuestOutcome,
     outputs_dir: &Path,
-    passed: bool,
 ) -> Result<IndexMap<String, Value>, String> {
-    let declared: Vec<&str> = info.outputs.iter().map(|p| p.name.as_str()).collect();
+    let declared: Vec<&str> = info
+        .outputs
+        .iter()
+        .map(|p| p.name.as_str())
+        .filter(|n| *n != HOST_COUNT && *n != HOST_SARIF)
+        .collect();
     let mut out = IndexMap::new();
     for (name, value) in &outcome.outputs {
-        let Some(port) = info.output(name) else {
+        let port = info
+            .output(name)
+            .filter(|_| name != HOST_COUNT && name != HOST_SARIF);
+        let Some(port) = port else {
             return Err(format!(
                 "the plugin returned output `{name}`, which its describe() does not declare (declared outputs: {})",
                 if declared.is_empty() {
@@ -404,18 +424,56 @@ fn collect_outputs(
             return Err(format!("the plugin returned output `{name}` twice"));
         }
     }
-    if passed
-        && let Some(missing) = info
-            .outputs
-            .iter()
-            .find(|p| p.required && !out.contains_key(&p.name))
-    {
-        return Err(format!(
-            "the plugin did not return required output `{}`",
-            missing.name
-        ));
-    }
     Ok(out)
+}
+
+/// Adds the outputs the host provides for every step: `count` (active findings) and `sarif`
+/// (the findings as a SARIF log, stored like any artifact).
+fn add_host_outputs(
+    ctx: &RunContext,
+    planned: &PlannedStep,
+    info: &PluginInfo,
+    outputs_dir: &Path,
+    report: &mut StepReport,
+) -> Result<(), String> {
+    let active = report.findings.iter().filter(|f| f.is_active()).count();
+    report
+        .outputs
+        .insert(HOST_COUNT.into(), Value::Integer(active as i64));
+    let log = crate::report::sarif::log(
+        &ctx.manifest.dir,
+        &[crate::report::sarif::RunInput {
+            step: planned.step.id.as_str(),
+            plugin: info,
+            findings: &report.findings,
+        }],
+    );
+    // Beside the step's outputs/, never inside: the plugin controls that directory.
+    let host_dir = outputs_dir.with_file_name("host-outputs");
+    std::fs::create_dir_all(&host_dir)
+        .map_err(|e| format!("cannot write the step's SARIF log: {e}"))?;
+    let path = host_dir.join(format!("{}.sarif", planned.step.id.as_str()));
+    std::fs::write(
+        &path,
+        serde_json::to_vec_pretty(&log).expect("SARIF serializes"),
+    )
+    .map_err(|e| format!("cannot write the step's SARIF log: {e}"))?;
+    let mut file = std::fs::File::open(&path)
+        .map_err(|e| format!("cannot read back the step's SARIF log: {e}"))?;
+    let (digest, size) = ctx
+        .store
+        .put(&mut file)
+        .map_err(|e| format!("cannot store the step's SARIF log: {e}"))?;
+    report.outputs.insert(
+        HOST_SARIF.into(),
+        Value::Artifact(ArtifactRef {
+            digest,
+            name: format!("{}.sarif", planned.step.id.as_str()),
+            size,
+            media_type: Some("application/sarif+json".into()),
+        }),
+    );
+    Ok(())
 }
 
 fn store_artifact(

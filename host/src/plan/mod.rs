@@ -679,6 +679,7 @@ mod tests {
                 inputs,
                 outputs,
                 wants: wants.iter().map(|w| w.to_string()).collect(),
+                rules: Vec::new(),
             },
         }
     }

@@ -2,6 +2,7 @@
 //! run record on disk.
 
 pub mod record;
+pub mod sarif;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
@@ -131,7 +132,11 @@ pub fn summary(report: &RunReport) -> String {
                 s.id.clone(),
                 s.status.name().to_string(),
                 s.duration.map_or_else(|| "-".into(), format_elapsed),
-                s.findings.len().to_string(),
+                s.findings
+                    .iter()
+                    .filter(|f| f.is_active())
+                    .count()
+                    .to_string(),
                 truncate(
                     if s.summary.is_empty() {
                         s.error.as_deref().unwrap_or_default()
@@ -178,7 +183,13 @@ pub fn summary(report: &RunReport) -> String {
         .steps
         .iter()
         .flat_map(|s| s.findings.iter().map(move |f| (s.id.as_str(), f)))
+        .filter(|(_, f)| f.is_active())
         .collect();
+    let suppressed: usize = report
+        .steps
+        .iter()
+        .map(|s| s.findings.iter().filter(|f| !f.is_active()).count())
+        .sum();
     if !findings.is_empty() {
         writeln!(out, "\nfindings ({}):", findings.len()).unwrap();
         let mut by_file: BTreeMap<&str, Vec<(&str, &Finding)>> = BTreeMap::new();
@@ -204,9 +215,17 @@ pub fn summary(report: &RunReport) -> String {
                 let place = f.span.as_ref().map_or_else(String::new, |s| {
                     format!("{}:{}:{}  ", s.path, s.line, s.column)
                 });
+                let confidence = f.confidence.map_or_else(String::new, |c| {
+                    format!(", confidence {}", crate::types::confidence_level(c))
+                });
+                let tags = if f.tags.is_empty() {
+                    String::new()
+                } else {
+                    format!(", {}", f.tags.join(", "))
+                };
                 writeln!(
                     out,
-                    "    {place}{}  {}  {}  [{step}]",
+                    "    {place}{}  {}  {}  [{step}{confidence}{tags}]",
                     f.severity.name(),
                     f.rule,
                     f.message
@@ -214,6 +233,14 @@ pub fn summary(report: &RunReport) -> String {
                 .unwrap();
             }
         }
+    }
+    if suppressed > 0 {
+        writeln!(
+            out,
+            "\n{suppressed} suppressed finding{} not shown (they are in the run record and the SARIF logs)",
+            if suppressed == 1 { "" } else { "s" }
+        )
+        .unwrap();
     }
 
     let problems: Vec<String> = report

@@ -1,7 +1,7 @@
 //! Conversions between the generated bindings and the host's own types.
 
 use super::bindings::sluice::step::types as wit;
-use crate::types::{Finding, PluginInfo, Port, Severity, Span, ValueKind};
+use crate::types::{Finding, PluginInfo, Port, Rule, Severity, Span, Suppression, ValueKind};
 
 pub(crate) fn kind(k: wit::ValueKind) -> ValueKind {
     match k {
@@ -23,25 +23,86 @@ fn port(p: wit::Port) -> Port {
     }
 }
 
-pub(crate) fn info(i: wit::PluginInfo) -> PluginInfo {
-    PluginInfo {
+/// The outputs the host adds to every step, computed from its findings.
+pub fn host_outputs() -> [Port; 2] {
+    [
+        Port {
+            name: HOST_COUNT.into(),
+            kind: ValueKind::Integer,
+            required: true,
+            description: "Findings that are not suppressed (provided by the host)".into(),
+        },
+        Port {
+            name: HOST_SARIF.into(),
+            kind: ValueKind::Artifact,
+            required: true,
+            description: "The step's findings as SARIF 2.1.0 (provided by the host)".into(),
+        },
+    ]
+}
+
+/// The host-provided output holding the number of active findings.
+pub const HOST_COUNT: &str = "count";
+/// The host-provided output holding the SARIF log.
+pub const HOST_SARIF: &str = "sarif";
+
+pub(crate) fn info(i: wit::PluginInfo) -> Result<PluginInfo, String> {
+    if let Some(p) = i
+        .outputs
+        .iter()
+        .find(|p| p.name == HOST_COUNT || p.name == HOST_SARIF)
+    {
+        return Err(format!(
+            "it declares output `{}`, which the host provides for every step (`count` and `sarif` are reserved)",
+            p.name
+        ));
+    }
+    Ok(PluginInfo {
         name: i.name,
         version: i.version,
         description: i.description,
         inputs: i.inputs.into_iter().map(port).collect(),
-        outputs: i.outputs.into_iter().map(port).collect(),
+        outputs: i
+            .outputs
+            .into_iter()
+            .map(port)
+            .chain(host_outputs())
+            .collect(),
         wants: i.wants,
+        rules: i
+            .rules
+            .into_iter()
+            .map(|r| Rule {
+                id: r.id,
+                name: r.name,
+                summary: r.summary,
+                help: r.help,
+                severity: severity(r.severity),
+                confidence: r.confidence.map(clamp_unit),
+                tags: r.tags,
+                security_severity: r.security_severity.map(|s| s.clamp(0.0, 10.0)),
+            })
+            .collect(),
+    })
+}
+
+fn severity(s: wit::Severity) -> Severity {
+    match s {
+        wit::Severity::Note => Severity::Note,
+        wit::Severity::Warning => Severity::Warning,
+        wit::Severity::Error => Severity::Error,
     }
+}
+
+/// A confidence as the contract defines it; NaN (which a guest can send) becomes 0.
+fn clamp_unit(c: f32) -> f32 {
+    if c.is_nan() { 0.0 } else { c.clamp(0.0, 1.0) }
 }
 
 pub(crate) fn finding(f: wit::Finding) -> Finding {
     Finding {
         rule: f.rule,
-        severity: match f.severity {
-            wit::Severity::Note => Severity::Note,
-            wit::Severity::Warning => Severity::Warning,
-            wit::Severity::Error => Severity::Error,
-        },
+        severity: severity(f.severity),
         message: f.message,
         span: f.span.map(|s| Span {
             path: s.path,
@@ -51,6 +112,11 @@ pub(crate) fn finding(f: wit::Finding) -> Finding {
             end_column: s.end_column,
         }),
         tags: f.tags,
+        confidence: f.confidence.map(clamp_unit),
+        suppression: f.suppression.map(|s| Suppression {
+            annotation: s.annotation,
+            justification: s.justification,
+        }),
     }
 }
 

@@ -21,7 +21,7 @@ use wasmtime::{
 };
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 
-pub use convert::{GuestValue, InputValue};
+pub use convert::{GuestValue, HOST_COUNT, HOST_SARIF, InputValue, host_outputs};
 pub use host::{EventSink, LogLevel, LogLine, StepEvent};
 
 use self::bindings::{Step, StepPre};
@@ -357,7 +357,7 @@ impl Runtime {
             step.call_describe(&mut store).await
         };
         match tokio::time::timeout(DESCRIBE_LIMITS.timeout, result).await {
-            Ok(Ok(info)) => Ok(convert::info(info)),
+            Ok(Ok(info)) => convert::info(info).map_err(LoadError::Describe),
             Ok(Err(e)) => {
                 let stderr = String::from_utf8_lossy(&stderr.contents()).into_owned();
                 Err(LoadError::Describe(

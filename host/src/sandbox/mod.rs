@@ -93,7 +93,11 @@ impl StepSandbox {
             .stderr(stderr)
             .allow_tcp(false)
             .allow_udp(false)
-            .allow_ip_name_lookup(false);
+            .allow_ip_name_lookup(false)
+            // File operations run on the step's own thread instead of a round trip through
+            // tokio's blocking pool for every read: a step is CPU-bound guest code on that
+            // thread anyway, and analysers that read thousands of files ran 3x slower.
+            .allow_blocking_current_thread(true);
         for (k, v) in &self.env {
             b.env(k, v);
         }

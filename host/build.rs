@@ -7,13 +7,29 @@ use sha2::{Digest, Sha256};
 include!("build/components.rs");
 
 /// Built-in plugins: (name used in `uses = "..."`, package, file cargo writes).
-const BUILTINS: &[(&str, ComponentCrate)] = &[(
-    "go-mod",
-    ComponentCrate {
-        package: "sluice-plugin-go-mod",
-        artifact: "sluice_plugin_go_mod.wasm",
-    },
-)];
+const BUILTINS: &[(&str, ComponentCrate)] = &[
+    (
+        "go-mod",
+        ComponentCrate {
+            package: "sluice-plugin-go-mod",
+            artifact: "sluice_plugin_go_mod.wasm",
+        },
+    ),
+    (
+        "golint",
+        ComponentCrate {
+            package: "sluice-plugin-golint",
+            artifact: "sluice_plugin_golint.wasm",
+        },
+    ),
+    (
+        "gosec",
+        ComponentCrate {
+            package: "sluice-plugin-gosec",
+            artifact: "sluice_plugin_gosec.wasm",
+        },
+    ),
+];
 
 fn main() {
     let manifest_dir = std::env::var("CARGO_MANIFEST_DIR").unwrap();

@@ -37,7 +37,27 @@ fn the_demo_pipeline_passes() {
         "example.com/go-service"
     );
     assert_eq!(module["outputs"]["go-version"]["value"], "1.19");
-    assert!(out.stdout.contains("passed: 1 step in"), "{}", out.stdout);
+    assert!(out.stdout.contains("passed: 3 steps in"), "{}", out.stdout);
+
+    // The deliberate findings of the demo's Go code (examples/go-service/README.md).
+    let lint = step(&run, "lint");
+    assert_eq!(lint["outputs"]["count"]["value"], 3, "{lint}");
+    let sec = step(&run, "sec");
+    assert_eq!(sec["outputs"]["count"]["value"], 2, "{sec}");
+    assert_eq!(
+        sec["outputs"]["sarif"]["value"]["media_type"], "application/sarif+json",
+        "{sec}"
+    );
+    assert!(
+        out.stdout.contains("internal/greet/audit.go:8:5  warning  var-naming  var requestId should be requestID  [lint, confidence high]"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("internal/greet/audit.go:17:9  warning  G306  Expect WriteFile permissions to be 0600 or less  [sec, confidence high, CWE-276]"),
+        "{}",
+        out.stdout
+    );
 }
 
 #[test]

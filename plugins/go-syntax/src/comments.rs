@@ -48,7 +48,9 @@ fn owns_comments(node: Node) -> bool {
     )
 }
 
-fn extent(file: &File, node: Node) -> Option<(Pos, Pos)> {
+/// Where a declaration, spec, statement or field starts and ends (end exclusive, looking into
+/// compound statements' last part); `None` for other nodes.
+pub fn extent(file: &File, node: Node) -> Option<(Pos, Pos)> {
     use crate::ast::{Decl, Spec};
     Some(match node {
         Node::Stmt(s) => (file.stmt_pos(s), stmt_end(file, s)),

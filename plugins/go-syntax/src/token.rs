@@ -53,6 +53,12 @@ impl LineIndex {
         LineIndex { starts }
     }
 
+    /// Where 1-based `line` starts, if the file has that line.
+    pub fn line_start(&self, line: u32) -> Option<Pos> {
+        let i = (line as usize).checked_sub(1)?;
+        self.starts.get(i).map(|&s| Pos(s))
+    }
+
     /// The line and column of `pos`.
     pub fn position(&self, pos: Pos) -> Position {
         let line = match self.starts.binary_search(&pos.0) {

@@ -291,7 +291,7 @@ fn normalize_dir(dir: &str) -> Result<String, Failure> {
 fn pattern_ok(p: &str) -> Result<(), Failure> {
     let ok = (p == "." || p == "./..." || p.starts_with("./"))
         && !p.split('/').any(|c| c == "..")
-        && !p[..p.len().saturating_sub(4)].contains("...");
+        && !p.strip_suffix("/...").unwrap_or(p).contains("...");
     if ok {
         Ok(())
     } else {

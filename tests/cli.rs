@@ -106,3 +106,13 @@ fn a_missing_manifest_is_an_invocation_error() {
 fn help_names_the_commands_exit_codes_and_environment() {
     snapshot!(show(&Workspace::new(), &["--help"]));
 }
+
+#[test]
+fn run_names_an_unknown_analyser_option() {
+    let ws = Workspace::new();
+    ws.file("go.mod", "module example.com/m\n\ngo 1.22\n");
+    ws.manifest(
+        "[steps.sec]\nuses = \"gosec\"\nallow = { read = [\".\"] }\nwith = { fial-on = \"high\" }\n",
+    );
+    snapshot!(show(&ws, &["run"]));
+}

@@ -108,6 +108,13 @@ pub struct StepReport {
     pub log: Vec<LogLine>,
 }
 
+impl StepReport {
+    /// Findings that count: those no annotation suppresses.
+    pub fn active_findings(&self) -> usize {
+        self.findings.iter().filter(|f| f.is_active()).count()
+    }
+}
+
 fn ser_ms<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
     match d {
         Some(d) => s.serialize_some(&(d.as_secs_f64() * 1000.0).round()),
@@ -315,7 +322,7 @@ pub async fn run(
                 step: report.id.clone(),
                 status: report.status.name(),
                 duration: report.duration.unwrap_or_default(),
-                findings: report.findings.iter().filter(|f| f.is_active()).count(),
+                findings: report.active_findings(),
             });
         }
         if report.status != Status::Passed && options.fail_fast && !stopping {

@@ -12,7 +12,7 @@ use crate::manifest::{Expr, WithEntry, refs, types::format_duration};
 use crate::plan::PlannedStep;
 use crate::runtime::{
     Call, CallEnd, GuestOutcome, GuestValue, HOST_COUNT, HOST_SARIF, InputValue, LoadedPlugin,
-    LogLevel, LogLine,
+    LogLevel, LogLine, is_host_output,
 };
 use crate::sandbox::fs::{INPUTS, Mount, OUTPUTS, workspace_mounts};
 use crate::sandbox::{Limits, StepSandbox};
@@ -221,7 +221,7 @@ async fn prepare_and_call(
         })
         .collect();
     report.outputs = collect_outputs(ctx, info, &outcome, &outputs_dir)?;
-    add_host_outputs(ctx, planned, info, &outputs_dir, report)?;
+    add_host_outputs(ctx, planned, info, report)?;
     if status == Status::Passed
         && let Some(missing) = info
             .outputs
@@ -377,13 +377,11 @@ fn collect_outputs(
         .outputs
         .iter()
         .map(|p| p.name.as_str())
-        .filter(|n| *n != HOST_COUNT && *n != HOST_SARIF)
+        .filter(|n| !is_host_output(n))
         .collect();
     let mut out = IndexMap::new();
     for (name, value) in &outcome.outputs {
-        let port = info
-            .output(name)
-            .filter(|_| name != HOST_COUNT && name != HOST_SARIF);
+        let port = info.output(name).filter(|_| !is_host_output(name));
         let Some(port) = port else {
             return Err(format!(
                 "the plugin returned output `{name}`, which its describe() does not declare (declared outputs: {})",
@@ -433,10 +431,9 @@ fn add_host_outputs(
     ctx: &RunContext,
     planned: &PlannedStep,
     info: &PluginInfo,
-    outputs_dir: &Path,
     report: &mut StepReport,
 ) -> Result<(), String> {
-    let active = report.findings.iter().filter(|f| f.is_active()).count();
+    let active = report.active_findings();
     report
         .outputs
         .insert(HOST_COUNT.into(), Value::Integer(active as i64));
@@ -448,21 +445,10 @@ fn add_host_outputs(
             findings: &report.findings,
         }],
     );
-    // Beside the step's outputs/, never inside: the plugin controls that directory.
-    let host_dir = outputs_dir.with_file_name("host-outputs");
-    std::fs::create_dir_all(&host_dir)
-        .map_err(|e| format!("cannot write the step's SARIF log: {e}"))?;
-    let path = host_dir.join(format!("{}.sarif", planned.step.id.as_str()));
-    std::fs::write(
-        &path,
-        serde_json::to_vec_pretty(&log).expect("SARIF serializes"),
-    )
-    .map_err(|e| format!("cannot write the step's SARIF log: {e}"))?;
-    let mut file = std::fs::File::open(&path)
-        .map_err(|e| format!("cannot read back the step's SARIF log: {e}"))?;
+    let bytes = serde_json::to_vec_pretty(&log).expect("SARIF serializes");
     let (digest, size) = ctx
         .store
-        .put(&mut file)
+        .put(&mut bytes.as_slice())
         .map_err(|e| format!("cannot store the step's SARIF log: {e}"))?;
     report.outputs.insert(
         HOST_SARIF.into(),

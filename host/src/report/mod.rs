@@ -188,7 +188,7 @@ pub fn summary(report: &RunReport) -> String {
     let suppressed: usize = report
         .steps
         .iter()
-        .map(|s| s.findings.iter().filter(|f| !f.is_active()).count())
+        .map(|s| s.findings.len() - s.active_findings())
         .sum();
     if !findings.is_empty() {
         writeln!(out, "\nfindings ({}):", findings.len()).unwrap();

@@ -192,11 +192,14 @@ fn uri_escape(path: &str) -> String {
     out
 }
 
-/// Lines of workspace files, read on demand, for column conversion.
+/// A file's bytes and the offsets where its lines start.
+type Lines = (Vec<u8>, Vec<usize>);
+
+/// Workspace files read on demand, with their line starts, for column conversion.
 struct LineCache {
     root: PathBuf,
-    files: HashMap<String, Option<Vec<u32>>>,
-    texts: HashMap<String, Vec<u8>>,
+    /// By workspace-relative path: the bytes and line starts, or `None` when unreadable.
+    files: HashMap<String, Option<Lines>>,
 }
 
 impl LineCache {
@@ -204,46 +207,42 @@ impl LineCache {
         LineCache {
             root: root.to_path_buf(),
             files: HashMap::new(),
-            texts: HashMap::new(),
         }
     }
 
     /// The UTF-16 column of 1-based byte column `column` on 1-based `line` of `path`; the
     /// byte column itself when the file cannot be read or the position is outside it.
     fn utf16_column(&mut self, path: &str, line: u32, column: u32) -> u32 {
-        if !self.files.contains_key(path) {
-            let safe = !path.starts_with('/') && !path.split('/').any(|c| c == "..");
-            let text = safe
-                .then(|| std::fs::read(self.root.join(path)).ok())
-                .flatten();
-            let starts = text.as_ref().map(|t| {
-                std::iter::once(0)
-                    .chain(
-                        t.iter()
-                            .enumerate()
-                            .filter(|(_, b)| **b == b'\n')
-                            .map(|(i, _)| i as u32 + 1),
-                    )
-                    .collect()
-            });
-            if let Some(t) = text {
-                self.texts.insert(path.to_string(), t);
+        let root = &self.root;
+        let file = self.files.entry(path.to_string()).or_insert_with(|| {
+            // Only paths inside the workspace are read.
+            if path.starts_with('/') || path.split('/').any(|c| c == "..") {
+                return None;
             }
-            self.files.insert(path.to_string(), starts);
-        }
-        let (Some(Some(starts)), Some(text)) = (self.files.get(path), self.texts.get(path)) else {
+            let text = std::fs::read(root.join(path)).ok()?;
+            let starts = std::iter::once(0).chain(newline_ends(&text)).collect();
+            Some((text, starts))
+        });
+        let Some((text, starts)) = file else {
             return column;
         };
-        let Some(&start) = starts.get(line as usize - 1) else {
+        let Some(&start) = (line as usize).checked_sub(1).and_then(|i| starts.get(i)) else {
             return column;
         };
-        let start = start as usize;
         let end = (start + column as usize - 1).min(text.len());
-        match std::str::from_utf8(&text[start..end]) {
+        match std::str::from_utf8(&text[start.min(end)..end]) {
             Ok(prefix) => prefix.encode_utf16().count() as u32 + 1,
             Err(_) => column,
         }
     }
+}
+
+/// The offsets just after each newline.
+fn newline_ends(text: &[u8]) -> impl Iterator<Item = usize> + '_ {
+    text.iter()
+        .enumerate()
+        .filter(|(_, b)| **b == b'\n')
+        .map(|(i, _)| i + 1)
 }
 
 #[cfg(test)]

@@ -46,12 +46,13 @@ pub const HOST_COUNT: &str = "count";
 /// The host-provided output holding the SARIF log.
 pub const HOST_SARIF: &str = "sarif";
 
+/// Whether `name` is an output the host provides (which a plugin may not declare or return).
+pub fn is_host_output(name: &str) -> bool {
+    name == HOST_COUNT || name == HOST_SARIF
+}
+
 pub(crate) fn info(i: wit::PluginInfo) -> Result<PluginInfo, String> {
-    if let Some(p) = i
-        .outputs
-        .iter()
-        .find(|p| p.name == HOST_COUNT || p.name == HOST_SARIF)
-    {
+    if let Some(p) = i.outputs.iter().find(|p| is_host_output(&p.name)) {
         return Err(format!(
             "it declares output `{}`, which the host provides for every step (`count` and `sarif` are reserved)",
             p.name

@@ -21,7 +21,7 @@ use wasmtime::{
 };
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 
-pub use convert::{GuestValue, HOST_COUNT, HOST_SARIF, InputValue, host_outputs};
+pub use convert::{GuestValue, HOST_COUNT, HOST_SARIF, InputValue, host_outputs, is_host_output};
 pub use host::{EventSink, LogLevel, LogLine, StepEvent};
 
 use self::bindings::{Step, StepPre};

@@ -6,6 +6,7 @@
 
 pub mod build;
 pub mod expect;
+pub mod gomod;
 
 use std::path::{Path, PathBuf};
 
@@ -161,9 +162,11 @@ impl Module {
                 if dir.is_empty() { "." } else { &dir }
             )));
         }
-        let go_mod = std::fs::read_to_string(root.join("go.mod")).ok();
-        let go_version = go_mod.as_deref().and_then(go_directive);
-        let path = go_mod.as_deref().and_then(module_path);
+        let go_mod = std::fs::read_to_string(root.join("go.mod"))
+            .map(|src| gomod::parse_go_mod(&src))
+            .unwrap_or_default();
+        let go_version = go_mod.go.as_deref().and_then(major_minor);
+        let path = go_mod.module;
         for p in &common.packages {
             pattern_ok(p)?;
         }
@@ -274,7 +277,9 @@ pub fn span(file: &File, start: Pos, end: Pos) -> Span {
     Span::new(file.name.clone(), s.line, s.column).to(e.line, e.column)
 }
 
-fn normalize_dir(dir: &str) -> Result<String, Failure> {
+/// A module directory from the configuration, relative to the workspace (`""` for the
+/// workspace itself); absolute paths and `..` are invalid.
+pub fn normalize_dir(dir: &str) -> Result<String, Failure> {
     let trimmed = dir.trim_start_matches("./").trim_end_matches('/');
     if trimmed.starts_with('/') || trimmed.split('/').any(|c| c == "..") {
         return Err(Failure::invalid(format!(
@@ -373,24 +378,12 @@ fn go_file_names(dir: &Path, include_tests: bool) -> std::io::Result<Vec<String>
     Ok(out)
 }
 
-/// The `module` directive of a go.mod.
-pub fn module_path(go_mod: &str) -> Option<String> {
-    go_mod.lines().find_map(|l| {
-        let rest = l.trim().strip_prefix("module")?;
-        let p = rest.trim().trim_matches('"');
-        (!p.is_empty() && rest.starts_with([' ', '\t'])).then(|| p.to_string())
-    })
-}
-
-/// The `go` directive of a go.mod, as (major, minor).
-pub fn go_directive(go_mod: &str) -> Option<(u32, u32)> {
-    go_mod.lines().find_map(|l| {
-        let v = l.trim().strip_prefix("go ")?.trim();
-        let mut parts = v.split('.');
-        let major = parts.next()?.parse().ok()?;
-        let minor = parts.next()?.parse().ok()?;
-        Some((major, minor))
-    })
+/// A `go` directive's version as (major, minor): `1.21.3` is (1, 21).
+pub fn major_minor(version: &str) -> Option<(u32, u32)> {
+    let mut parts = version.split('.');
+    let major = parts.next()?.parse().ok()?;
+    let minor = parts.next()?.parse().ok()?;
+    Some((major, minor))
 }
 
 /// The `with` keys of [`Common`].
@@ -451,7 +444,8 @@ mod tests {
 
     #[test]
     fn go_versions() {
-        assert_eq!(go_directive("module m\n\ngo 1.21.3\n"), Some((1, 21)));
-        assert_eq!(go_directive("module m\n"), None);
+        assert_eq!(major_minor("1.21.3"), Some((1, 21)));
+        assert_eq!(major_minor("1.22"), Some((1, 22)));
+        assert_eq!(major_minor("1"), None);
     }
 }

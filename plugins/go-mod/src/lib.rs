@@ -14,8 +14,8 @@ use sluice_sdk::{
     ValueKind,
 };
 
-mod gomod;
-pub use gomod::{GoMod, GoSum, Problem, Replace, Require, parse_go_mod, parse_go_sum};
+pub use go_check::gomod::{GoMod, GoSum, Problem, Replace, Require, parse_go_mod, parse_go_sum};
+use go_check::normalize_dir;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
@@ -83,20 +83,6 @@ impl Plugin for GoModPlugin {
             sum_src.as_deref(),
         )
     }
-}
-
-fn normalize_dir(dir: &str) -> Result<String, Failure> {
-    let trimmed = dir.trim_start_matches("./").trim_end_matches('/');
-    if trimmed.starts_with('/') || trimmed.split('/').any(|c| c == "..") {
-        return Err(Failure::invalid(format!(
-            "`dir = {dir:?}` must be a path inside the workspace, like \".\" or \"services/api\""
-        )));
-    }
-    Ok(if trimmed == "." {
-        String::new()
-    } else {
-        trimmed.to_string()
-    })
 }
 
 /// Checks the two files and builds the outcome; a malformed line fails the step.

@@ -647,6 +647,19 @@ impl File {
         }
     }
 
+    /// The specs of every `import` declaration, in order (with their comments, which
+    /// [`File::imports`] does not keep).
+    pub fn import_specs(&self) -> impl Iterator<Item = &Spec> + '_ {
+        self.decls.iter().flat_map(move |&d| match self.decl(d) {
+            Decl::Gen {
+                tok: Token::Import,
+                specs,
+                ..
+            } => specs.as_slice(),
+            _ => &[],
+        })
+    }
+
     /// The package name.
     pub fn package_name(&self) -> &str {
         self.text(self.package_name)

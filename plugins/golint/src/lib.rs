@@ -79,12 +79,10 @@ pub fn analyse(workspace: &std::path::Path, config: &Config) -> Result<Report, F
         let facts = lint::PackageFacts {
             import_path: module.import_path(&pkg.dir),
         };
-        for p in lint::lint_package(pkg, &facts) {
-            if p.confidence >= config.min_confidence && !config.disable.iter().any(|d| d == p.rule)
-            {
-                out.push(p.finding);
-            }
-        }
+        out.extend(lint::lint_package(pkg, &facts).into_iter().filter(|f| {
+            f.confidence.unwrap_or(1.0) >= config.min_confidence
+                && !config.disable.contains(&f.rule)
+        }));
     })?;
     Ok(Report { findings, stats })
 }

@@ -14,16 +14,6 @@ pub struct PackageFacts {
     pub import_path: String,
 }
 
-/// A finding before the plugin filters it by confidence and rule.
-pub struct Problem {
-    /// The rule id.
-    pub rule: &'static str,
-    /// golint's confidence.
-    pub confidence: f32,
-    /// The finding.
-    pub finding: Finding,
-}
-
 const COMMON_INITIALISMS: &[&str] = &[
     "ACL", "API", "ASCII", "CPU", "CSS", "DNS", "EOF", "GUID", "HTML", "HTTP", "HTTPS", "ID", "IP",
     "JSON", "LHS", "QPS", "RAM", "RHS", "RPC", "SLA", "SMTP", "SQL", "SSH", "TCP", "TLS", "TTL",
@@ -137,8 +127,8 @@ fn is_ident(file: &File, x: ExprId, name: &str) -> bool {
     matches!(file.expr(x), Expr::Ident(id) if file.text(*id) == name)
 }
 
-/// Checks one package.
-pub fn lint_package(pkg: &Package, facts: &PackageFacts) -> Vec<Problem> {
+/// Checks one package. Every finding carries golint's confidence: the plugin filters on it.
+pub fn lint_package(pkg: &Package, facts: &PackageFacts) -> Vec<Finding> {
     let mut out = Vec::new();
     let main = pkg.name == "main";
 
@@ -253,21 +243,17 @@ fn problem(
     start: Pos,
     end: Pos,
     message: String,
-) -> Problem {
-    Problem {
-        rule,
-        confidence,
-        finding: Finding::new(rule, Severity::Warning, message)
-            .at(span(file, start, end))
-            .confidence(confidence),
-    }
+) -> Finding {
+    Finding::new(rule, Severity::Warning, message)
+        .at(span(file, start, end))
+        .confidence(confidence)
 }
 
 struct FileLint<'a> {
     file: &'a File,
     main: bool,
     test: bool,
-    out: &'a mut Vec<Problem>,
+    out: &'a mut Vec<Finding>,
     ignore_else: HashSet<StmtId>,
 }
 
@@ -357,53 +343,43 @@ impl FileLint<'_> {
     fn imports(&mut self) {
         let f = self.file;
         let mut prev_blank_line: Option<u32> = None;
-        for &d in &f.decls {
-            let Decl::Gen {
-                tok: Token::Import,
-                specs,
-                ..
-            } = f.decl(d)
+        for s in f.import_specs() {
+            let Spec::Import {
+                doc,
+                name,
+                path,
+                comment,
+            } = s
             else {
                 continue;
             };
-            for s in specs {
-                let Spec::Import {
-                    doc,
-                    name,
-                    path,
-                    comment,
-                } = s
-                else {
-                    continue;
-                };
-                let start = name.map_or_else(|| f.expr_pos(*path), |n| n.pos);
-                let end = f.expr_end(*path);
-                let line = f.position(start).line;
-                let name_text = name.map(|n| f.text(n));
-                if name_text == Some(".") && !self.test {
+            let start = name.map_or_else(|| f.expr_pos(*path), |n| n.pos);
+            let end = f.expr_end(*path);
+            let line = f.position(start).line;
+            let name_text = name.map(|n| f.text(n));
+            if name_text == Some(".") && !self.test {
+                self.report(
+                    "dot-imports",
+                    1.0,
+                    start,
+                    end,
+                    "should not use dot imports".into(),
+                );
+            }
+            if name_text == Some("_") {
+                let in_run = prev_blank_line.is_some_and(|p| p + 1 == line);
+                prev_blank_line = Some(line);
+                if !self.main && !self.test && !in_run && doc.is_none() && comment.is_none() {
                     self.report(
-                        "dot-imports",
-                        1.0,
-                        start,
-                        end,
-                        "should not use dot imports".into(),
-                    );
-                }
-                if name_text == Some("_") {
-                    let in_run = prev_blank_line.is_some_and(|p| p + 1 == line);
-                    prev_blank_line = Some(line);
-                    if !self.main && !self.test && !in_run && doc.is_none() && comment.is_none() {
-                        self.report(
                             "blank-imports",
                             1.0,
                             start,
                             end,
                             "a blank import should be only in a main or test package, or have a comment justifying it".into(),
                         );
-                    }
-                } else {
-                    prev_blank_line = None;
                 }
+            } else {
+                prev_blank_line = None;
             }
         }
     }

@@ -510,52 +510,42 @@ impl<'a> Checker<'a> {
 
     fn imports(&mut self) {
         let f = self.file;
-        for &d in &f.decls {
-            let Decl::Gen {
-                tok: Token::Import,
-                specs,
-                ..
-            } = f.decl(d)
-            else {
+        for s in f.import_specs() {
+            let Spec::Import { path, name, .. } = s else {
                 continue;
             };
-            for s in specs {
-                let Spec::Import { path, name, .. } = s else {
+            let Some(p) = string_lit(f, *path) else {
+                continue;
+            };
+            let start = name.map_or_else(|| f.expr_pos(*path), |n| n.pos);
+            let end = f.expr_end(*path);
+            let (id, why) = match p.as_str() {
+                "crypto/md5" => ("G501", "weak cryptographic primitive"),
+                "crypto/des" => ("G502", "weak cryptographic primitive"),
+                "crypto/rc4" => ("G503", "weak cryptographic primitive"),
+                "net/http/cgi" => (
+                    "G504",
+                    "Go versions < 1.6.3 are vulnerable to Httpoxy attack: (CVE-2016-5386)",
+                ),
+                "crypto/sha1" => ("G505", "weak cryptographic primitive"),
+                "golang.org/x/crypto/md4" => {
+                    ("G506", "deprecated and weak cryptographic primitive")
+                }
+                "golang.org/x/crypto/ripemd160" => {
+                    ("G507", "deprecated and weak cryptographic primitive")
+                }
+                "net/http/pprof" => {
+                    self.issue(
+                        "G108",
+                        start,
+                        end,
+                        "Profiling endpoint is automatically exposed on /debug/pprof",
+                    );
                     continue;
-                };
-                let Some(p) = string_lit(f, *path) else {
-                    continue;
-                };
-                let start = name.map_or_else(|| f.expr_pos(*path), |n| n.pos);
-                let end = f.expr_end(*path);
-                let (id, why) = match p.as_str() {
-                    "crypto/md5" => ("G501", "weak cryptographic primitive"),
-                    "crypto/des" => ("G502", "weak cryptographic primitive"),
-                    "crypto/rc4" => ("G503", "weak cryptographic primitive"),
-                    "net/http/cgi" => (
-                        "G504",
-                        "Go versions < 1.6.3 are vulnerable to Httpoxy attack: (CVE-2016-5386)",
-                    ),
-                    "crypto/sha1" => ("G505", "weak cryptographic primitive"),
-                    "golang.org/x/crypto/md4" => {
-                        ("G506", "deprecated and weak cryptographic primitive")
-                    }
-                    "golang.org/x/crypto/ripemd160" => {
-                        ("G507", "deprecated and weak cryptographic primitive")
-                    }
-                    "net/http/pprof" => {
-                        self.issue(
-                            "G108",
-                            start,
-                            end,
-                            "Profiling endpoint is automatically exposed on /debug/pprof",
-                        );
-                        continue;
-                    }
-                    _ => continue,
-                };
-                self.issue(id, start, end, format!("Blocklisted import {p}: {why}"));
-            }
+                }
+                _ => continue,
+            };
+            self.issue(id, start, end, format!("Blocklisted import {p}: {why}"));
         }
     }
 
@@ -874,7 +864,6 @@ impl<'a> Checker<'a> {
 
     fn temp_path(&mut self, call: ExprId, arg: Option<ExprId>) {
         let Some(a) = arg else { return };
-        let f = self.file;
         let predictable = match self.string_value(a) {
             Some(s) => s.starts_with("/tmp/") || s.starts_with("/var/tmp/"),
             None => self.built_on_temp_dir(a),
@@ -886,7 +875,6 @@ impl<'a> Checker<'a> {
                 "File creation in shared tmp directory without using ioutil.Tempfile",
             );
         }
-        let _ = f;
     }
 
     fn built_on_temp_dir(&self, x: ExprId) -> bool {
@@ -1123,7 +1111,7 @@ fn is_sql(s: &str) -> bool {
 }
 
 impl<'a> Visitor for Checker<'a> {
-    fn enter(&mut self, file: &File, node: Node, _parent: Option<Node>) -> bool {
+    fn enter(&mut self, file: &File, node: Node, parent: Option<Node>) -> bool {
         // The walker hands back the file it was given: `self.file`, with our lifetime.
         let f: &'a File = self.file;
         debug_assert!(std::ptr::eq(file, f));
@@ -1167,7 +1155,7 @@ impl<'a> Visitor for Checker<'a> {
                 Expr::CompositeLit { .. } => self.composite(x),
                 // Only the outermost `+` of a chain is a concatenation to report.
                 Expr::Binary { .. }
-                    if !matches!(_parent, Some(Node::Expr(p))
+                    if !matches!(parent, Some(Node::Expr(p))
                         if matches!(f.expr(p), Expr::Binary { op: Token::Add, .. })) =>
                 {
                     self.binary(x)

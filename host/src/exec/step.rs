@@ -437,15 +437,17 @@ fn add_host_outputs(
     report
         .outputs
         .insert(HOST_COUNT.into(), Value::Integer(active as i64));
-    let log = crate::report::sarif::log(
+    let mut bytes = Vec::new();
+    crate::report::sarif::write(
         &ctx.manifest.dir,
         &[crate::report::sarif::RunInput {
             step: planned.step.id.as_str(),
             plugin: info,
             findings: &report.findings,
         }],
-    );
-    let bytes = serde_json::to_vec_pretty(&log).expect("SARIF serializes");
+        &mut bytes,
+    )
+    .map_err(|e| format!("cannot write the step's SARIF log: {e}"))?;
     let (digest, size) = ctx
         .store
         .put(&mut bytes.as_slice())

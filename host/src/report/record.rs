@@ -27,23 +27,33 @@ pub fn write(state_dir: &Path, report: &RunReport) -> std::io::Result<PathBuf> {
         }
         write_atomic(&logs.join(format!("{}.log", step.id)), text.as_bytes())?;
     }
-    let json = serde_json::to_vec_pretty(report).map_err(std::io::Error::other)?;
     let path = dir.join("run.json");
-    write_atomic(&path, &json)?;
+    write_atomic_with(&path, |out| {
+        serde_json::to_writer_pretty(out, report).map_err(std::io::Error::other)
+    })?;
     Ok(path)
 }
 
 /// Writes `bytes` to `path` through a temporary file in the same directory.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    write_atomic_with(path, |out| out.write_all(bytes))
+}
+
+/// Writes what `write` produces to `path` through a temporary file in the same directory,
+/// buffered (a record with many findings is tens of megabytes: it is not built in memory).
+pub fn write_atomic_with(
+    path: &Path,
+    write: impl FnOnce(&mut std::io::BufWriter<std::fs::File>) -> std::io::Result<()>,
+) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let tmp = dir.join(format!(
         ".{}.tmp",
         path.file_name().unwrap_or_default().to_string_lossy()
     ));
     {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
+        let mut out = std::io::BufWriter::with_capacity(1 << 16, std::fs::File::create(&tmp)?);
+        write(&mut out)?;
+        out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
     }
     std::fs::rename(tmp, path)
 }

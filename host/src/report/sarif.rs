@@ -1,16 +1,18 @@
 //! The one SARIF 2.1.0 writer: every step's findings, with its plugin's rule metadata, become
-//! a run of a SARIF log (the step's `sarif` output; `sluice run --sarif` writes all steps in
-//! one log).
+//! a run of a SARIF log (the step's `sarif` output).
 //!
 //! Locations are relative to the workspace (`uriBaseId` `%SRCROOT%`). Plugins report byte
 //! columns with an inclusive end; SARIF wants UTF-16 columns (its default `columnKind`) with an
 //! exclusive end, so the writer reads each line it points into and converts. Suppressed
 //! findings are kept, with an `inSource` suppression, as code-scanning tools expect.
+//!
+//! The log is serialized straight from borrowed structs: a step may report hundreds of
+//! thousands of findings, and an intermediate JSON tree cost seconds and gigabytes there.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use serde_json::{Value as Json, json};
+use serde::Serialize;
 
 use crate::types::{Finding, PluginInfo, Rule, Severity, confidence_level};
 
@@ -27,15 +29,190 @@ pub struct RunInput<'a> {
     pub findings: &'a [Finding],
 }
 
-/// Writes a SARIF log with one run per step. `workspace` is the directory finding paths are
-/// relative to; it is read to convert columns and recorded as `%SRCROOT%`.
-pub fn log(workspace: &Path, runs: &[RunInput<'_>]) -> Json {
+/// Writes a SARIF log with one run per step to `out` (compact JSON). `workspace` is the
+/// directory finding paths are relative to; it is read to convert columns and recorded as
+/// `%SRCROOT%`.
+pub fn write(
+    workspace: &Path,
+    runs: &[RunInput<'_>],
+    out: impl std::io::Write,
+) -> serde_json::Result<()> {
     let mut lines = LineCache::new(workspace);
-    json!({
-        "$schema": SCHEMA,
-        "version": "2.1.0",
-        "runs": runs.iter().map(|r| run(workspace, r, &mut lines)).collect::<Vec<_>>(),
-    })
+    let log = Log {
+        schema: SCHEMA,
+        version: "2.1.0",
+        runs: runs.iter().map(|r| run(workspace, r, &mut lines)).collect(),
+    };
+    serde_json::to_writer(out, &log)
+}
+
+#[derive(Serialize)]
+struct Log<'a> {
+    #[serde(rename = "$schema")]
+    schema: &'static str,
+    version: &'static str,
+    runs: Vec<Run<'a>>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Run<'a> {
+    tool: Tool<'a>,
+    automation_details: AutomationDetails,
+    original_uri_base_ids: HashMap<&'static str, Uri>,
+    column_kind: &'static str,
+    results: Vec<SarifResult<'a>>,
+}
+
+#[derive(Serialize)]
+struct Tool<'a> {
+    driver: Driver<'a>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Driver<'a> {
+    name: &'a str,
+    version: &'a str,
+    semantic_version: &'a str,
+    information_uri: &'static str,
+    full_description: Text<'a>,
+    rules: Vec<RuleDescriptor<'a>>,
+}
+
+#[derive(Serialize)]
+struct AutomationDetails {
+    id: String,
+}
+
+#[derive(Serialize)]
+struct Uri {
+    uri: String,
+}
+
+#[derive(Serialize)]
+struct Text<'a> {
+    text: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct RuleDescriptor<'a> {
+    id: &'a str,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    name: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    short_description: Option<Text<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    full_description: Option<Text<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    help: Option<Help<'a>>,
+    default_configuration: Configuration,
+    #[serde(skip_serializing_if = "RuleProperties::is_empty")]
+    properties: RuleProperties<'a>,
+}
+
+#[derive(Serialize)]
+struct Help<'a> {
+    text: &'a str,
+    markdown: &'a str,
+}
+
+#[derive(Serialize)]
+struct Configuration {
+    level: &'static str,
+}
+
+#[derive(Serialize)]
+struct RuleProperties<'a> {
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    tags: Vec<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    precision: Option<&'static str>,
+    /// Code-scanning tools read it as a string holding a number.
+    #[serde(rename = "security-severity", skip_serializing_if = "Option::is_none")]
+    security_severity: Option<String>,
+}
+
+impl RuleProperties<'_> {
+    fn is_empty(&self) -> bool {
+        self.tags.is_empty() && self.precision.is_none() && self.security_severity.is_none()
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SarifResult<'a> {
+    rule_id: &'a str,
+    rule_index: usize,
+    level: &'static str,
+    message: Text<'a>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    locations: Vec<Location>,
+    #[serde(skip_serializing_if = "ResultProperties::is_empty")]
+    properties: ResultProperties<'a>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    suppressions: Vec<SarifSuppression<'a>>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Location {
+    physical_location: PhysicalLocation,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PhysicalLocation {
+    artifact_location: ArtifactLocation,
+    region: Region,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ArtifactLocation {
+    uri: String,
+    uri_base_id: &'static str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Region {
+    start_line: u32,
+    start_column: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    end_line: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    end_column: Option<u32>,
+}
+
+#[derive(Serialize)]
+struct ResultProperties<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    confidence: Option<f32>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    tags: &'a [String],
+}
+
+impl ResultProperties<'_> {
+    fn is_empty(&self) -> bool {
+        self.confidence.is_none() && self.tags.is_empty()
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SarifSuppression<'a> {
+    kind: &'static str,
+    status: &'static str,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    justification: &'a str,
+    properties: Annotation<'a>,
+}
+
+#[derive(Serialize)]
+struct Annotation<'a> {
+    annotation: &'a str,
 }
 
 fn level(s: Severity) -> &'static str {
@@ -46,27 +223,34 @@ fn level(s: Severity) -> &'static str {
     }
 }
 
-fn run(workspace: &Path, input: &RunInput<'_>, lines: &mut LineCache) -> Json {
-    let mut rules: Vec<Rule> = input.plugin.rules.clone();
-    let mut index: HashMap<String, usize> = rules
+fn run<'a>(workspace: &Path, input: &RunInput<'a>, lines: &mut LineCache) -> Run<'a> {
+    let mut index: HashMap<&str, usize> = input
+        .plugin
+        .rules
         .iter()
         .enumerate()
-        .map(|(i, r)| (r.id.clone(), i))
+        .map(|(i, r)| (r.id.as_str(), i))
         .collect();
+    let mut rules: Vec<RuleDescriptor<'a>> = input.plugin.rules.iter().map(rule).collect();
     // Rules a finding uses but the plugin did not document still get an entry, so that every
     // result has a ruleIndex.
     for f in input.findings {
-        if !index.contains_key(&f.rule) {
-            index.insert(f.rule.clone(), rules.len());
-            rules.push(Rule {
-                id: f.rule.clone(),
-                name: String::new(),
-                summary: String::new(),
-                help: String::new(),
-                severity: f.severity,
-                confidence: None,
-                tags: Vec::new(),
-                security_severity: None,
+        if !index.contains_key(f.rule.as_str()) {
+            index.insert(&f.rule, rules.len());
+            rules.push(RuleDescriptor {
+                id: &f.rule,
+                name: "",
+                short_description: None,
+                full_description: None,
+                help: None,
+                default_configuration: Configuration {
+                    level: level(f.severity),
+                },
+                properties: RuleProperties {
+                    tags: Vec::new(),
+                    precision: None,
+                    security_severity: None,
+                },
             });
         }
     }
@@ -74,109 +258,115 @@ fn run(workspace: &Path, input: &RunInput<'_>, lines: &mut LineCache) -> Json {
     if !root.ends_with('/') {
         root.push('/');
     }
-    json!({
-        "tool": {
-            "driver": {
-                "name": input.plugin.name,
-                "version": input.plugin.version,
-                "semanticVersion": input.plugin.version,
-                "informationUri": "https://github.com/sluice-ci/sluice",
-                "fullDescription": { "text": input.plugin.description },
-                "rules": rules.iter().map(rule).collect::<Vec<_>>(),
+    let results = input
+        .findings
+        .iter()
+        .map(|f| result(f, index[f.rule.as_str()], lines))
+        .collect();
+    Run {
+        tool: Tool {
+            driver: Driver {
+                name: &input.plugin.name,
+                version: &input.plugin.version,
+                semantic_version: &input.plugin.version,
+                information_uri: "https://github.com/sluice-ci/sluice",
+                full_description: Text {
+                    text: &input.plugin.description,
+                },
+                rules,
+            },
+        },
+        automation_details: AutomationDetails {
+            id: format!("sluice/{}/", input.step),
+        },
+        original_uri_base_ids: HashMap::from([(
+            "%SRCROOT%",
+            Uri {
+                uri: format!("file://{}", uri_escape(&root)),
+            },
+        )]),
+        column_kind: "utf16CodeUnits",
+        results,
+    }
+}
+
+fn rule(r: &Rule) -> RuleDescriptor<'_> {
+    let summary = (!r.summary.is_empty()).then_some(r.summary.as_str());
+    let mut tags: Vec<&str> = r.tags.iter().map(String::as_str).collect();
+    tags.dedup();
+    RuleDescriptor {
+        id: &r.id,
+        name: &r.name,
+        short_description: summary.map(|text| Text { text }),
+        full_description: summary.map(|text| Text { text }),
+        help: (!r.help.is_empty()).then_some(Help {
+            text: &r.help,
+            markdown: &r.help,
+        }),
+        default_configuration: Configuration {
+            level: level(r.severity),
+        },
+        properties: RuleProperties {
+            tags,
+            precision: r.confidence.map(confidence_level),
+            security_severity: r.security_severity.map(|s| format!("{s:.1}")),
+        },
+    }
+}
+
+fn result<'a>(f: &'a Finding, rule_index: usize, lines: &mut LineCache) -> SarifResult<'a> {
+    let locations = f
+        .span
+        .iter()
+        .map(|span| {
+            let start_line = span.line.max(1);
+            let has_end = span.end_line >= start_line && span.end_column > 0;
+            Location {
+                physical_location: PhysicalLocation {
+                    artifact_location: ArtifactLocation {
+                        uri: uri_escape(&span.path),
+                        uri_base_id: "%SRCROOT%",
+                    },
+                    region: Region {
+                        start_line,
+                        start_column: lines.utf16_column(
+                            &span.path,
+                            start_line,
+                            span.column.max(1),
+                        ),
+                        end_line: has_end.then_some(span.end_line),
+                        // Inclusive byte column to exclusive UTF-16 column.
+                        end_column: has_end.then(|| {
+                            lines.utf16_column(&span.path, span.end_line, span.end_column + 1)
+                        }),
+                    },
+                },
             }
+        })
+        .collect();
+    SarifResult {
+        rule_id: &f.rule,
+        rule_index,
+        level: level(f.severity),
+        message: Text { text: &f.message },
+        locations,
+        properties: ResultProperties {
+            confidence: f.confidence,
+            tags: &f.tags,
         },
-        "automationDetails": { "id": format!("sluice/{}/", input.step) },
-        "originalUriBaseIds": {
-            "%SRCROOT%": { "uri": format!("file://{}", uri_escape(&root)) }
-        },
-        "columnKind": "utf16CodeUnits",
-        "results": input
-            .findings
+        suppressions: f
+            .suppression
             .iter()
-            .map(|f| result(f, index[&f.rule], lines))
-            .collect::<Vec<_>>(),
-    })
-}
-
-fn rule(r: &Rule) -> Json {
-    let mut out = json!({
-        "id": r.id,
-        "defaultConfiguration": { "level": level(r.severity) },
-    });
-    if !r.name.is_empty() {
-        out["name"] = json!(r.name);
+            .map(|s| SarifSuppression {
+                kind: "inSource",
+                status: "accepted",
+                justification: &s.justification,
+                properties: Annotation {
+                    annotation: &s.annotation,
+                },
+            })
+            .collect(),
     }
-    if !r.summary.is_empty() {
-        out["shortDescription"] = json!({ "text": r.summary });
-        out["fullDescription"] = json!({ "text": r.summary });
-    }
-    if !r.help.is_empty() {
-        out["help"] = json!({ "text": r.help, "markdown": r.help });
-    }
-    let mut props = serde_json::Map::new();
-    if !r.tags.is_empty() {
-        let mut tags = r.tags.clone();
-        tags.dedup();
-        props.insert("tags".into(), json!(tags));
-    }
-    if let Some(c) = r.confidence {
-        props.insert("precision".into(), json!(confidence_level(c)));
-    }
-    if let Some(s) = r.security_severity {
-        // Code-scanning tools read it as a string holding a number.
-        props.insert("security-severity".into(), json!(format!("{s:.1}")));
-    }
-    if !props.is_empty() {
-        out["properties"] = Json::Object(props);
-    }
-    out
-}
-
-fn result(f: &Finding, rule_index: usize, lines: &mut LineCache) -> Json {
-    let mut out = json!({
-        "ruleId": f.rule,
-        "ruleIndex": rule_index,
-        "level": level(f.severity),
-        "message": { "text": f.message },
-    });
-    if let Some(span) = &f.span {
-        let start_line = span.line.max(1);
-        let mut region = json!({
-            "startLine": start_line,
-            "startColumn": lines.utf16_column(&span.path, start_line, span.column.max(1)),
-        });
-        if span.end_line >= start_line && span.end_column > 0 {
-            region["endLine"] = json!(span.end_line);
-            // Inclusive byte column to exclusive UTF-16 column.
-            region["endColumn"] =
-                json!(lines.utf16_column(&span.path, span.end_line, span.end_column + 1));
-        }
-        out["locations"] = json!([{
-            "physicalLocation": {
-                "artifactLocation": { "uri": uri_escape(&span.path), "uriBaseId": "%SRCROOT%" },
-                "region": region,
-            }
-        }]);
-    }
-    let mut props = serde_json::Map::new();
-    if let Some(c) = f.confidence {
-        props.insert("confidence".into(), json!(c));
-    }
-    if !f.tags.is_empty() {
-        props.insert("tags".into(), json!(f.tags));
-    }
-    if !props.is_empty() {
-        out["properties"] = Json::Object(props);
-    }
-    if let Some(s) = &f.suppression {
-        let mut sup = json!({ "kind": "inSource", "status": "accepted" });
-        if !s.justification.is_empty() {
-            sup["justification"] = json!(s.justification);
-        }
-        sup["properties"] = json!({ "annotation": s.annotation });
-        out["suppressions"] = json!([sup]);
-    }
-    out
 }
 
 /// Percent-encodes what may not appear in a URI reference (keeps `/`).
@@ -210,20 +400,24 @@ impl LineCache {
         }
     }
 
+    /// Reads a workspace file and finds its line starts; only paths inside the workspace.
+    fn read(root: &Path, path: &str) -> Option<Lines> {
+        if path.starts_with('/') || path.split('/').any(|c| c == "..") {
+            return None;
+        }
+        let text = std::fs::read(root.join(path)).ok()?;
+        let starts = std::iter::once(0).chain(newline_ends(&text)).collect();
+        Some((text, starts))
+    }
+
     /// The UTF-16 column of 1-based byte column `column` on 1-based `line` of `path`; the
     /// byte column itself when the file cannot be read or the position is outside it.
     fn utf16_column(&mut self, path: &str, line: u32, column: u32) -> u32 {
-        let root = &self.root;
-        let file = self.files.entry(path.to_string()).or_insert_with(|| {
-            // Only paths inside the workspace are read.
-            if path.starts_with('/') || path.split('/').any(|c| c == "..") {
-                return None;
-            }
-            let text = std::fs::read(root.join(path)).ok()?;
-            let starts = std::iter::once(0).chain(newline_ends(&text)).collect();
-            Some((text, starts))
-        });
-        let Some((text, starts)) = file else {
+        if !self.files.contains_key(path) {
+            let file = Self::read(&self.root, path);
+            self.files.insert(path.to_string(), file);
+        }
+        let Some((text, starts)) = &self.files[path] else {
             return column;
         };
         let Some(&start) = (line as usize).checked_sub(1).and_then(|i| starts.get(i)) else {
@@ -283,14 +477,18 @@ mod tests {
                 justification: "fine".into(),
             }),
         };
-        let log = log(
+        let mut bytes = Vec::new();
+        write(
             &dir,
             &[RunInput {
                 step: "s",
                 plugin: &plugin,
                 findings: std::slice::from_ref(&finding),
             }],
-        );
+            &mut bytes,
+        )
+        .unwrap();
+        let log: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
         let region = &log["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["region"];
         assert_eq!(region["startColumn"], 16);
         assert_eq!(region["endColumn"], 17);

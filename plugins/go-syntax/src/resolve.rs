@@ -8,21 +8,24 @@
 //! only local scopes are tracked. A local declared with `:=` is in scope after its statement:
 //! in `url := url.Parse(s)` the right-hand `url` is still the package.
 
-use std::collections::HashMap;
-
 use crate::ast::*;
 use crate::walk::{Node, Visitor, walk};
 
 /// The result: for every identifier expression that names an import, which one.
 #[derive(Debug, Clone, Default)]
 pub struct Resolution {
-    imports: HashMap<ExprId, usize>,
+    /// `(identifier, import index)`, sorted by identifier (looked up for every selector the
+    /// rules ask about: a binary search beats hashing there).
+    imports: Vec<(ExprId, usize)>,
 }
 
 impl Resolution {
     /// The import an identifier expression refers to, if it names one.
     pub fn import_of<'f>(&self, file: &'f File, id: ExprId) -> Option<&'f Import> {
-        self.imports.get(&id).map(|&i| &file.imports[i])
+        self.imports
+            .binary_search_by_key(&id, |&(x, _)| x)
+            .ok()
+            .map(|k| &file.imports[self.imports[k].1])
     }
 
     /// For `pkg.Name` where `pkg` names an import: `("import/path", "Name")`. Also works for
@@ -54,11 +57,14 @@ impl Resolution {
 
 /// Resolves every identifier expression of `file` against its imports.
 pub fn resolve_imports(file: &File) -> Resolution {
-    let mut by_name: HashMap<String, usize> = HashMap::new();
+    let mut by_name: Vec<(String, usize)> = Vec::new();
     for (i, import) in file.imports.iter().enumerate() {
         let name = import.local_name();
         if name != "_" && name != "." {
-            by_name.insert(name, i);
+            // A later import of the same name wins, as the map this replaced did (Go rejects
+            // the file anyway).
+            by_name.retain(|(n, _)| *n != name);
+            by_name.push((name, i));
         }
     }
     let mut r = Resolver {
@@ -71,14 +77,17 @@ pub fn resolve_imports(file: &File) -> Resolution {
     if !r.by_name.is_empty() {
         walk(file, &mut r);
     }
+    r.out.imports.sort_unstable_by_key(|&(x, _)| x);
     r.out
 }
 
 struct Resolver {
-    by_name: HashMap<String, usize>,
+    /// The file's import names (a handful: a scan beats hashing every identifier).
+    by_name: Vec<(String, usize)>,
     /// Local scopes, innermost last; each holds the names declared in it.
     scopes: Vec<Vec<String>>,
-    /// Identifier expressions being defined (left of `:=`, range keys), not used.
+    /// Identifier expressions being defined (left of `:=`, range keys) by the statements
+    /// entered and not yet left, not used.
     defining: Vec<ExprId>,
     out: Resolution,
     /// The nodes entered and not yet left.
@@ -86,8 +95,15 @@ struct Resolver {
 }
 
 impl Resolver {
+    fn import_named(&self, name: &str) -> Option<usize> {
+        self.by_name
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|&(_, i)| i)
+    }
+
     fn declare(&mut self, name: &str) {
-        if self.by_name.contains_key(name)
+        if self.import_named(name).is_some()
             && let Some(scope) = self.scopes.last_mut()
         {
             scope.push(name.to_string());
@@ -178,15 +194,13 @@ impl Visitor for Resolver {
                     self.declare_signature(file, *typ);
                 }
                 Expr::Ident(id) => {
-                    let is_field_key = matches!(parent, Some(Node::Expr(p)) if matches!(file.expr(p), Expr::KeyValue { key, .. } if *key == x))
-                        && matches!(self.path.iter().rev().nth(1), Some(Node::Expr(c)) if matches!(file.expr(*c), Expr::CompositeLit { .. }));
                     let name = file.text(*id);
-                    if !is_field_key
-                        && !self.defining.contains(&x)
-                        && !self.shadowed(name)
-                        && let Some(&i) = self.by_name.get(name)
-                    {
-                        self.out.imports.insert(x, i);
+                    if let Some(i) = self.import_named(name) {
+                        let is_field_key = matches!(parent, Some(Node::Expr(p)) if matches!(file.expr(p), Expr::KeyValue { key, .. } if *key == x))
+                            && matches!(self.path.iter().rev().nth(1), Some(Node::Expr(c)) if matches!(file.expr(*c), Expr::CompositeLit { .. }));
+                        if !is_field_key && !self.defining.contains(&x) && !self.shadowed(name) {
+                            self.out.imports.push((x, i));
+                        }
                     }
                 }
                 _ => {}
@@ -262,6 +276,27 @@ impl Visitor for Resolver {
             }
             Node::Stmt(s) => {
                 let stmt = file.stmt(s);
+                // The statement's own defined names were the last pushed.
+                match stmt {
+                    Stmt::Assign {
+                        lhs,
+                        tok: crate::token::Token::Define,
+                        ..
+                    } => {
+                        let n = self.defining.len() - file.list(*lhs).len();
+                        self.defining.truncate(n);
+                    }
+                    Stmt::Range {
+                        key,
+                        value,
+                        tok: crate::token::Token::Define,
+                        ..
+                    } => {
+                        let n = self.defining.len() - key.iter().chain(value.iter()).count();
+                        self.defining.truncate(n);
+                    }
+                    _ => {}
+                }
                 if let Stmt::Assign {
                     lhs,
                     tok: crate::token::Token::Define,

@@ -386,8 +386,12 @@ const CREDENTIAL_WORDS: &[&str] = &[
 ];
 
 fn looks_like_credential(name: &str) -> bool {
-    let lower = name.to_ascii_lowercase();
-    CREDENTIAL_WORDS.iter().any(|w| lower.contains(w))
+    // Called for every name assigned a value: no lower-cased copy.
+    let name = name.as_bytes();
+    CREDENTIAL_WORDS.iter().any(|w| {
+        name.windows(w.len())
+            .any(|window| window.eq_ignore_ascii_case(w.as_bytes()))
+    })
 }
 
 /// Entropy in bits of the first 16 characters, estimated from their character classes
@@ -554,14 +558,16 @@ impl<'a> Checker<'a> {
             '\u{202A}', '\u{202B}', '\u{202C}', '\u{202D}', '\u{202E}', '\u{2066}', '\u{2067}',
             '\u{2068}', '\u{2069}', '\u{200E}', '\u{200F}',
         ];
-        // Every one of them starts with byte 0xE2: skip files without it quickly.
-        if !self.file.src.as_bytes().contains(&0xE2) {
+        // Every one of them starts with byte 0xE2 (never a continuation byte): decode only there.
+        let src = &self.file.src;
+        if !src.as_bytes().contains(&0xE2) {
             return;
         }
-        let found: Vec<(usize, char)> = self
-            .file
-            .src
-            .char_indices()
+        let found: Vec<(usize, char)> = src
+            .bytes()
+            .enumerate()
+            .filter(|&(_, b)| b == 0xE2)
+            .filter_map(|(i, _)| src[i..].chars().next().map(|c| (i, c)))
             .filter(|(_, c)| BIDI.contains(c))
             .collect();
         for (i, c) in found {

@@ -116,3 +116,17 @@ fn run_names_an_unknown_analyser_option() {
     );
     snapshot!(show(&ws, &["run"]));
 }
+
+#[test]
+fn run_lists_at_most_max_findings_per_step() {
+    let ws = Workspace::new();
+    ws.file("go.mod", "module example.com/m\n\ngo 1.22\n");
+    // Six golint findings (package comment, error string, three exported names without
+    // comments, ...): two are listed.
+    ws.file(
+        "a.go",
+        "package a\n\nimport \"errors\"\n\nvar E = errors.New(\"Bad thing.\")\n\nfunc F() {}\n\nfunc G() {}\n",
+    );
+    ws.manifest("[steps.lint]\nuses = \"golint\"\nallow = { read = [\".\"] }\n");
+    snapshot!(show(&ws, &["run", "--jobs", "1", "--max-findings", "2"]));
+}

@@ -84,6 +84,10 @@ struct RunArgs {
     /// A file of `NAME=value` lines to read secrets from (before the environment).
     #[arg(long, value_name = "FILE")]
     secrets_file: Option<PathBuf>,
+    /// How many findings of each step the summary lists, the most severe first (0: all).
+    /// `--json`, the run record and the `sarif` outputs always hold every one.
+    #[arg(long, value_name = "N", default_value_t = crate::report::DEFAULT_MAX_FINDINGS)]
+    max_findings: usize,
 }
 
 /// Parses the arguments, runs the command and returns the process exit code.
@@ -276,17 +280,27 @@ async fn run(args: RunArgs, jobs: usize) -> i32 {
     )
     .await;
     let _ = console.await;
-    let record = crate::report::record::write(&exec::state_dir(&prepared.manifest), &report);
-    let mut out = std::io::stdout().lock();
-    if args.manifest.json {
-        let _ = writeln!(
-            out,
-            "{}",
-            serde_json::to_string_pretty(&report).expect("a report serializes")
-        );
-    } else {
-        let _ = write!(out, "{}", crate::report::summary(&report));
-    }
+    // The record (tens of megabytes for a big run) is written while the summary is printed.
+    let state_dir = exec::state_dir(&prepared.manifest);
+    let record = std::thread::scope(|scope| {
+        let record = scope.spawn(|| crate::report::record::write(&state_dir, &report));
+        let mut out = std::io::stdout().lock();
+        if args.manifest.json {
+            let _ = serde_json::to_writer_pretty(&mut out, &report);
+            let _ = writeln!(out);
+        } else {
+            let _ = write!(
+                out,
+                "{}",
+                crate::report::summary(
+                    &report,
+                    (args.max_findings > 0).then_some(args.max_findings),
+                )
+            );
+        }
+        let _ = out.flush();
+        record.join().expect("the record writer does not panic")
+    });
     match &record {
         Ok(path) => eprintln!("run record: {}", views::relative(path)),
         Err(e) => eprintln!("warning: cannot write the run record: {e}"),

@@ -120,9 +120,15 @@ fn plural_findings(n: usize) -> String {
     }
 }
 
-/// The final summary: a table of steps, the findings grouped by file, what went wrong, and
-/// one closing line.
-pub fn summary(report: &RunReport) -> String {
+/// How many active findings of each step the console lists unless told otherwise (as
+/// golangci-lint's `max-issues-per-linter`): a linter over a big tree can report hundreds of
+/// thousands, which belong in the run record and the SARIF logs, not on a terminal.
+pub const DEFAULT_MAX_FINDINGS: usize = 50;
+
+/// The final summary: a table of steps, the findings grouped by file (at most `max_findings`
+/// of each step, the most severe first; `None` lists all), what went wrong, and one closing
+/// line.
+pub fn summary(report: &RunReport, max_findings: Option<usize>) -> String {
     let mut out = String::new();
     let rows: Vec<[String; 5]> = report
         .steps
@@ -179,19 +185,32 @@ pub fn summary(report: &RunReport) -> String {
         writeln!(out, "{}", line([&r[0], &r[1], &r[2], &r[3], &r[4]])).unwrap();
     }
 
-    let findings: Vec<(&str, &Finding)> = report
-        .steps
-        .iter()
-        .flat_map(|s| s.findings.iter().map(move |f| (s.id.as_str(), f)))
-        .filter(|(_, f)| f.is_active())
-        .collect();
+    let mut findings: Vec<(&str, &Finding)> = Vec::new();
+    let mut unlisted: Vec<(&str, usize)> = Vec::new();
+    for s in &report.steps {
+        let mut active: Vec<&Finding> = s.findings.iter().filter(|f| f.is_active()).collect();
+        if let Some(max) = max_findings
+            && active.len() > max
+        {
+            active.sort_by_key(|f| {
+                (
+                    std::cmp::Reverse(f.severity),
+                    f.span.as_ref().map(|s| (s.path.as_str(), s.line, s.column)),
+                )
+            });
+            unlisted.push((s.id.as_str(), active.len() - max));
+            active.truncate(max);
+        }
+        findings.extend(active.into_iter().map(|f| (s.id.as_str(), f)));
+    }
+    let total_active: usize = report.steps.iter().map(|s| s.active_findings()).sum();
     let suppressed: usize = report
         .steps
         .iter()
         .map(|s| s.findings.len() - s.active_findings())
         .sum();
     if !findings.is_empty() {
-        writeln!(out, "\nfindings ({}):", findings.len()).unwrap();
+        writeln!(out, "\nfindings ({total_active}):").unwrap();
         let mut by_file: BTreeMap<&str, Vec<(&str, &Finding)>> = BTreeMap::new();
         for (step, f) in findings {
             by_file
@@ -233,6 +252,15 @@ pub fn summary(report: &RunReport) -> String {
                 .unwrap();
             }
         }
+    }
+    for (step, n) in &unlisted {
+        writeln!(
+            out,
+            "\n{n} more finding{} of step `{step}` not listed (the most severe are above; all are in \
+             the run record and the step's `sarif` output; `--max-findings 0` lists every one)",
+            if *n == 1 { "" } else { "s" }
+        )
+        .unwrap();
     }
     if suppressed > 0 {
         writeln!(

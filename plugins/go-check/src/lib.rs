@@ -130,6 +130,22 @@ pub struct Stats {
     pub bytes: u64,
 }
 
+/// `3 packages (12 files, 0.4 MB)`, for step summaries.
+impl std::fmt::Display for Stats {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let s = |n: usize| if n == 1 { "" } else { "s" };
+        write!(
+            f,
+            "{} package{} ({} file{}, {:.1} MB)",
+            self.packages,
+            s(self.packages),
+            self.files,
+            s(self.files),
+            self.bytes as f64 / 1e6
+        )
+    }
+}
+
 /// Where the module lives and how to name its files.
 pub struct Module {
     /// The module directory relative to the workspace, `""` for the workspace itself.
@@ -268,6 +284,15 @@ impl Module {
         }
         Ok(stats)
     }
+}
+
+/// Whether a file says it is generated: a line `// Code generated ... DO NOT EDIT.` (Go's
+/// convention; golint, like revive and staticcheck's style checks, skips such files).
+pub fn is_generated(file: &File) -> bool {
+    file.src.lines().any(|line| {
+        let line = line.trim_end_matches('\r');
+        line.starts_with("// Code generated ") && line.ends_with(" DO NOT EDIT.")
+    })
 }
 
 /// The span of `start..end` (end exclusive) in `file`, with an inclusive end column.

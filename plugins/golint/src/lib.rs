@@ -106,12 +106,9 @@ impl Plugin for Golint {
         let report = analyse(std::path::Path::new(sluice_sdk::WORKSPACE), &config)?;
         let n = report.findings.len();
         let mut outcome = Outcome::new().summary(format!(
-            "{n} finding{} in {} package{} ({} files, {:.1} MB)",
+            "{n} finding{} in {}",
             if n == 1 { "" } else { "s" },
-            report.stats.packages,
-            if report.stats.packages == 1 { "" } else { "s" },
-            report.stats.files,
-            report.stats.bytes as f64 / 1e6
+            report.stats
         ));
         for f in report.findings {
             outcome = outcome.finding(f);

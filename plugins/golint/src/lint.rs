@@ -131,11 +131,17 @@ fn is_ident(file: &File, x: ExprId, name: &str) -> bool {
 pub fn lint_package(pkg: &Package, facts: &PackageFacts) -> Vec<Finding> {
     let mut out = Vec::new();
     let main = pkg.name == "main";
+    // Generated files are not linted, nor looked at for package-wide facts (as golint).
+    let files: Vec<&File> = pkg
+        .files
+        .iter()
+        .filter(|f| !go_check::is_generated(f))
+        .collect();
 
     // Package-wide facts: sortable types, unexported types, receivers in file order.
     let mut methods: HashMap<&str, HashSet<&str>> = HashMap::new();
     let mut unexported_types: HashSet<&str> = HashSet::new();
-    for file in &pkg.files {
+    for file in &files {
         for &d in &file.decls {
             match file.decl(d) {
                 Decl::Func {
@@ -173,7 +179,7 @@ pub fn lint_package(pkg: &Package, facts: &PackageFacts) -> Vec<Finding> {
     };
 
     // Package comment: present in some non-test file.
-    let non_test: Vec<&File> = pkg.files.iter().filter(|f| !is_test(f)).collect();
+    let non_test: Vec<&File> = files.iter().copied().filter(|f| !is_test(f)).collect();
     if let Some(first) = non_test.first()
         && non_test.iter().all(|f| f.doc.is_none())
         && !non_test
@@ -191,7 +197,7 @@ pub fn lint_package(pkg: &Package, facts: &PackageFacts) -> Vec<Finding> {
     }
 
     let mut receivers: HashMap<String, String> = HashMap::new();
-    for file in &pkg.files {
+    for file in files {
         let mut l = FileLint {
             file,
             main,

@@ -222,12 +222,9 @@ impl Plugin for Gosec {
             .count();
         let suppressed = report.findings.len() - active;
         let mut summary = format!(
-            "{active} issue{} in {} package{} ({} files, {:.1} MB)",
+            "{active} issue{} in {}",
             if active == 1 { "" } else { "s" },
-            report.stats.packages,
-            if report.stats.packages == 1 { "" } else { "s" },
-            report.stats.files,
-            report.stats.bytes as f64 / 1e6
+            report.stats
         );
         if suppressed > 0 {
             summary.push_str(&format!(", {suppressed} suppressed"));

@@ -330,3 +330,131 @@ fn ctrl_c_cancels_the_run_and_the_record_is_still_written() {
         "skipped: the run was cancelled"
     );
 }
+
+/// Hostile Go sources through both analysers as steps: a 50 MB generated file, expressions
+/// nested past the parser's limit and just under it, a 100,000-term concatenation and a file
+/// that is not UTF-8. Nothing crashes or hangs (the steps have a 2-minute timeout and must
+/// pass); the files the parser refuses become `parse-error` findings at their position and
+/// the rest of the package is still analysed.
+#[test]
+fn analysers_survive_huge_deep_and_malformed_sources() {
+    let ws = Workspace::new();
+    ws.file("go.mod", "module example.com/hostile\n\ngo 1.19\n");
+
+    // ~50 MB: a table literal and many small functions, as code generators write them.
+    let mut big = String::from("package hostile\n\nvar table = [...]uint32{\n");
+    let mut i: u32 = 0;
+    while big.len() < 25_000_000 {
+        big.push_str(&format!(
+            "\t0x{:08x}, 0x{:08x}, 0x{:08x}, 0x{:08x},\n",
+            i,
+            !i,
+            i ^ 0x5555,
+            i.rotate_left(7)
+        ));
+        i += 1;
+    }
+    big.push_str("}\n\n");
+    let mut n = 0;
+    while big.len() < 50_000_000 {
+        big.push_str(&format!(
+            "func gen{n}(x int) int {{\n\tif x > {n} {{\n\t\treturn x - {n}\n\t}}\n\treturn table[x%4] + {n}\n}}\n\n"
+        ));
+        n += 1;
+    }
+    ws.file("big.go", &big);
+
+    // Past the parser's nesting limit (1,000 levels; a parenthesis takes two): refused with a
+    // parse error at its position.
+    let depth = 100_000;
+    ws.file(
+        "deep/deep.go",
+        format!(
+            "package deep\n\nvar X = {}1{}\n\nfunc ok() {{}}\n",
+            "(".repeat(depth),
+            ")".repeat(depth)
+        ),
+    );
+    // Just under it, and a long flat chain: both parse, and the analysers walk them.
+    ws.file(
+        "deep/nested.go",
+        format!(
+            "package deep\n\nvar y = {}1{}\n\nvar query = \"SELECT * FROM t WHERE a = \" + {}\"z\"\n",
+            "(".repeat(400),
+            ")".repeat(400),
+            "\"a\" + ".repeat(100_000)
+        ),
+    );
+    // Latin-1, not UTF-8.
+    ws.file(
+        "latin/latin.go",
+        b"package latin\n\n// Caf\xe9\nvar Name = \"caf\xe9\"\n".as_slice(),
+    );
+    ws.file("latin/ok.go", "package latin\n\nfunc Exported() {}\n");
+    ws.manifest(
+        r#"[pipeline]
+name = "hostile"
+timeout = "2m"
+
+[steps.lint]
+uses = "golint"
+allow = { read = ["."] }
+
+[steps.sec]
+uses = "gosec"
+allow = { read = ["."] }
+with = { fail-on = "none" }
+"#,
+    );
+    let out = ws.sluice(SLUICE, &["run"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let run = ws.last_run();
+    for id in ["lint", "sec"] {
+        let s = step(&run, id);
+        assert_eq!(s["status"], "passed", "{id}: {}", s["error"]);
+        let summary = s["summary"].as_str().unwrap();
+        // Five files read; big.go, deep/nested.go and latin/ok.go make three packages.
+        assert!(
+            summary.contains("in 3 packages (5 files, 50."),
+            "{id}: {summary} {}",
+            s["findings"]
+        );
+        let findings = s["findings"].as_array().unwrap();
+        let at = |path: &str| {
+            findings
+                .iter()
+                .filter(|f| f["rule"] == "parse-error" && f["span"]["path"] == path)
+                .map(|f| {
+                    (
+                        f["span"]["line"].as_u64().unwrap(),
+                        f["message"].as_str().unwrap().to_string(),
+                    )
+                })
+                .collect::<Vec<_>>()
+        };
+        let deep = at("deep/deep.go");
+        assert_eq!(deep.len(), 1, "{id}: {findings:?}");
+        assert_eq!(deep[0].0, 3, "{id}: {deep:?}");
+        assert!(deep[0].1.contains("nest"), "{id}: {deep:?}");
+        let latin = at("latin/latin.go");
+        assert_eq!(latin.len(), 1, "{id}: {findings:?}");
+        assert_eq!(latin[0].0, 3, "{id}: {latin:?}");
+        assert!(latin[0].1.contains("UTF-8"), "{id}: {latin:?}");
+        assert!(
+            findings
+                .iter()
+                .all(|f| f["span"]["path"] != "big.go" || f["rule"] != "parse-error")
+        );
+    }
+    // The rest of the latin package is still analysed.
+    let lint = step(&run, "lint")["findings"].as_array().unwrap().clone();
+    assert!(
+        lint.iter().any(|f| f["span"]["path"] == "latin/ok.go"
+            && f["message"] == "exported function Exported should have comment or be unexported"),
+        "{lint:?}"
+    );
+    // gosec still reads the concatenation that builds SQL (G202 needs a non-constant operand,
+    // so none here) and the huge file without a finding in either.
+    let sec = step(&run, "sec")["findings"].as_array().unwrap().clone();
+    assert!(sec.iter().all(|f| f["rule"] == "parse-error"), "{sec:?}");
+}

@@ -12,9 +12,22 @@ demo:
 build:
     cargo build --release
 
-# Measure per-step overhead against fork+exec of /bin/true (figures in the README).
-bench *ARGS:
+# All benchmarks: per-step overhead, then the Go analysers over the stdlib (figures in the README).
+bench: bench-runtime bench-analysers
+
+# Per-step overhead against fork+exec of /bin/true.
+bench-runtime *ARGS:
     cargo bench -p sluice --bench runtime -- {{ARGS}}
+
+# golint and gosec steps over the whole Go 1.19 stdlib source, with go-staticcheck and go vet
+# timed in the same run (needs `apt-get install golang-go go-staticcheck`).
+bench-analysers *ARGS:
+    cargo bench -p sluice --bench analysers -- {{ARGS}}
+
+# golint against staticcheck's ST1003/5/6/12/16/20/21/22 on the Go stdlib, per check
+# (needs `apt-get install golang-go go-staticcheck`).
+fidelity MIN_CONFIDENCE="0.8": build
+    python3 plugins/golint/tools/fidelity.py --min-confidence {{MIN_CONFIDENCE}}
 
 # go-syntax against go/parser on the Go stdlib (needs `apt-get install golang-go`).
 conformance:

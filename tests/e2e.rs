@@ -3,25 +3,9 @@
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 
-use sluice_test_support::{REPO, Workspace, probe_report, step};
+use sluice_test_support::{REPO, Workspace, copy_dir, probe_report, step};
 
 const SLUICE: &str = env!("CARGO_BIN_EXE_sluice");
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let name = entry.file_name();
-        if name == ".sluice" {
-            continue;
-        }
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &to.join(&name));
-        } else {
-            std::fs::copy(entry.path(), to.join(&name)).unwrap();
-        }
-    }
-}
 
 #[test]
 fn the_demo_pipeline_passes() {

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use sha2::{Digest, Sha256};
-use sluice_test_support::{REPO, Workspace, step};
+use sluice_test_support::{REPO, Workspace, copy_dir, step};
 
 const SLUICE: &str = env!("CARGO_BIN_EXE_sluice");
 
@@ -102,18 +102,6 @@ fn tools() -> Tools {
         );
     }
     Tools { python, schema }
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &to.join(entry.file_name()));
-        } else {
-            std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
-        }
-    }
 }
 
 /// Runs the checker over `logs` and returns its report.

@@ -20,6 +20,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+mod common;
+
 const SLUICE: &str = env!("CARGO_BIN_EXE_sluice");
 
 /// The options every step gets: the whole tree, as the other tools' figures are for theirs.
@@ -133,16 +135,7 @@ fn main() {
     let baseline_runs = arg(&args, "--baseline-runs", 1).max(1);
     let baselines = !args.iter().any(|a| a == "--no-baselines");
 
-    let corpus = PathBuf::from(
-        std::env::var("GO_CORPUS").unwrap_or_else(|_| "/usr/share/go-1.19/src".into()),
-    );
-    if !corpus.is_dir() {
-        eprintln!(
-            "no Go corpus at {}: `apt-get install golang-go` (Go 1.19 source) or set GO_CORPUS",
-            corpus.display()
-        );
-        std::process::exit(1);
-    }
+    let corpus = common::go_corpus();
     let scratch = tempfile::tempdir().unwrap();
     let ws = scratch.path().join("ws");
     let (files, bytes) = copy_tree(&corpus, &ws.join("src")).unwrap();

@@ -11,7 +11,7 @@
 //! Targets: native >= 64 MB/s (2x go/parser), wasm >= 0.7x native.
 
 use std::borrow::Cow;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -21,6 +21,8 @@ use sluice::plugin::{self, PluginSource, cache::CompileCache};
 use sluice::runtime::{Call, CallEnd, Cancel, GuestValue, Runtime};
 use sluice::sandbox::{Limits, Mount, StepSandbox};
 use sluice::types::Value;
+
+mod common;
 
 const PASSES: usize = 5;
 
@@ -37,16 +39,7 @@ fn peak_rss_mib() -> u64 {
 }
 
 fn main() {
-    let corpus = PathBuf::from(
-        std::env::var("GO_CORPUS").unwrap_or_else(|_| "/usr/share/go-1.19/src".into()),
-    );
-    if !corpus.is_dir() {
-        eprintln!(
-            "no Go corpus at {}: `apt-get install golang-go` (Go 1.19 source) or set GO_CORPUS",
-            corpus.display()
-        );
-        std::process::exit(1);
-    }
+    let corpus = common::go_corpus();
     let paths = go_syntax::package::go_files(&corpus).expect("readable corpus");
     let files: Vec<(String, Vec<u8>)> = paths
         .iter()

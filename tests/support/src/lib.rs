@@ -22,6 +22,23 @@ pub struct Output {
     pub stderr: String,
 }
 
+/// Copies the tree `from` to `to` (created), leaving out sluice's `.sluice` state.
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name();
+        if name == ".sluice" {
+            continue;
+        }
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &to.join(&name));
+        } else {
+            std::fs::copy(entry.path(), to.join(&name)).unwrap();
+        }
+    }
+}
+
 impl Default for Workspace {
     fn default() -> Self {
         Self::new()

@@ -73,6 +73,19 @@ pub struct PluginInfo {
     /// The rules its findings come from.
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub rules: Vec<Rule>,
+    /// The `with` keys it reads besides its inputs, when it declares them (then no other key
+    /// is accepted).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub options: Option<Vec<ConfigOption>>,
+}
+
+/// A `with` key a plugin reads.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConfigOption {
+    /// The key.
+    pub name: String,
+    /// What it sets.
+    pub summary: String,
 }
 
 impl PluginInfo {

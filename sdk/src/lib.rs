@@ -78,8 +78,8 @@ pub mod bindings {
 
 pub use bindings::sluice::step::host::Level;
 pub use bindings::sluice::step::types::{
-    Artifact, Failure, Finding, Invocation, Outcome, PluginInfo, Port, Rule, Severity, Span,
-    Suppression, Value, ValueKind,
+    Artifact, ConfigOption, Failure, Finding, Invocation, Outcome, PluginInfo, Port, Rule,
+    Severity, Span, Suppression, Value, ValueKind,
 };
 
 /// Confidence levels of three-level tools (gosec's LOW, MEDIUM, HIGH) on the contract's 0.0
@@ -162,6 +162,7 @@ impl PluginInfo {
             outputs: Vec::new(),
             wants: Vec::new(),
             rules: Vec::new(),
+            options: None,
         }
     }
 
@@ -186,6 +187,19 @@ impl PluginInfo {
     /// Documents the rules the plugin's findings come from.
     pub fn rules(mut self, rules: impl IntoIterator<Item = Rule>) -> Self {
         self.rules.extend(rules);
+        self
+    }
+
+    /// Declares a `with` key the plugin reads (besides its inputs). Once a plugin declares
+    /// one, the host rejects every undeclared key when it checks the pipeline, before anything
+    /// runs, pointing at it in `sluice.toml`.
+    pub fn option(mut self, name: impl Into<String>, summary: impl Into<String>) -> Self {
+        self.options
+            .get_or_insert_with(Vec::new)
+            .push(ConfigOption {
+                name: name.into(),
+                summary: summary.into(),
+            });
         self
     }
 }

@@ -22,6 +22,8 @@ impl Plugin for WordCount {
     fn describe() -> PluginInfo {
         PluginInfo::new("word-count", env!("CARGO_PKG_VERSION"), "Counts words and flags long files")
             .output(Port::new("total", ValueKind::Integer, "Words in all files").required())
+            .option("files", "the workspace files to count")
+            .option("max-words", "a file with more words is a finding (default 1000)")
             .wants("fs:read")
     }
 

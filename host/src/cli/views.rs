@@ -314,6 +314,12 @@ pub fn plugins_text(infos: &[(&str, String, PluginInfo)]) -> String {
             }
         )
         .unwrap();
+        if let Some(options) = &info.options {
+            for (i, o) in options.iter().enumerate() {
+                let label = if i == 0 { "options" } else { "" };
+                writeln!(out, "  {label:<8} {}: {}", o.name, o.summary).unwrap();
+            }
+        }
         for (title, ports) in [("inputs", &info.inputs), ("outputs", &info.outputs)] {
             if ports.is_empty() {
                 writeln!(out, "  {title:<8} (none)").unwrap();

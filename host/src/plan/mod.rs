@@ -90,6 +90,12 @@ pub fn build(
         }
 
         for (key, entry) in &step.with {
+            if let Some(info) = info
+                && let Some(d) = unknown_option(id, step, info, key, entry)
+            {
+                diags.push(d);
+                continue;
+            }
             for expr in &entry.refs {
                 let Expr::StepOutput {
                     step: target,
@@ -223,6 +229,44 @@ fn list(names: &[&str]) -> String {
     } else {
         names.join(", ")
     }
+}
+
+/// A `with` key that is neither an input nor an option of a plugin that declares its options.
+fn unknown_option(
+    id: &StepId,
+    step: &Step,
+    info: &PluginInfo,
+    key: &str,
+    entry: &crate::manifest::WithEntry,
+) -> Option<Diagnostic> {
+    let options = info.options.as_ref()?;
+    if info.input(key).is_some() || options.iter().any(|o| o.name == key) {
+        return None;
+    }
+    let mut names: Vec<&str> = options
+        .iter()
+        .map(|o| o.name.as_str())
+        .chain(info.inputs.iter().map(|p| p.name.as_str()))
+        .collect();
+    names.sort_unstable();
+    let mut help = match crate::manifest::closest(key, &names) {
+        Some(best) => format!("did you mean `{best}`? "),
+        None => String::new(),
+    };
+    help.push_str(&format!(
+        "`{}` takes: {} (`sluice plugins` describes each)",
+        step.uses.get_ref(),
+        list(&names)
+    ));
+    Some(
+        Diagnostic::error(
+            format!("`{}` has no option `{key}`", step.uses.get_ref()),
+            Some(entry.key_span.clone()),
+        )
+        .step(id.as_str())
+        .label("unknown option")
+        .help(help),
+    )
 }
 
 fn unknown_step(
@@ -680,6 +724,7 @@ mod tests {
                 outputs,
                 wants: wants.iter().map(|w| w.to_string()).collect(),
                 rules: Vec::new(),
+                options: None,
             },
         }
     }
@@ -702,22 +747,27 @@ mod tests {
         .unwrap();
         let plugins = manifest
             .steps
-            .keys()
-            .map(|id| {
-                (
-                    id.clone(),
-                    meta(
-                        vec![
-                            port("in", ValueKind::Artifact),
-                            port("n", ValueKind::Integer),
-                        ],
-                        vec![
-                            port("out", ValueKind::Artifact),
-                            port("text", ValueKind::Text),
-                        ],
-                        &[],
-                    ),
-                )
+            .iter()
+            .map(|(id, step)| {
+                let mut m = meta(
+                    vec![
+                        port("in", ValueKind::Artifact),
+                        port("n", ValueKind::Integer),
+                    ],
+                    vec![
+                        port("out", ValueKind::Artifact),
+                        port("text", ValueKind::Text),
+                    ],
+                    &[],
+                );
+                // `uses = "declared"`: a plugin that declares its one option, `alpha`.
+                if step.uses.get_ref().to_string() == "declared" {
+                    m.info.options = Some(vec![crate::types::ConfigOption {
+                        name: "alpha".into(),
+                        summary: "a setting".into(),
+                    }]);
+                }
+                (id.clone(), m)
             })
             .collect();
         let mut diags = Diagnostics::default();
@@ -756,6 +806,24 @@ mod tests {
                 .iter()
                 .any(|m| m.starts_with("kind mismatch: input `n`")),
             "{messages:?}"
+        );
+    }
+
+    #[test]
+    fn with_keys_are_checked_against_declared_options() {
+        let src = "[steps.a]\nuses = \"declared\"\nwith = { alpha = 1, n = 2, alpah = 3 }\n[steps.b]\nuses = \"x\"\nwith = { anything = 1 }\n";
+        let (_, diags) = plan(src);
+        let errors: Vec<&Diagnostic> = diags.0.iter().collect();
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        let d = errors[0];
+        assert_eq!(d.message, "`declared` has no option `alpah`");
+        // The span is the key's.
+        let at = src.find("alpah").unwrap();
+        assert_eq!(d.span.clone().unwrap(), at..at + "alpah".len());
+        let help = d.help.as_deref().unwrap();
+        assert!(
+            help.starts_with("did you mean `alpha`? `declared` takes: alpha, in, n"),
+            "{help}"
         );
     }
 

@@ -457,6 +457,7 @@ mod tests {
             outputs: vec![],
             wants: vec![],
             rules: vec![],
+            options: None,
         };
         let finding = Finding {
             rule: "R1".into(),

@@ -1,7 +1,9 @@
 //! Conversions between the generated bindings and the host's own types.
 
 use super::bindings::sluice::step::types as wit;
-use crate::types::{Finding, PluginInfo, Port, Rule, Severity, Span, Suppression, ValueKind};
+use crate::types::{
+    ConfigOption, Finding, PluginInfo, Port, Rule, Severity, Span, Suppression, ValueKind,
+};
 
 pub(crate) fn kind(k: wit::ValueKind) -> ValueKind {
     match k {
@@ -84,6 +86,15 @@ pub(crate) fn info(i: wit::PluginInfo) -> Result<PluginInfo, String> {
                 security_severity: r.security_severity.map(|s| s.clamp(0.0, 10.0)),
             })
             .collect(),
+        options: i.options.map(|options| {
+            options
+                .into_iter()
+                .map(|o| ConfigOption {
+                    name: o.name,
+                    summary: o.summary,
+                })
+                .collect()
+        }),
     })
 }
 

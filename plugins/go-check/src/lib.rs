@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use go_syntax::File;
 use go_syntax::token::Pos;
 use serde::Deserialize;
-use sluice_sdk::{Failure, Finding, Rule, Severity, Span};
+use sluice_sdk::{Failure, Finding, PluginInfo, Rule, Severity, Span};
 
 pub use build::Target;
 
@@ -411,30 +411,66 @@ pub fn major_minor(version: &str) -> Option<(u32, u32)> {
     Some((major, minor))
 }
 
+/// A `with` key and what it sets (declared to the host, shown by `sluice plugins`).
+pub type OptionDoc = (&'static str, &'static str);
+
 /// The `with` keys of [`Common`].
-pub const COMMON_KEYS: &[&str] = &[
-    "dir",
-    "packages",
-    "include-tests",
-    "goos",
-    "goarch",
-    "build-tags",
-    "build-constraints",
-    "skip-dirs",
-    "nested-modules",
+pub const COMMON_OPTIONS: &[OptionDoc] = &[
+    (
+        "dir",
+        "the module's directory in the workspace (default `.`)",
+    ),
+    (
+        "packages",
+        "package patterns: `./...`, `./x/...`, `./x`, `.` (default [\"./...\"])",
+    ),
+    (
+        "include-tests",
+        "also analyse `_test.go` files (default false)",
+    ),
+    (
+        "goos",
+        "the target OS for build constraints (default `linux`)",
+    ),
+    (
+        "goarch",
+        "the target architecture for build constraints (default `amd64`)",
+    ),
+    ("build-tags", "extra build tags satisfied (default [])"),
+    (
+        "build-constraints",
+        "apply build constraints; false reads every file (default true)",
+    ),
+    (
+        "skip-dirs",
+        "directory names not entered (default [\"testdata\", \"vendor\"])",
+    ),
+    (
+        "nested-modules",
+        "enter directories holding their own go.mod (default false)",
+    ),
 ];
+
+/// Declares the plugin's own options and [`Common`]'s to the host, which then rejects any
+/// other `with` key before the run, pointing at it in the manifest.
+pub fn declare_options(mut info: PluginInfo, own: &[OptionDoc]) -> PluginInfo {
+    for (name, summary) in own.iter().chain(COMMON_OPTIONS) {
+        info = info.option(*name, *summary);
+    }
+    info
+}
 
 /// Parses the `with` table into a plugin's configuration (which flattens [`Common`]),
 /// rejecting keys that neither it nor [`Common`] knows: serde cannot deny unknown fields
 /// through `flatten`, so the keys are checked here.
 pub fn config<T: serde::de::DeserializeOwned>(
     invocation: &sluice_sdk::Invocation,
-    own_keys: &[&str],
+    own: &[OptionDoc],
 ) -> Result<T, Failure> {
     let value: serde_json::Value = serde_json::from_str(&invocation.config)
         .map_err(|e| Failure::invalid(format!("the step's `with` is not valid: {e}")))?;
     if let Some(map) = value.as_object() {
-        let known = || own_keys.iter().chain(COMMON_KEYS).copied();
+        let known = || own.iter().chain(COMMON_OPTIONS).map(|(name, _)| *name);
         if let Some(key) = map.keys().find(|k| !known().any(|n| n == k.as_str())) {
             let mut names: Vec<&str> = known().collect();
             names.sort();

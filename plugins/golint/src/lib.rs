@@ -40,7 +40,13 @@ fn default_min_confidence() -> f32 {
     0.8
 }
 
-const OWN_KEYS: &[&str] = &["min-confidence", "disable"];
+const OWN_OPTIONS: &[go_check::OptionDoc] = &[
+    (
+        "min-confidence",
+        "drop findings below this confidence, 0 to 1 (default 0.8, golint's)",
+    ),
+    ("disable", "rules not to run (default [])"),
+];
 
 /// The result of analysing a module.
 pub struct Report {
@@ -92,17 +98,18 @@ pub struct Golint;
 
 impl Plugin for Golint {
     fn describe() -> PluginInfo {
-        PluginInfo::new(
+        let info = PluginInfo::new(
             "golint",
             env!("CARGO_PKG_VERSION"),
             "golint's style checks for Go (doc comments, naming, error strings, receivers, ...)",
         )
         .wants("fs:read")
-        .rules(rules::rules())
+        .rules(rules::rules());
+        go_check::declare_options(info, OWN_OPTIONS)
     }
 
     fn run(invocation: Invocation) -> Result<Outcome, Failure> {
-        let config: Config = go_check::config(&invocation, OWN_KEYS)?;
+        let config: Config = go_check::config(&invocation, OWN_OPTIONS)?;
         let report = analyse(std::path::Path::new(sluice_sdk::WORKSPACE), &config)?;
         let n = report.findings.len();
         let mut outcome = Outcome::new().summary(format!(

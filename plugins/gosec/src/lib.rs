@@ -56,17 +56,41 @@ pub struct Config {
     pub g307_mode: Option<String>,
 }
 
-const OWN_KEYS: &[&str] = &[
-    "include",
-    "exclude",
-    "min-severity",
-    "min-confidence",
-    "fail-on",
-    "ignore-suppressions",
-    "g301-mode",
-    "g302-mode",
-    "g306-mode",
-    "g307-mode",
+const OWN_OPTIONS: &[go_check::OptionDoc] = &[
+    ("include", "only these rule ids (default: all)"),
+    ("exclude", "not these rule ids (default [])"),
+    (
+        "min-severity",
+        "drop findings below `low`, `medium` or `high` (default `low`)",
+    ),
+    (
+        "min-confidence",
+        "drop findings below `low`, `medium` or `high` (default `low`)",
+    ),
+    (
+        "fail-on",
+        "fail the step at this severity or above, or `none` (default `low`: any)",
+    ),
+    (
+        "ignore-suppressions",
+        "report findings in spite of #nosec, for audits (default false)",
+    ),
+    (
+        "g301-mode",
+        "largest mode G301 accepts for new directories (default \"0750\")",
+    ),
+    (
+        "g302-mode",
+        "largest mode G302 accepts for opened files (default \"0600\")",
+    ),
+    (
+        "g306-mode",
+        "largest mode G306 accepts for written files (default \"0600\")",
+    ),
+    (
+        "g307-mode",
+        "largest mode G307 accepts for created files (default \"0666\")",
+    ),
 ];
 
 /// The configuration, checked.
@@ -202,17 +226,18 @@ pub struct Gosec;
 
 impl Plugin for Gosec {
     fn describe() -> PluginInfo {
-        PluginInfo::new(
+        let info = PluginInfo::new(
             "gosec",
             env!("CARGO_PKG_VERSION"),
             "gosec's security rules for Go (credentials, injection, crypto, TLS, file permissions, ...)",
         )
         .wants("fs:read")
-        .rules(rules::rules())
+        .rules(rules::rules());
+        go_check::declare_options(info, OWN_OPTIONS)
     }
 
     fn run(invocation: Invocation) -> Result<Outcome, Failure> {
-        let config: Config = go_check::config(&invocation, OWN_KEYS)?;
+        let config: Config = go_check::config(&invocation, OWN_OPTIONS)?;
         let settings = Settings::new(config)?;
         let report = analyse(std::path::Path::new(sluice_sdk::WORKSPACE), &settings)?;
         let active = report

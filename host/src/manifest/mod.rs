@@ -572,6 +572,14 @@ pub fn closest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
         .map(|(_, c)| c)
 }
 
+/// A help line: "did you mean `<closest>`? " when a candidate is close to `word`, then `rest`.
+pub fn did_you_mean(word: &str, candidates: &[&str], rest: &str) -> String {
+    match closest(word, candidates) {
+        Some(best) => format!("did you mean `{best}`? {rest}"),
+        None => rest.to_string(),
+    }
+}
+
 /// Optimal string alignment distance: insertions, deletions, substitutions and swaps of
 /// two neighbours each cost 1 (`mdo` is one edit from `mod`).
 fn edit_distance(a: &str, b: &str) -> usize {

@@ -140,15 +140,15 @@ pub fn build(
                         .iter()
                         .map(|p| p.name.as_str())
                         .collect();
-                    let mut help = match crate::manifest::closest(output, &names) {
-                        Some(best) => format!("did you mean `{best}`? "),
-                        None => String::new(),
-                    };
-                    help.push_str(&format!(
-                        "outputs of `{}`: {}",
-                        target_step.uses.get_ref(),
-                        list(&names)
-                    ));
+                    let help = crate::manifest::did_you_mean(
+                        output,
+                        &names,
+                        &format!(
+                            "outputs of `{}`: {}",
+                            target_step.uses.get_ref(),
+                            list(&names)
+                        ),
+                    );
                     diags.push(
                         Diagnostic::error(
                             format!(
@@ -249,15 +249,15 @@ fn unknown_option(
         .chain(info.inputs.iter().map(|p| p.name.as_str()))
         .collect();
     names.sort_unstable();
-    let mut help = match crate::manifest::closest(key, &names) {
-        Some(best) => format!("did you mean `{best}`? "),
-        None => String::new(),
-    };
-    help.push_str(&format!(
-        "`{}` takes: {} (`sluice plugins` describes each)",
-        step.uses.get_ref(),
-        list(&names)
-    ));
+    let help = crate::manifest::did_you_mean(
+        key,
+        &names,
+        &format!(
+            "`{}` takes: {} (`sluice plugins` describes each)",
+            step.uses.get_ref(),
+            list(&names)
+        ),
+    );
     Some(
         Diagnostic::error(
             format!("`{}` has no option `{key}`", step.uses.get_ref()),

@@ -64,12 +64,14 @@ impl ResolveError {
         match self {
             ResolveError::UnknownBuiltin { name } => {
                 let names: Vec<&str> = BUILTINS.iter().map(|b| b.name).collect();
-                let mut help = match crate::manifest::closest(name, &names) {
-                    Some(best) => format!("did you mean `{best}`? "),
-                    None => String::new(),
-                };
-                help.push_str(&format!("built-in plugins: {}; a file path must end in `.wasm`", names.join(", ")));
-                help
+                crate::manifest::did_you_mean(
+                    name,
+                    &names,
+                    &format!(
+                        "built-in plugins: {}; a file path must end in `.wasm`",
+                        names.join(", ")
+                    ),
+                )
             }
             ResolveError::Read { .. } => {
                 "paths in `uses` are relative to the manifest's directory; build the plugin with `cargo build --release --target wasm32-wasip2`".into()

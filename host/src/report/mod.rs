@@ -138,11 +138,7 @@ pub fn summary(report: &RunReport, max_findings: Option<usize>) -> String {
                 s.id.clone(),
                 s.status.name().to_string(),
                 s.duration.map_or_else(|| "-".into(), format_elapsed),
-                s.findings
-                    .iter()
-                    .filter(|f| f.is_active())
-                    .count()
-                    .to_string(),
+                s.active_findings().to_string(),
                 truncate(
                     if s.summary.is_empty() {
                         s.error.as_deref().unwrap_or_default()

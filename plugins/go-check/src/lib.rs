@@ -503,6 +503,82 @@ mod tests {
         assert!(pattern_ok("./a/.../b").is_err());
     }
 
+    /// Packages by directory and package clause, as the go command groups them.
+    fn load(dir: &Path, include_tests: bool) -> (Vec<(String, String, usize)>, Vec<Finding>) {
+        let common = Common {
+            include_tests,
+            ..Common::default()
+        };
+        let module = Module::open_at(dir, &common).unwrap();
+        let mut packages = Vec::new();
+        let mut findings = Vec::new();
+        module
+            .for_each_package(&common, &mut findings, |p, _| {
+                packages.push((p.dir.clone(), p.name.clone(), p.files.len()))
+            })
+            .unwrap();
+        (packages, findings)
+    }
+
+    #[test]
+    fn groups_by_directory_and_package_clause() {
+        let dir = std::env::temp_dir().join(format!("go-check-load-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let write = |rel: &str, src: &str| {
+            let p = dir.join(rel);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, src).unwrap();
+        };
+        write("a.go", "package main\n");
+        write("b.go", "package main\nfunc f() {}\n");
+        write("main_test.go", "package main\n");
+        write("ext_test.go", "package main_test\n");
+        write("lib/lib.go", "package lib\n");
+        write("lib/broken.go", "package lib\nfunc {\n");
+        write("testdata/x.go", "package x\n");
+        write("vendor/v/v.go", "package v\n");
+        write(".hidden/h.go", "package h\n");
+        write("_skipped/s.go", "package s\n");
+
+        let (packages, findings) = load(&dir, false);
+        assert_eq!(
+            packages,
+            [
+                ("".into(), "main".into(), 2),
+                ("lib".into(), "lib".into(), 1)
+            ]
+        );
+        assert_eq!(findings.len(), 1);
+        let span = findings[0].span.as_ref().unwrap();
+        assert_eq!(
+            (
+                findings[0].rule.as_str(),
+                span.path.as_str(),
+                span.line,
+                span.column,
+                findings[0].message.as_str()
+            ),
+            (
+                PARSE_ERROR,
+                "lib/broken.go",
+                2,
+                6,
+                "expected 'IDENT', found '{'"
+            )
+        );
+
+        let (packages, _) = load(&dir, true);
+        assert_eq!(
+            packages,
+            [
+                ("".into(), "main".into(), 3),
+                ("".into(), "main_test".into(), 1),
+                ("lib".into(), "lib".into(), 1)
+            ]
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
     #[test]
     fn go_versions() {
         assert_eq!(major_minor("1.21.3"), Some((1, 21)));

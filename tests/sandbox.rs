@@ -250,30 +250,12 @@ fn a_sleeping_step_is_stopped_at_its_timeout_too() {
     );
 }
 
-/// Runs sluice and returns its exit code and peak RSS in KiB (from `wait4`).
-fn run_measuring_rss(ws: &Workspace) -> (i32, i64) {
-    let child = ws
-        .command(SLUICE, &["run"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let pid = child.id() as libc::pid_t;
-    let mut status = 0;
-    // SAFETY: an all-zero rusage is valid, and `pid` is our own child, waited for once.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    assert_eq!(waited, pid);
-    std::mem::forget(child);
-    (libc::WEXITSTATUS(status), usage.ru_maxrss)
-}
-
 #[test]
 fn a_guest_allocating_4gib_is_stopped_at_its_memory_limit_and_host_rss_stays_bounded() {
     let ws = Workspace::new();
     ws.with_probe();
     ws.manifest("[steps.probe]\nuses = \"./probe.wasm\"\nmemory = \"64MiB\"\nwith = { actions = [{ op = \"alloc\", mib = 4096 }] }\n");
-    let (code, rss_kib) = run_measuring_rss(&ws);
+    let (code, rss_kib, _) = ws.run_measuring(SLUICE, &["run"]);
     assert_eq!(code, 1);
     let s = step(&ws.last_run(), "probe").clone();
     assert_eq!(s["status"], "errored");
@@ -315,7 +297,7 @@ fn an_undeclared_or_mistyped_output_is_an_error() {
     let run = ws.last_run();
     assert_eq!(
         step(&run, "a")["error"],
-        "the plugin returned output `bogus`, which its describe() does not declare (declared outputs: report, text, artifact)"
+        "the plugin returned output `bogus`, which its describe() does not declare (declared outputs: report, text, artifact, json, number)"
     );
     assert_eq!(
         step(&run, "b")["error"],

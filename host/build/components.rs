@@ -22,6 +22,27 @@ pub fn target_dir(workspace: &Path) -> PathBuf {
         .unwrap_or_else(|| workspace.join("target"))
 }
 
+/// Installs the `wasm32-wasip2` target with rustup when the toolchain lacks it. rustup adds
+/// the targets of `rust-toolchain.toml` only when it installs the toolchain itself; a machine
+/// whose stable toolchain was already there has none.
+fn ensure_wasm_target(workspace: &Path) {
+    let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    let sysroot = Command::new(&rustc)
+        .args(["--print", "sysroot"])
+        .current_dir(workspace)
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()));
+    let installed = sysroot.is_some_and(|s| s.join("lib/rustlib/wasm32-wasip2").is_dir());
+    if !installed {
+        let _ = Command::new("rustup")
+            .args(["target", "add", "wasm32-wasip2"])
+            .current_dir(workspace)
+            .status();
+    }
+}
+
 /// Builds the components named in `crates` (`(name, crate)` pairs) in release mode for
 /// `wasm32-wasip2` and returns each `.wasm` path, in order.
 pub fn build_components(workspace: &Path, crates: &[(&str, ComponentCrate)]) -> Vec<PathBuf> {
@@ -29,6 +50,7 @@ pub fn build_components(workspace: &Path, crates: &[(&str, ComponentCrate)]) -> 
         println!("cargo:rerun-if-changed={}", workspace.join(dir).display());
     }
     let target_dir = target_dir(workspace).join("wasm-components");
+    ensure_wasm_target(workspace);
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(workspace)

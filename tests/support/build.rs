@@ -28,6 +28,13 @@ const PLUGINS: &[(&str, ComponentCrate)] = &[
         },
     ),
     (
+        "HTTP_CLIENT",
+        ComponentCrate {
+            package: "sluice-test-http-client",
+            artifact: "sluice_test_http_client.wasm",
+        },
+    ),
+    (
         "GO_PARSE",
         ComponentCrate {
             package: "sluice-test-go-parse",

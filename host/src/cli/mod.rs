@@ -15,7 +15,7 @@ use crate::manifest::{self, Diagnostic, LoadError, Manifest, StepId};
 use crate::plan::{self, Plan, PluginMeta};
 use crate::plugin::{self, cache::CompileCache};
 use crate::runtime::{Cancel, LoadedPlugin, Runtime};
-use crate::sandbox::secrets::SecretSource;
+use crate::sandbox::secrets::{Masked, MaskingWriter, SecretSource};
 
 /// Sluice runs CI/CD pipelines in which every step is a sandboxed WebAssembly component.
 ///
@@ -284,9 +284,9 @@ async fn run(args: RunArgs, jobs: usize) -> i32 {
     let state_dir = exec::state_dir(&prepared.manifest);
     let record = std::thread::scope(|scope| {
         let record = scope.spawn(|| crate::report::record::write(&state_dir, &report));
-        let mut out = std::io::stdout().lock();
+        let mut out = MaskingWriter::new(&report.masker, std::io::stdout().lock());
         if args.manifest.json {
-            let _ = serde_json::to_writer_pretty(&mut out, &report);
+            let _ = serde_json::to_writer_pretty(&mut out, &Masked(&report, &report.masker));
             let _ = writeln!(out);
         } else {
             let _ = write!(
@@ -298,7 +298,7 @@ async fn run(args: RunArgs, jobs: usize) -> i32 {
                 )
             );
         }
-        let _ = out.flush();
+        let _ = out.finish();
         record.join().expect("the record writer does not panic")
     });
     match &record {

@@ -5,6 +5,8 @@ use std::path::Path;
 
 use serde::Serialize;
 
+use crate::report::terminal::clean;
+
 use crate::exec::Grants;
 use crate::manifest::{Expr, Manifest};
 use crate::plan::Plan;
@@ -53,7 +55,8 @@ pub fn plan_text(manifest: &Manifest, plan: &Plan) -> String {
         writeln!(
             out,
             "  {id}: {} {}{after}",
-            s.plugin.info.name, s.plugin.info.version
+            clean(&s.plugin.info.name),
+            clean(&s.plugin.info.version)
         )
         .unwrap();
     }
@@ -166,7 +169,6 @@ pub fn audit(manifest: &Manifest, plan: &Plan) -> Audit {
                 })
                 .collect();
             inputs_from.dedup();
-            let limits = crate::exec::step_limits(&manifest.pipeline, planned);
             StepAudit {
                 id: id.to_string(),
                 uses: step.uses.get_ref().to_string(),
@@ -174,7 +176,7 @@ pub fn audit(manifest: &Manifest, plan: &Plan) -> Audit {
                 plugin: info.name.clone(),
                 version: info.version.clone(),
                 digest: planned.plugin.digest.clone(),
-                grants: crate::exec::step_grants(planned, limits),
+                grants: crate::exec::step_grants(&manifest.pipeline, planned),
                 mounts: step
                     .allow
                     .read
@@ -231,7 +233,12 @@ pub fn audit_text(audit: &Audit) -> String {
         let rows: Vec<(&str, String)> = vec![
             (
                 "plugin",
-                format!("{} {} ({origin}) {}", s.plugin, s.version, short(&s.digest)),
+                format!(
+                    "{} {} ({origin}) {}",
+                    clean(&s.plugin),
+                    clean(&s.version),
+                    short(&s.digest)
+                ),
             ),
             (
                 "read",
@@ -239,7 +246,14 @@ pub fn audit_text(audit: &Audit) -> String {
                     s.mounts
                         .iter()
                         .filter(|m| !m.writable)
-                        .map(|m| format!("{} at {} (read-only)", m.path, m.guest))
+                        .map(|m| {
+                            let hidden = if m.path == "." {
+                                "; never .sluice/"
+                            } else {
+                                ""
+                            };
+                            format!("{} at {} (read-only{hidden})", m.path, m.guest)
+                        })
                         .collect(),
                 ),
             ),
@@ -263,7 +277,10 @@ pub fn audit_text(audit: &Audit) -> String {
             ("network", "none".into()),
             (
                 "limits",
-                format!("timeout {}, memory {}", s.grants.timeout, s.grants.memory),
+                format!(
+                    "timeout {}, memory {}, artifacts {}",
+                    s.grants.timeout, s.grants.memory, s.grants.artifacts
+                ),
             ),
             (
                 "wants",
@@ -273,7 +290,7 @@ pub fn audit_text(audit: &Audit) -> String {
                         .map(|w| {
                             format!(
                                 "{} ({})",
-                                w.capability,
+                                clean(&w.capability),
                                 if w.granted { "granted" } else { "NOT granted" }
                             )
                         })
@@ -298,26 +315,32 @@ pub fn plugins_text(infos: &[(&str, String, PluginInfo)]) -> String {
         writeln!(
             out,
             "{uses}  {} {}  {}",
-            info.name,
-            info.version,
+            clean(&info.name),
+            clean(&info.version),
             short(digest)
         )
         .unwrap();
-        writeln!(out, "  {}", info.description).unwrap();
+        writeln!(out, "  {}", clean(&info.description)).unwrap();
         writeln!(
             out,
             "  wants    {}",
             if info.wants.is_empty() {
                 "(nothing)".into()
             } else {
-                info.wants.join(", ")
+                clean(&info.wants.join(", ")).into_owned()
             }
         )
         .unwrap();
         if let Some(options) = &info.options {
             for (i, o) in options.iter().enumerate() {
                 let label = if i == 0 { "options" } else { "" };
-                writeln!(out, "  {label:<8} {}: {}", o.name, o.summary).unwrap();
+                writeln!(
+                    out,
+                    "  {label:<8} {}: {}",
+                    clean(&o.name),
+                    clean(&o.summary)
+                )
+                .unwrap();
             }
         }
         for (title, ports) in [("inputs", &info.inputs), ("outputs", &info.outputs)] {
@@ -330,7 +353,9 @@ pub fn plugins_text(infos: &[(&str, String, PluginInfo)]) -> String {
                 writeln!(
                     out,
                     "  {label:<8} {} ({}{required}): {}",
-                    p.name, p.kind, p.description
+                    clean(&p.name),
+                    p.kind,
+                    clean(&p.description)
                 )
                 .unwrap();
             }

@@ -67,6 +67,8 @@ pub struct Grants {
     pub timeout: String,
     /// Memory limit.
     pub memory: String,
+    /// Limit on the bytes of artifacts the step may return.
+    pub artifacts: String,
 }
 
 /// The result of one step.
@@ -140,6 +142,10 @@ pub struct RunReport {
     pub cancelled: bool,
     /// Steps, in plan order.
     pub steps: Vec<StepReport>,
+    /// Masks the values of the secrets granted in this run: every sink the report is
+    /// written to (console, record, `--json`, logs) goes through it.
+    #[serde(skip)]
+    pub masker: Arc<Masker>,
 }
 
 fn ser_dur<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -190,6 +196,10 @@ pub fn new_run_id() -> String {
 /// Everything a step task shares with the others.
 pub(crate) struct RunContext {
     pub(crate) manifest: Manifest,
+    /// The workspace, opened once: every grant is resolved beneath it.
+    pub(crate) root: cap_std::fs::Dir,
+    /// This run's scratch directory, `.sluice/tmp/<run-id>`.
+    pub(crate) tmp: cap_std::fs::Dir,
     pub(crate) run_id: String,
     pub(crate) state_dir: PathBuf,
     pub(crate) store: ArtifactStore,
@@ -207,6 +217,43 @@ pub fn state_dir(manifest: &Manifest) -> PathBuf {
     manifest.dir.join(".sluice")
 }
 
+/// Opens the workspace and this run's scratch directory, held under a lock so that a later
+/// run can tell scratch directories of runs that died (kill -9) from live ones and remove
+/// them.
+fn open_workspace(
+    manifest: &Manifest,
+    run_id: &str,
+) -> std::io::Result<(cap_std::fs::Dir, cap_std::fs::Dir, std::fs::File)> {
+    use rustix::fs::{FlockOperation, flock};
+    let root = crate::sandbox::fs::open_host_dir(&manifest.dir)?;
+    let tmp_rel = std::path::Path::new(crate::sandbox::fs::STATE_DIR).join("tmp");
+    let tmp_all = crate::sandbox::fs::create_dir_beneath(&root, &tmp_rel)?;
+    let lock = tmp_all.create(format!("{run_id}.lock"))?.into_std();
+    flock(&lock, FlockOperation::LockExclusive)?;
+    for entry in tmp_all.entries()?.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(other) = name.strip_suffix(".lock") else {
+            if !tmp_all.exists(format!("{name}.lock")) {
+                let _ = tmp_all.remove_dir_all(&name);
+            }
+            continue;
+        };
+        if other == run_id {
+            continue;
+        }
+        let Ok(file) = tmp_all.open(&name) else {
+            continue;
+        };
+        if flock(&file, FlockOperation::NonBlockingLockExclusive).is_ok() {
+            let _ = tmp_all.remove_dir_all(other);
+            let _ = tmp_all.remove_file(&name);
+        }
+    }
+    tmp_all.create_dir(run_id)?;
+    let tmp = tmp_all.open_dir(run_id)?;
+    Ok((root, tmp, lock))
+}
+
 /// Runs the plan to the end (or to cancellation) and reports every step.
 pub async fn run(
     manifest: &Manifest,
@@ -217,15 +264,46 @@ pub async fn run(
 ) -> RunReport {
     let started_at = humantime::format_rfc3339_millis(SystemTime::now()).to_string();
     let state = state_dir(manifest);
-    let secret_values = plan
+    let store = ArtifactStore::new(state.join("store"));
+    store.sweep();
+    let (root, tmp, _lock) = match open_workspace(manifest, &options.run_id) {
+        Ok(opened) => opened,
+        Err(e) => {
+            let message = format!("cannot open the workspace {}: {e}", manifest.dir.display());
+            return RunReport {
+                run_id: options.run_id,
+                pipeline: manifest.pipeline.name.clone(),
+                manifest: manifest.path.clone(),
+                started: started_at,
+                duration: Duration::ZERO,
+                cancelled: false,
+                masker: Arc::default(),
+                steps: plan
+                    .order
+                    .iter()
+                    .map(|id| {
+                        let mut r =
+                            step::skipped(&manifest.pipeline, &plan.steps[id], message.clone());
+                        r.status = Status::Errored;
+                        r.error = Some(message.clone());
+                        r
+                    })
+                    .collect(),
+            };
+        }
+    };
+    let secret_values: Vec<String> = plan
         .steps
         .values()
         .flat_map(|s| s.step.allow.secrets.iter().map(|n| n.get_ref().to_string()))
-        .filter_map(|name| options.secrets.get(&name));
+        .filter_map(|name| options.secrets.get(&name))
+        .collect();
     let ctx = Arc::new(RunContext {
         manifest: manifest.clone(),
         run_id: options.run_id.clone(),
-        store: ArtifactStore::new(state.join("store")),
+        root,
+        tmp,
+        store,
         state_dir: state,
         masker: Arc::new(Masker::new(secret_values)),
         secrets: options.secrets,
@@ -346,7 +424,13 @@ pub async fn run(
     }
 
     let _ = std::fs::remove_dir_all(ctx.state_dir.join("tmp").join(&ctx.run_id));
+    let _ = std::fs::remove_file(
+        ctx.state_dir
+            .join("tmp")
+            .join(format!("{}.lock", ctx.run_id)),
+    );
     RunReport {
+        masker: ctx.masker.clone(),
         run_id: options.run_id,
         pipeline: manifest.pipeline.name.clone(),
         manifest: manifest.path.clone(),

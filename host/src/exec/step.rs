@@ -5,6 +5,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
+use cap_std::fs::Dir;
+
 use indexmap::IndexMap;
 
 use super::{Grants, RunContext, Status, StepReport};
@@ -14,12 +16,17 @@ use crate::runtime::{
     Call, CallEnd, GuestOutcome, GuestValue, HOST_COUNT, HOST_SARIF, InputValue, LoadedPlugin,
     LogLevel, LogLine, is_host_output,
 };
-use crate::sandbox::fs::{INPUTS, Mount, OUTPUTS, workspace_mounts};
+use crate::sandbox::fs::{
+    CopyError, GrantedFs, INPUTS, Mount, OUTPUTS, copy_bounded, create_dir_beneath, grant_list,
+    workspace_mounts,
+};
+use crate::sandbox::limits::Deadline;
 use crate::sandbox::{Limits, StepSandbox};
 use crate::types::{ArtifactRef, PluginInfo, Value, ValueKind};
 
 /// What a step is granted, as the run record and `sluice audit` show it.
-pub fn grants(planned: &PlannedStep, limits: Limits) -> Grants {
+pub fn grants(pipeline: &crate::manifest::Pipeline, planned: &PlannedStep) -> Grants {
+    let limits = limits(pipeline, planned);
     let step = &planned.step;
     Grants {
         read: step
@@ -43,7 +50,17 @@ pub fn grants(planned: &PlannedStep, limits: Limits) -> Grants {
         env: step.env.keys().map(|k| k.to_string()).collect(),
         timeout: format_duration(limits.timeout),
         memory: crate::manifest::ByteSize(limits.memory).to_string(),
+        artifacts: crate::manifest::ByteSize(artifact_limit(pipeline, planned)).to_string(),
     }
+}
+
+/// The most bytes of artifacts a step may return: its own limit, or the pipeline's.
+pub fn artifact_limit(pipeline: &crate::manifest::Pipeline, planned: &PlannedStep) -> u64 {
+    planned
+        .step
+        .artifact_limit
+        .as_ref()
+        .map_or(pipeline.artifact_limit, |a| *a.get_ref())
 }
 
 /// The limits of a step: its own, or the pipeline's.
@@ -62,7 +79,11 @@ pub fn limits(ctx_pipeline: &crate::manifest::Pipeline, planned: &PlannedStep) -
     }
 }
 
-fn empty_report(planned: &PlannedStep, status: Status, limits: Limits) -> StepReport {
+fn empty_report(
+    pipeline: &crate::manifest::Pipeline,
+    planned: &PlannedStep,
+    status: Status,
+) -> StepReport {
     let info = &planned.plugin.info;
     StepReport {
         id: planned.step.id.to_string(),
@@ -76,7 +97,7 @@ fn empty_report(planned: &PlannedStep, status: Status, limits: Limits) -> StepRe
         findings: Vec::new(),
         summary: String::new(),
         error: None,
-        grants: grants(planned, limits),
+        grants: grants(pipeline, planned),
         log: Vec::new(),
     }
 }
@@ -87,7 +108,7 @@ pub(crate) fn skipped(
     planned: &PlannedStep,
     reason: String,
 ) -> StepReport {
-    let mut r = empty_report(planned, Status::Skipped, limits(pipeline, planned));
+    let mut r = empty_report(pipeline, planned, Status::Skipped);
     r.error = Some(format!("skipped: {reason}"));
     r
 }
@@ -99,21 +120,38 @@ pub(crate) async fn execute(
     plugin: Arc<LoadedPlugin>,
 ) -> StepReport {
     let limits = limits(&ctx.manifest.pipeline, &planned);
-    let mut report = empty_report(&planned, Status::Errored, limits);
+    let mut report = empty_report(&ctx.manifest.pipeline, &planned, Status::Errored);
     report.started_ms = Some(ctx.started.elapsed().as_millis() as u64);
     let started = Instant::now();
-    let scratch = ctx
-        .state_dir
+    let deadline = Deadline {
+        at: started + limits.timeout,
+        cancel: ctx.cancel.flag(),
+    };
+    let scratch_rel = Path::new(crate::sandbox::fs::STATE_DIR)
         .join("tmp")
         .join(&ctx.run_id)
         .join(planned.step.id.as_str());
-    let result = prepare_and_call(&ctx, &planned, &plugin, limits, &scratch, &mut report).await;
+    let result = match create_dir_beneath(&ctx.root, &scratch_rel) {
+        Ok(scratch) => {
+            prepare_and_call(
+                &ctx,
+                &planned,
+                &plugin,
+                limits,
+                &deadline,
+                &scratch,
+                &mut report,
+            )
+            .await
+        }
+        Err(e) => Err(format!("cannot create the step's scratch directory: {e}")),
+    };
     if let Err(message) = result {
         report.status = Status::Errored;
-        report.error = Some(ctx.masker.mask(&message));
+        report.error = Some(message);
     }
     report.duration = Some(started.elapsed());
-    let _ = std::fs::remove_dir_all(&scratch);
+    let _ = ctx.tmp.remove_dir_all(planned.step.id.as_str());
     report
 }
 
@@ -122,41 +160,49 @@ async fn prepare_and_call(
     planned: &PlannedStep,
     plugin: &LoadedPlugin,
     limits: Limits,
-    scratch: &Path,
+    deadline: &Deadline,
+    scratch: &Dir,
     report: &mut StepReport,
 ) -> Result<(), String> {
     let step = &planned.step;
     let info = &plugin.info;
-    let outputs_dir = scratch.join("outputs");
-    let inputs_dir = scratch.join("inputs");
-    std::fs::create_dir_all(&outputs_dir)
-        .map_err(|e| format!("cannot create the step's scratch directory: {e}"))?;
-    std::fs::create_dir_all(&inputs_dir)
-        .map_err(|e| format!("cannot create the step's scratch directory: {e}"))?;
+    let scratch_err =
+        |e: std::io::Error| format!("cannot create the step's scratch directory: {e}");
+    scratch.create_dir("outputs").map_err(scratch_err)?;
+    scratch.create_dir("inputs").map_err(scratch_err)?;
+    let outputs_dir = scratch.open_dir("outputs").map_err(scratch_err)?;
+    let inputs_dir = scratch.open_dir("inputs").map_err(scratch_err)?;
 
     let (inputs, config) = resolve_with(ctx, step.with.iter(), info, &inputs_dir)?;
 
+    let granted: GrantedFs =
+        workspace_mounts(&ctx.root, &step.allow, scratch).map_err(|problems| {
+            let grants = grant_list(&step.allow);
+            problems
+                .iter()
+                .map(|p| {
+                    let (path, writable) = &grants[p.index.min(grants.len().saturating_sub(1))];
+                    format!(
+                        "grant `{} = [\"{path}\"]` refused at run time: {}",
+                        if *writable { "write" } else { "read" },
+                        p.error
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("; ")
+        })?;
     let mut sandbox = StepSandbox::new(info.name.clone());
-    for mount in
-        workspace_mounts(&ctx.manifest.dir, &step.allow, scratch).map_err(|e| e.to_string())?
-    {
-        sandbox = sandbox.mount(mount);
+    for mount in &granted.mounts {
+        sandbox = sandbox.mount(mount.clone());
     }
     if inputs
         .iter()
         .any(|(_, v)| matches!(v, InputValue::Artifact { .. }))
     {
-        sandbox = sandbox.mount(Mount {
-            host: inputs_dir.clone(),
-            guest: INPUTS.into(),
-            writable: false,
-        });
+        sandbox = sandbox.mount(Mount::new(INPUTS, false, inputs_dir));
     }
-    sandbox = sandbox.mount(Mount {
-        host: outputs_dir.clone(),
-        guest: OUTPUTS.into(),
-        writable: true,
-    });
+    let outputs = Mount::new(OUTPUTS, true, outputs_dir);
+    sandbox = sandbox.mount(outputs.clone());
     for (name, value) in &step.env {
         sandbox = sandbox.env(name.as_str(), value);
     }
@@ -184,17 +230,18 @@ async fn prepare_and_call(
             },
         )
         .await;
+    let warn = |message: String| LogLine {
+        at_ms: 0,
+        level: LogLevel::Warn,
+        message,
+    };
     report.log = notes
         .into_iter()
-        .map(|message| LogLine {
-            at_ms: 0,
-            level: LogLevel::Warn,
-            message,
-        })
+        .map(warn)
         .chain(result.log)
+        .chain(granted.replaced_files().into_iter().map(warn))
         .collect();
 
-    let mask = |s: &str| ctx.masker.mask(s);
     let (status, outcome) = match result.end {
         CallEnd::Passed(outcome) => (Status::Passed, outcome),
         CallEnd::Gate(outcome) => (Status::Failed, outcome),
@@ -205,23 +252,18 @@ async fn prepare_and_call(
         }
         other => return Err(other.message()),
     };
-    report.summary = mask(&outcome.summary);
-    report.findings = outcome
-        .findings
-        .iter()
-        .cloned()
-        .map(|mut f| {
-            f.message = mask(&f.message);
-            f.rule = mask(&f.rule);
-            f.tags = f.tags.iter().map(|t| mask(t)).collect();
-            if let Some(span) = &mut f.span {
-                span.path = mask(&span.path);
-            }
-            f
-        })
-        .collect();
-    report.outputs = collect_outputs(ctx, info, &outcome, &outputs_dir)?;
-    add_host_outputs(ctx, planned, info, report)?;
+    // Findings, summary and errors are masked where they are written (the run record, the
+    // console, SARIF); outputs are masked here too, since they flow into other steps.
+    report.summary = outcome.summary.clone();
+    report.findings = outcome.findings.clone();
+    let budget = ArtifactBudget {
+        left: artifact_limit(&ctx.manifest.pipeline, planned),
+        limit: artifact_limit(&ctx.manifest.pipeline, planned),
+        deadline,
+        timeout: limits.timeout,
+    };
+    report.outputs = collect_outputs(ctx, info, &outcome, &outputs, budget)?;
+    add_host_outputs(ctx, planned, info, &sandbox, deadline, report)?;
     if status == Status::Passed
         && let Some(missing) = info
             .outputs
@@ -251,7 +293,7 @@ fn resolve_with<'a>(
     ctx: &RunContext,
     with: impl Iterator<Item = (&'a String, &'a WithEntry)>,
     info: &PluginInfo,
-    inputs_dir: &Path,
+    inputs_dir: &Dir,
 ) -> Result<(Vec<(String, InputValue)>, String), String> {
     let outputs = ctx.outputs.lock().expect("lock").clone();
     let lookup = |expr: &Expr| -> Option<Value> {
@@ -285,11 +327,14 @@ fn resolve_with<'a>(
                 };
                 let input = match value {
                     Value::Artifact(a) => {
-                        let dir = inputs_dir.join(key);
-                        std::fs::create_dir_all(&dir)
+                        inputs_dir
+                            .create_dir(key)
+                            .map_err(|e| format!("cannot prepare input `{key}`: {e}"))?;
+                        let dir = inputs_dir
+                            .open_dir(key)
                             .map_err(|e| format!("cannot prepare input `{key}`: {e}"))?;
                         ctx.store
-                            .materialize(&a.digest, &dir.join(&a.name))
+                            .materialize(&a.digest, &dir, &a.name)
                             .map_err(|e| {
                                 format!("cannot prepare input `{key}` from the store: {e}")
                             })?;
@@ -366,12 +411,21 @@ fn literal(value: &serde_json::Value, kind: ValueKind) -> Option<Value> {
     })
 }
 
+/// What a step may still store as artifacts, and until when.
+struct ArtifactBudget<'a> {
+    left: u64,
+    limit: u64,
+    deadline: &'a Deadline,
+    timeout: std::time::Duration,
+}
+
 /// Checks returned outputs against `describe()` and moves artifacts into the store.
 fn collect_outputs(
     ctx: &RunContext,
     info: &PluginInfo,
     outcome: &GuestOutcome,
-    outputs_dir: &Path,
+    outputs_dir: &Mount,
+    mut budget: ArtifactBudget<'_>,
 ) -> Result<IndexMap<String, Value>, String> {
     let declared: Vec<&str> = info
         .outputs
@@ -393,22 +447,14 @@ fn collect_outputs(
             ));
         };
         let value = match value {
-            GuestValue::Plain(v) => match v {
-                Value::Text(s) => Value::Text(ctx.masker.mask(s)),
-                Value::Json(s) => {
-                    let mut json: serde_json::Value = serde_json::from_str(s)
-                        .map_err(|e| format!("output `{name}` is not valid JSON: {e}"))?;
-                    ctx.masker.mask_json(&mut json);
-                    Value::Json(json.to_string())
-                }
-                other => other.clone(),
-            },
+            GuestValue::Plain(v) => mask_value(ctx, name, v)?,
             GuestValue::Artifact { path, media_type } => Value::Artifact(store_artifact(
                 ctx,
                 name,
                 path,
                 media_type.clone(),
                 outputs_dir,
+                &mut budget,
             )?),
         };
         if value.kind() != port.kind {
@@ -425,12 +471,42 @@ fn collect_outputs(
     Ok(out)
 }
 
+/// An output as other steps will see it: secrets masked in text and JSON (keys and numbers
+/// too); a number holding a secret cannot be masked and keep its kind, so it is refused.
+fn mask_value(ctx: &RunContext, name: &str, v: &Value) -> Result<Value, String> {
+    let holds_secret = |n: String| ctx.masker.matches(&n);
+    Ok(match v {
+        Value::Text(s) => Value::Text(ctx.masker.mask(s).into_owned()),
+        Value::Json(s) => {
+            let json: serde_json::Value = serde_json::from_str(s)
+                .map_err(|e| format!("output `{name}` is not valid JSON: {e}"))?;
+            let masked =
+                serde_json::to_string(&crate::sandbox::secrets::Masked(&json, &ctx.masker))
+                    .expect("JSON serializes");
+            Value::Json(masked)
+        }
+        Value::Integer(i) if holds_secret(i.to_string()) => {
+            return Err(format!(
+                "output `{name}` holds the value of a secret; secrets never flow into other steps' inputs"
+            ));
+        }
+        Value::Number(n) if holds_secret(n.to_string()) => {
+            return Err(format!(
+                "output `{name}` holds the value of a secret; secrets never flow into other steps' inputs"
+            ));
+        }
+        other => other.clone(),
+    })
+}
+
 /// Adds the outputs the host provides for every step: `count` (active findings) and `sarif`
 /// (the findings as a SARIF log, stored like any artifact).
 fn add_host_outputs(
     ctx: &RunContext,
     planned: &PlannedStep,
     info: &PluginInfo,
+    sandbox: &StepSandbox,
+    deadline: &Deadline,
     report: &mut StepReport,
 ) -> Result<(), String> {
     let active = report.active_findings();
@@ -438,13 +514,17 @@ fn add_host_outputs(
         .outputs
         .insert(HOST_COUNT.into(), Value::Integer(active as i64));
     let mut bytes = Vec::new();
+    // Lines are read only through the step's own mounts, and only until its deadline.
+    let lines = crate::report::sarif::StepFiles::new(sandbox.mounts(), deadline);
     crate::report::sarif::write(
         &ctx.manifest.dir,
         &[crate::report::sarif::RunInput {
             step: planned.step.id.as_str(),
             plugin: info,
             findings: &report.findings,
+            files: &lines,
         }],
+        &ctx.masker,
         &mut bytes,
     )
     .map_err(|e| format!("cannot write the step's SARIF log: {e}"))?;
@@ -469,30 +549,48 @@ fn store_artifact(
     name: &str,
     path: &str,
     media_type: Option<String>,
-    outputs_dir: &Path,
+    outputs_dir: &Mount,
+    budget: &mut ArtifactBudget<'_>,
 ) -> Result<ArtifactRef, String> {
-    let mounts = [Mount {
-        host: outputs_dir.to_path_buf(),
-        guest: OUTPUTS.into(),
-        writable: false,
-    }];
-    let mut file = crate::sandbox::fs::open_read(&mounts, path).map_err(|e| {
+    let (mut file, size) = crate::sandbox::fs::open_read(std::slice::from_ref(outputs_dir), path)
+        .map_err(|e| {
         format!(
             "output `{name}`: artifacts must be regular files the step wrote under {OUTPUTS}/ ({e})"
         )
     })?;
-    let (digest, size) = ctx
+    let over = |size: u64| {
+        format!(
+            "output `{name}`: the step's artifacts come to more than its artifact limit of {} (this one is {}); raise it with `artifact-limit = \"…\"` on the step or in [pipeline]",
+            crate::manifest::ByteSize(budget.limit),
+            crate::manifest::ByteSize(size),
+        )
+    };
+    if size > budget.left {
+        return Err(over(size));
+    }
+    let deadline = budget.deadline;
+    let stop = || deadline.check().is_some();
+    let (digest, stored) = ctx
         .store
-        .put(&mut file)
-        .map_err(|e| format!("output `{name}`: cannot store the artifact: {e}"))?;
-    let file_name = Path::new(path).file_name().map_or_else(
-        || name.to_string(),
-        |n| ctx.masker.mask(&n.to_string_lossy()),
-    );
+        .put_with(|out| copy_bounded(&mut file, out, budget.left, &stop))
+        .map_err(|e| match e {
+            CopyError::TooLarge { .. } => over(size),
+            CopyError::Stopped if ctx.cancel.is_cancelled() => "cancelled".to_string(),
+            CopyError::Stopped => format!(
+                "timed out after {} (the step's timeout) while storing output `{name}`",
+                format_duration(budget.timeout)
+            ),
+            CopyError::Io(e) => format!("output `{name}`: cannot store the artifact: {e}"),
+        })?;
+    budget.left -= stored;
+    let file_name = Path::new(path)
+        .file_name()
+        .map_or_else(|| name.to_string(), |n| n.to_string_lossy().into_owned());
+    // Both reach the steps this artifact is wired into: no secret goes with them.
     Ok(ArtifactRef {
         digest,
-        name: file_name,
-        size,
-        media_type,
+        name: ctx.masker.mask(&file_name).into_owned(),
+        size: stored,
+        media_type: media_type.map(|m| ctx.masker.mask(&m).into_owned()),
     })
 }

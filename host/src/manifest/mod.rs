@@ -29,6 +29,9 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10 * 60);
 pub const DEFAULT_MEMORY: u64 = 1 << 30;
 /// The largest memory limit a step may have (a 32-bit wasm memory).
 pub const MAX_MEMORY: u64 = 4 << 30;
+/// The default limit on the bytes of artifacts one step may return (their logical size:
+/// a sparse file counts whole).
+pub const DEFAULT_ARTIFACT_LIMIT: u64 = 1 << 30;
 
 /// A parsed, syntactically valid manifest.
 #[derive(Debug, Clone)]
@@ -57,6 +60,8 @@ pub struct Pipeline {
     pub timeout: Duration,
     /// Default step memory limit in bytes.
     pub memory: u64,
+    /// Default limit on the bytes of artifacts a step returns.
+    pub artifact_limit: u64,
 }
 
 /// One step.
@@ -82,6 +87,8 @@ pub struct Step {
     pub timeout: Option<Spanned<Duration>>,
     /// Memory limit in bytes, if set on the step.
     pub memory: Option<Spanned<u64>>,
+    /// Limit on the bytes of artifacts the step returns, if set on the step.
+    pub artifact_limit: Option<Spanned<u64>>,
 }
 
 /// One `with` entry.
@@ -119,10 +126,11 @@ struct RawPipeline {
     name: Option<String>,
     timeout: Option<Spanned<DurationSpec>>,
     memory: Option<Spanned<ByteSize>>,
+    artifact_limit: Option<Spanned<ByteSize>>,
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct RawStep {
     uses: Spanned<PluginRef>,
     #[serde(default)]
@@ -135,6 +143,7 @@ struct RawStep {
     env: IndexMap<VarName, String>,
     timeout: Option<Spanned<DurationSpec>>,
     memory: Option<Spanned<ByteSize>>,
+    artifact_limit: Option<Spanned<ByteSize>>,
 }
 
 #[derive(Deserialize)]
@@ -264,6 +273,7 @@ pub fn parse(
             .map_or_else(|| "pipeline".into(), |n| n.to_string_lossy().into_owned()),
         timeout: DEFAULT_TIMEOUT,
         memory: DEFAULT_MEMORY,
+        artifact_limit: DEFAULT_ARTIFACT_LIMIT,
     };
     let mut steps = IndexMap::new();
     let mut broken_steps = Vec::new();
@@ -285,6 +295,9 @@ pub fn parse(
                             Ok(bytes) => pipeline.memory = bytes,
                             Err(d) => diags.push(*d),
                         }
+                    }
+                    if let Some(a) = raw.artifact_limit {
+                        pipeline.artifact_limit = a.into_inner().0;
                     }
                 }
                 Err(e) => diags.push(serde_diagnostic(&e, None, key_span)),
@@ -478,6 +491,9 @@ fn lower_step(
             .timeout
             .map(|t| Spanned::new(t.span(), t.into_inner().0)),
         memory,
+        artifact_limit: raw
+            .artifact_limit
+            .map(|a| Spanned::new(a.span(), a.into_inner().0)),
     })
 }
 

@@ -8,7 +8,7 @@ use std::collections::{HashMap, HashSet};
 use indexmap::IndexMap;
 
 use crate::manifest::{Allow, Diagnostic, Diagnostics, Expr, Manifest, Step, StepId};
-use crate::sandbox::fs::{GrantError, check_grant, check_not_protected};
+use crate::sandbox::fs::check_grants;
 use crate::types::{PluginInfo, ValueKind};
 
 /// What the planner needs to know of a plugin.
@@ -581,50 +581,21 @@ fn check_capabilities(
 }
 
 fn check_grant_paths(manifest: &Manifest, id: &StepId, step: &Step, diags: &mut Diagnostics) {
-    for (grant, writable) in step
+    let spans: Vec<_> = step
         .allow
         .read
         .iter()
-        .map(|g| (g, false))
-        .chain(step.allow.write.iter().map(|g| (g, true)))
-    {
-        let resolved = check_grant(&manifest.dir, grant.get_ref());
-        if writable {
-            let root = manifest
-                .dir
-                .canonicalize()
-                .unwrap_or_else(|_| manifest.dir.clone());
-            let host = match &resolved {
-                Ok(Some(host)) => host.clone(),
-                _ => root.join(grant.get_ref().as_path()),
-            };
-            if let Err(e) = check_not_protected(&root, grant.get_ref(), &host) {
-                diags.push(
-                    Diagnostic::error(e.to_string(), Some(grant.span()))
-                        .step(id.as_str())
-                        .label("reaches .sluice/")
-                        .help("grant only the directories the step writes, e.g. `write = [\"dist\"]`; a step's own cache may live in `.sluice/<name>`"),
-                );
-                continue;
-            }
-        }
-        match resolved {
-            Ok(Some(_)) => {}
-            Ok(None) if writable => {}
-            Ok(None) => diags.push(
-                Diagnostic::error(format!("`{}` does not exist in the workspace", grant.get_ref()), Some(grant.span()))
-                    .step(id.as_str())
-                    .label("not found")
-                    .help("paths in `allow` are relative to the directory of the manifest"),
-            ),
-            Err(e @ GrantError::Escapes { .. }) => diags.push(
-                Diagnostic::error(e.to_string(), Some(grant.span()))
-                    .step(id.as_str())
-                    .label("leads outside the workspace")
-                    .help("grant the files inside the workspace instead; a step never sees what lies outside it"),
-            ),
-            Err(e) => diags.push(Diagnostic::error(e.to_string(), Some(grant.span())).step(id.as_str()).label("here")),
-        }
+        .chain(&step.allow.write)
+        .map(|g| g.span())
+        .collect();
+    for problem in check_grants(&manifest.dir, &step.allow) {
+        let span = spans.get(problem.index).cloned();
+        diags.push(
+            Diagnostic::error(problem.error.to_string(), span)
+                .step(id.as_str())
+                .label(problem.error.label())
+                .help(problem.error.help()),
+        );
     }
 }
 

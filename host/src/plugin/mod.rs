@@ -85,6 +85,40 @@ pub fn digest(bytes: &[u8]) -> String {
     format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
 }
 
+/// The largest component file sluice reads (the biggest real ones, from componentize-py,
+/// are about 20 MB).
+pub const MAX_COMPONENT_BYTES: u64 = 256 << 20;
+
+/// Reads a component file: a regular file (opened non-blocking, so a FIFO cannot hang
+/// validation) of at most [`MAX_COMPONENT_BYTES`].
+fn read_component(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(std::io::Error::other("not a regular file"));
+    }
+    if meta.len() > MAX_COMPONENT_BYTES {
+        return Err(std::io::Error::other(format!(
+            "{} bytes, more than a component may be ({} MiB)",
+            meta.len(),
+            MAX_COMPONENT_BYTES >> 20
+        )));
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.take(MAX_COMPONENT_BYTES + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_COMPONENT_BYTES {
+        return Err(std::io::Error::other(
+            "it grew past the size limit while being read",
+        ));
+    }
+    Ok(bytes)
+}
+
 /// Resolves `uses` for a manifest in `dir`.
 pub fn resolve(dir: &Path, uses: &PluginRef) -> Result<PluginSource, ResolveError> {
     match uses {
@@ -98,8 +132,7 @@ pub fn resolve(dir: &Path, uses: &PluginRef) -> Result<PluginSource, ResolveErro
             })
         }
         PluginRef::File(path) => {
-            let full = dir.join(path);
-            let bytes = std::fs::read(&full).map_err(|source| ResolveError::Read {
+            let bytes = read_component(&dir.join(path)).map_err(|source| ResolveError::Read {
                 path: path.clone(),
                 source,
             })?;

@@ -3,6 +3,7 @@
 
 pub mod record;
 pub mod sarif;
+pub mod terminal;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
@@ -14,6 +15,11 @@ use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use crate::exec::{RunReport, Status};
 use crate::runtime::{LogLevel, StepEvent};
 use crate::types::Finding;
+
+use self::terminal::clean;
+
+/// The most characters of one log line the console shows (the whole line is in the log).
+pub const CONSOLE_LINE: usize = 1000;
 
 /// `12ms`, `1.24s`, `2m03s`.
 pub fn format_elapsed(d: Duration) -> String {
@@ -60,14 +66,9 @@ pub async fn live(mut events: tokio::sync::mpsc::UnboundedReceiver<StepEvent>, t
                     say(format!("[{step}] started"));
                 }
             }
-            StepEvent::Progress {
-                step,
-                done,
-                total,
-                message,
-            } => {
-                if let Some(bar) = bars.get(&step) {
-                    bar.set_message(format!("{done}/{total} {message}"));
+            StepEvent::Progress { step, slot } => {
+                if let (Some(bar), Some(p)) = (bars.get(&step), slot.take()) {
+                    bar.set_message(format!("{}/{} {}", p.done, p.total, clean(&p.message)));
                 }
             }
             StepEvent::Log {
@@ -76,7 +77,15 @@ pub async fn live(mut events: tokio::sync::mpsc::UnboundedReceiver<StepEvent>, t
                 message,
             } => {
                 if level >= LogLevel::Info && level <= LogLevel::Error {
-                    say(format!("[{step}] {}: {message}", level.name()));
+                    let shown: String = message.chars().take(CONSOLE_LINE).collect();
+                    let more = if shown.len() < message.len() {
+                        " … (the whole line is in the step's log)"
+                    } else {
+                        ""
+                    };
+                    let first = format!("[{step}] {}: ", level.name());
+                    let next = format!("[{step}] {:>w$} ", "|", w = level.name().len() + 1);
+                    say(format!("{}{more}", terminal::lines(&first, &next, &shown)));
                 }
             }
             StepEvent::Finished {
@@ -102,11 +111,12 @@ pub async fn live(mut events: tokio::sync::mpsc::UnboundedReceiver<StepEvent>, t
     }
 }
 
-/// The first line of `text`, cut to `max` characters.
+/// The first line of `text`, cleaned, cut to `max` characters.
 fn truncate(text: &str, max: usize) -> String {
     let line = text.lines().next().unwrap_or_default();
+    let line = clean(line);
     if line.chars().count() <= max && !text.contains('\n') {
-        return line.to_string();
+        return line.into_owned();
     }
     let cut: String = line.chars().take(max - 1).collect();
     format!("{cut}…")
@@ -220,15 +230,15 @@ pub fn summary(report: &RunReport, max_findings: Option<usize>) -> String {
                 out,
                 "  {}",
                 if file.is_empty() {
-                    "(no location)"
+                    "(no location)".into()
                 } else {
-                    file
+                    clean(file)
                 }
             )
             .unwrap();
             for (step, f) in items {
                 let place = f.span.as_ref().map_or_else(String::new, |s| {
-                    format!("{}:{}:{}  ", s.path, s.line, s.column)
+                    format!("{}:{}:{}  ", clean(&s.path), s.line, s.column)
                 });
                 let confidence = f.confidence.map_or_else(String::new, |c| {
                     format!(", confidence {}", crate::types::confidence_level(c))
@@ -236,14 +246,14 @@ pub fn summary(report: &RunReport, max_findings: Option<usize>) -> String {
                 let tags = if f.tags.is_empty() {
                     String::new()
                 } else {
-                    format!(", {}", f.tags.join(", "))
+                    format!(", {}", clean(&f.tags.join(", ")))
                 };
                 writeln!(
                     out,
                     "    {place}{}  {}  {}  [{step}{confidence}{tags}]",
                     f.severity.name(),
-                    f.rule,
-                    f.message
+                    clean(&f.rule),
+                    clean(&f.message)
                 )
                 .unwrap();
             }
@@ -274,7 +284,7 @@ pub fn summary(report: &RunReport, max_findings: Option<usize>) -> String {
         .map(|s| {
             let why = s.error.clone().unwrap_or_default();
             let why = why.strip_prefix("skipped: ").unwrap_or(&why);
-            format!("  step `{}` {}: {why}", s.id, s.status.name())
+            format!("  step `{}` {}: {}", s.id, s.status.name(), clean(why))
         })
         .collect();
     if !problems.is_empty() {

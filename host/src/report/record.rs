@@ -6,30 +6,37 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::exec::RunReport;
+use crate::sandbox::secrets::{Masked, MaskingWriter};
 
-/// Writes the record under `state_dir` and returns the path of `run.json`.
+/// Writes the record under `state_dir` and returns the path of `run.json`. Both go through
+/// the report's masker: the logs as a stream, `run.json` value by value (keys and numbers
+/// included).
 pub fn write(state_dir: &Path, report: &RunReport) -> std::io::Result<PathBuf> {
     let dir = state_dir.join("runs").join(&report.run_id);
     let logs = dir.join("logs");
     std::fs::create_dir_all(&logs)?;
     for step in &report.steps {
-        let mut text = String::new();
-        for line in &step.log {
-            text.push_str(&format!(
-                "[+{}ms] {}: {}\n",
-                line.at_ms,
-                line.level.name(),
-                line.message
-            ));
-        }
-        if let Some(error) = &step.error {
-            text.push_str(&format!("{}: {error}\n", step.status.name()));
-        }
-        write_atomic(&logs.join(format!("{}.log", step.id)), text.as_bytes())?;
+        write_atomic_with(&logs.join(format!("{}.log", step.id)), |out| {
+            let mut out = MaskingWriter::new(&report.masker, out);
+            for line in &step.log {
+                writeln!(
+                    out,
+                    "[+{}ms] {}: {}",
+                    line.at_ms,
+                    line.level.name(),
+                    line.message
+                )?;
+            }
+            if let Some(error) = &step.error {
+                writeln!(out, "{}: {error}", step.status.name())?;
+            }
+            out.finish().map(|_| ())
+        })?;
     }
     let path = dir.join("run.json");
     write_atomic_with(&path, |out| {
-        serde_json::to_writer_pretty(out, report).map_err(std::io::Error::other)
+        serde_json::to_writer_pretty(out, &Masked(report, &report.masker))
+            .map_err(std::io::Error::other)
     })?;
     Ok(path)
 }

@@ -3,18 +3,76 @@
 //!
 //! Locations are relative to the workspace (`uriBaseId` `%SRCROOT%`). Plugins report byte
 //! columns with an inclusive end; SARIF wants UTF-16 columns (its default `columnKind`) with an
-//! exclusive end, so the writer reads each line it points into and converts. Suppressed
+//! exclusive end, so the writer reads each file findings point into and converts. It reads
+//! them through a [`LineSource`]: for a step, [`StepFiles`], which sees only what the step
+//! was granted, regular files only, capped, until the step's deadline. A finding pointing
+//! anywhere else keeps its byte columns: the log reveals nothing the step could not read.
+//! Every string of the log goes through the masker. Suppressed
 //! findings are kept, with an `inSource` suppression, as code-scanning tools expect.
 //!
 //! The log is serialized straight from borrowed structs: a step may report hundreds of
 //! thousands of findings, and an intermediate JSON tree cost seconds and gigabytes there.
 
+use std::cell::Cell;
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::Serialize;
 
+use crate::sandbox::Mount;
+use crate::sandbox::fs::{WORKSPACE, copy_bounded, open_read};
+use crate::sandbox::limits::Deadline;
+use crate::sandbox::secrets::{Masked, Masker};
 use crate::types::{Finding, PluginInfo, Rule, Severity, confidence_level};
+
+/// The largest file whose columns are converted.
+pub const MAX_FILE_BYTES: u64 = 16 << 20;
+/// The most bytes read for one step's log, over all its files.
+pub const MAX_TOTAL_BYTES: u64 = 256 << 20;
+
+/// Where the writer reads the files that findings point into.
+pub trait LineSource {
+    /// The bytes of the workspace-relative `path`, or `None` when it may not or cannot be
+    /// read.
+    fn read(&self, path: &str) -> Option<Vec<u8>>;
+}
+
+/// A step's own files: through its mounts, regular files only, at most
+/// [`MAX_FILE_BYTES`] each and [`MAX_TOTAL_BYTES`] in all, until its deadline.
+pub struct StepFiles<'a> {
+    mounts: &'a [Mount],
+    deadline: &'a Deadline,
+    left: Cell<u64>,
+}
+
+impl<'a> StepFiles<'a> {
+    /// The files visible through `mounts`.
+    pub fn new(mounts: &'a [Mount], deadline: &'a Deadline) -> Self {
+        StepFiles {
+            mounts,
+            deadline,
+            left: Cell::new(MAX_TOTAL_BYTES),
+        }
+    }
+}
+
+impl LineSource for StepFiles<'_> {
+    fn read(&self, path: &str) -> Option<Vec<u8>> {
+        if path.starts_with('/') || path.split('/').any(|c| c == "..") {
+            return None;
+        }
+        let (mut file, size) = open_read(self.mounts, &format!("{WORKSPACE}/{path}")).ok()?;
+        let limit = MAX_FILE_BYTES.min(self.left.get());
+        if size > limit {
+            return None;
+        }
+        let mut bytes = Vec::with_capacity(size as usize);
+        let deadline = self.deadline;
+        let n = copy_bounded(&mut file, &mut bytes, limit, &|| deadline.check().is_some()).ok()?;
+        self.left.set(self.left.get() - n);
+        Some(bytes)
+    }
+}
 
 /// The schema URI written in every log.
 pub const SCHEMA: &str = "https://json.schemastore.org/sarif-2.1.0.json";
@@ -27,23 +85,24 @@ pub struct RunInput<'a> {
     pub plugin: &'a PluginInfo,
     /// The findings, suppressed ones included.
     pub findings: &'a [Finding],
+    /// Where the files the findings point into are read from.
+    pub files: &'a dyn LineSource,
 }
 
-/// Writes a SARIF log with one run per step to `out` (compact JSON). `workspace` is the
-/// directory finding paths are relative to; it is read to convert columns and recorded as
-/// `%SRCROOT%`.
+/// Writes a SARIF log with one run per step to `out` (compact JSON), masked. `workspace` is
+/// the directory finding paths are relative to, recorded as `%SRCROOT%`.
 pub fn write(
     workspace: &Path,
     runs: &[RunInput<'_>],
+    masker: &Masker,
     out: impl std::io::Write,
 ) -> serde_json::Result<()> {
-    let mut lines = LineCache::new(workspace);
     let log = Log {
         schema: SCHEMA,
         version: "2.1.0",
-        runs: runs.iter().map(|r| run(workspace, r, &mut lines)).collect(),
+        runs: runs.iter().map(|r| run(workspace, r)).collect(),
     };
-    serde_json::to_writer(out, &log)
+    serde_json::to_writer(out, &Masked(&log, masker))
 }
 
 #[derive(Serialize)]
@@ -223,7 +282,7 @@ fn level(s: Severity) -> &'static str {
     }
 }
 
-fn run<'a>(workspace: &Path, input: &RunInput<'a>, lines: &mut LineCache) -> Run<'a> {
+fn run<'a>(workspace: &Path, input: &RunInput<'a>) -> Run<'a> {
     let mut index: HashMap<&str, usize> = input
         .plugin
         .rules
@@ -258,10 +317,12 @@ fn run<'a>(workspace: &Path, input: &RunInput<'a>, lines: &mut LineCache) -> Run
     if !root.ends_with('/') {
         root.push('/');
     }
+    let columns = columns(input.findings, input.files);
     let results = input
         .findings
         .iter()
-        .map(|f| result(f, index[f.rule.as_str()], lines))
+        .zip(columns)
+        .map(|(f, cols)| result(f, index[f.rule.as_str()], cols))
         .collect();
     Run {
         tool: Tool {
@@ -314,13 +375,48 @@ fn rule(r: &Rule) -> RuleDescriptor<'_> {
     }
 }
 
-fn result<'a>(f: &'a Finding, rule_index: usize, lines: &mut LineCache) -> SarifResult<'a> {
+/// UTF-16 start and (exclusive) end columns of each finding's span, reading each file once
+/// and holding one file at a time.
+fn columns(findings: &[Finding], files: &dyn LineSource) -> Vec<(u32, Option<u32>)> {
+    let mut cols: Vec<(u32, Option<u32>)> = findings
+        .iter()
+        .map(|f| match &f.span {
+            Some(s) => {
+                let has_end = s.end_line >= s.line.max(1) && s.end_column > 0;
+                (s.column.max(1), has_end.then_some(s.end_column + 1))
+            }
+            None => (1, None),
+        })
+        .collect();
+    let mut by_path: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (i, f) in findings.iter().enumerate() {
+        if let Some(s) = &f.span {
+            by_path.entry(s.path.as_str()).or_default().push(i);
+        }
+    }
+    for (path, indices) in by_path {
+        let Some(text) = files.read(path) else {
+            continue;
+        };
+        let starts: Vec<usize> = std::iter::once(0).chain(newline_ends(&text)).collect();
+        for i in indices {
+            let s = findings[i].span.as_ref().expect("grouped by span");
+            let start_line = s.line.max(1);
+            cols[i].0 = utf16_column(&text, &starts, start_line, cols[i].0);
+            if let Some(end) = cols[i].1 {
+                cols[i].1 = Some(utf16_column(&text, &starts, s.end_line, end));
+            }
+        }
+    }
+    cols
+}
+
+fn result(f: &Finding, rule_index: usize, cols: (u32, Option<u32>)) -> SarifResult<'_> {
     let locations = f
         .span
         .iter()
         .map(|span| {
             let start_line = span.line.max(1);
-            let has_end = span.end_line >= start_line && span.end_column > 0;
             Location {
                 physical_location: PhysicalLocation {
                     artifact_location: ArtifactLocation {
@@ -329,16 +425,10 @@ fn result<'a>(f: &'a Finding, rule_index: usize, lines: &mut LineCache) -> Sarif
                     },
                     region: Region {
                         start_line,
-                        start_column: lines.utf16_column(
-                            &span.path,
-                            start_line,
-                            span.column.max(1),
-                        ),
-                        end_line: has_end.then_some(span.end_line),
+                        start_column: cols.0,
+                        end_line: cols.1.map(|_| span.end_line),
                         // Inclusive byte column to exclusive UTF-16 column.
-                        end_column: has_end.then(|| {
-                            lines.utf16_column(&span.path, span.end_line, span.end_column + 1)
-                        }),
+                        end_column: cols.1,
                     },
                 },
             }
@@ -382,52 +472,16 @@ fn uri_escape(path: &str) -> String {
     out
 }
 
-/// A file's bytes and the offsets where its lines start.
-type Lines = (Vec<u8>, Vec<usize>);
-
-/// Workspace files read on demand, with their line starts, for column conversion.
-struct LineCache {
-    root: PathBuf,
-    /// By workspace-relative path: the bytes and line starts, or `None` when unreadable.
-    files: HashMap<String, Option<Lines>>,
-}
-
-impl LineCache {
-    fn new(root: &Path) -> Self {
-        LineCache {
-            root: root.to_path_buf(),
-            files: HashMap::new(),
-        }
-    }
-
-    /// Reads a workspace file and finds its line starts; only paths inside the workspace.
-    fn read(root: &Path, path: &str) -> Option<Lines> {
-        if path.starts_with('/') || path.split('/').any(|c| c == "..") {
-            return None;
-        }
-        let text = std::fs::read(root.join(path)).ok()?;
-        let starts = std::iter::once(0).chain(newline_ends(&text)).collect();
-        Some((text, starts))
-    }
-
-    /// The UTF-16 column of 1-based byte column `column` on 1-based `line` of `path`; the
-    /// byte column itself when the file cannot be read or the position is outside it.
-    fn utf16_column(&mut self, path: &str, line: u32, column: u32) -> u32 {
-        if !self.files.contains_key(path) {
-            let file = Self::read(&self.root, path);
-            self.files.insert(path.to_string(), file);
-        }
-        let Some((text, starts)) = &self.files[path] else {
-            return column;
-        };
-        let Some(&start) = (line as usize).checked_sub(1).and_then(|i| starts.get(i)) else {
-            return column;
-        };
-        let end = (start + column as usize - 1).min(text.len());
-        match std::str::from_utf8(&text[start.min(end)..end]) {
-            Ok(prefix) => prefix.encode_utf16().count() as u32 + 1,
-            Err(_) => column,
-        }
+/// The UTF-16 column of 1-based byte column `column` on 1-based `line` of `text`; the byte
+/// column itself when the position is outside the text or splits a character.
+fn utf16_column(text: &[u8], starts: &[usize], line: u32, column: u32) -> u32 {
+    let Some(&start) = (line as usize).checked_sub(1).and_then(|i| starts.get(i)) else {
+        return column;
+    };
+    let end = (start + column as usize - 1).min(text.len());
+    match std::str::from_utf8(&text[start.min(end)..end]) {
+        Ok(prefix) => prefix.encode_utf16().count() as u32 + 1,
+        Err(_) => column,
     }
 }
 
@@ -479,13 +533,21 @@ mod tests {
             }),
         };
         let mut bytes = Vec::new();
+        let mount = Mount::open_host(&dir, WORKSPACE, false).unwrap();
+        let deadline = Deadline {
+            at: std::time::Instant::now() + std::time::Duration::from_secs(60),
+            cancel: Default::default(),
+        };
+        let files = StepFiles::new(std::slice::from_ref(&mount), &deadline);
         write(
             &dir,
             &[RunInput {
                 step: "s",
                 plugin: &plugin,
                 findings: std::slice::from_ref(&finding),
+                files: &files,
             }],
+            &Masker::default(),
             &mut bytes,
         )
         .unwrap();

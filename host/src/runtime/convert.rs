@@ -111,23 +111,40 @@ fn clamp_unit(c: f32) -> f32 {
     if c.is_nan() { 0.0 } else { c.clamp(0.0, 1.0) }
 }
 
+/// The longest finding message kept (the rest is cut, and says so).
+pub const MAX_MESSAGE: usize = 4 << 10;
+/// The longest rule id, path or tag kept.
+pub const MAX_NAME: usize = 1 << 10;
+/// The longest summary or failure message kept.
+pub const MAX_SUMMARY: usize = 16 << 10;
+
+/// `s` cut to `max` bytes, saying so.
+pub(crate) fn bounded(mut s: String, max: usize) -> String {
+    if s.len() > max {
+        let more = s.len() - super::host::cut(&s, max).len();
+        s.truncate(super::host::cut(&s, max).len());
+        s.push_str(&format!("… ({more} more bytes cut)"));
+    }
+    s
+}
+
 pub(crate) fn finding(f: wit::Finding) -> Finding {
     Finding {
-        rule: f.rule,
+        rule: bounded(f.rule, MAX_NAME),
         severity: severity(f.severity),
-        message: f.message,
+        message: bounded(f.message, MAX_MESSAGE),
         span: f.span.map(|s| Span {
-            path: s.path,
+            path: bounded(s.path, MAX_NAME),
             line: s.line,
             column: s.column,
             end_line: s.end_line,
             end_column: s.end_column,
         }),
-        tags: f.tags,
+        tags: f.tags.into_iter().map(|t| bounded(t, MAX_NAME)).collect(),
         confidence: f.confidence.map(clamp_unit),
         suppression: f.suppression.map(|s| Suppression {
-            annotation: s.annotation,
-            justification: s.justification,
+            annotation: bounded(s.annotation, MAX_NAME),
+            justification: bounded(s.justification, MAX_MESSAGE),
         }),
     }
 }

@@ -4,7 +4,7 @@
 //! Timeouts: the engine's epoch ticks every [`TICK`]; at every tick a running store checks its
 //! deadline and the cancellation flag and otherwise yields to the executor, so a busy loop is
 //! stopped within a tick. A step blocked in a host call (sleeping, waiting on I/O) is stopped
-//! by the executor's timer instead.
+//! by the executor's timer, and one blocked in a system call by the [`Watchdog`].
 
 mod convert;
 pub mod host;
@@ -19,24 +19,27 @@ use wasmtime::{
     Config, Engine, InstanceAllocationStrategy, OptLevel, PoolingAllocationConfig, Store,
     UpdateDeadline,
 };
-use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 
 pub use convert::{GuestValue, HOST_COUNT, HOST_SARIF, InputValue, host_outputs, is_host_output};
-pub use host::{EventSink, LogLevel, LogLine, StepEvent};
+pub use host::{
+    EventSink, LogLevel, LogLine, MAX_LINE_BYTES, MAX_LOG_BYTES, MAX_LOGGED_DENIALS, Progress,
+    ProgressSlot, StepEvent, StepLog,
+};
 
 use self::bindings::{Step, StepPre};
-use self::host::StepState;
+use self::host::{LogPipe, StepState};
 use crate::plugin::PluginSource;
 use crate::plugin::cache::{CacheOutcome, CompileCache};
-use crate::sandbox::limits::{Deadline, Interrupt, Limits};
+use crate::sandbox::StepSandbox;
+use crate::sandbox::limits::{Deadline, Interrupt, Limits, Tracked, Watchdog};
 use crate::sandbox::secrets::Masker;
-use crate::sandbox::{MAX_STDIO, StepSandbox};
 use crate::types::{Finding, PluginInfo};
 
 mod bindings {
     wasmtime::component::bindgen!({
         path: "../wit",
         world: "step",
+        imports: { default: trappable },
         exports: { default: async },
     });
 }
@@ -62,6 +65,9 @@ pub enum LoadError {
     /// It imports something the host does not provide.
     #[error("cannot be linked: {0}")]
     Link(String),
+    /// It imports interfaces the host does not provide (named).
+    #[error("imports {0}, which sluice does not provide to steps")]
+    Unprovided(String),
     /// It does not export the `step` world.
     #[error("is not a sluice step: it does not export the `step` world of sluice:step@0.1.0 ({0})")]
     WrongWorld(String),
@@ -79,6 +85,9 @@ impl LoadError {
             }
             LoadError::Link(_) => {
                 "a step may import only `sluice:step/host` and the WASI 0.2 interfaces (files, clocks, random, stdio, environment)"
+            }
+            LoadError::Unprovided(_) => {
+                "a step may import only `sluice:step/host` and the WASI 0.2 interfaces sluice provides (cli, filesystem, io, clocks, random; sockets are linked but every address is denied); HTTP (`wasi:http`) is not granted to steps: build the plugin without it (componentize-js: disable the `http` and `fetch-event` features)"
             }
             LoadError::WrongWorld(_) => {
                 "implement the `step` world from wit/step.wit, e.g. with `sluice_sdk::export_plugin!`"
@@ -131,6 +140,11 @@ impl Cancel {
     pub fn cancel(&self) {
         self.flag.store(true, Ordering::SeqCst);
         self.tx.send_replace(true);
+    }
+
+    /// The flag a [`Deadline`] checks.
+    pub fn flag(&self) -> Arc<AtomicBool> {
+        self.flag.clone()
     }
 
     /// Whether the run was cancelled.
@@ -225,6 +239,7 @@ pub struct Runtime {
     interruptible: bool,
     loaded: Mutex<HashMap<String, Arc<LoadedPlugin>>>,
     ticker_stop: Arc<AtomicBool>,
+    watchdog: Arc<Watchdog>,
 }
 
 impl Drop for Runtime {
@@ -283,9 +298,11 @@ impl Runtime {
         Step::add_to_linker::<StepState, HasSelf<StepState>>(&mut linker, |s| s)
             .map_err(|e| anyhow::anyhow!("{e:#}"))?;
         let ticker_stop = Arc::new(AtomicBool::new(false));
+        let watchdog = Arc::new(Watchdog::default());
         {
             let engine = engine.weak();
             let stop = ticker_stop.clone();
+            let watchdog = watchdog.clone();
             std::thread::Builder::new()
                 .name("sluice-epoch".into())
                 .spawn(move || {
@@ -295,6 +312,7 @@ impl Runtime {
                             Some(engine) => engine.increment_epoch(),
                             None => break,
                         }
+                        watchdog.tick();
                     }
                 })?;
         }
@@ -305,6 +323,7 @@ impl Runtime {
             interruptible,
             loaded: Mutex::new(HashMap::new()),
             ticker_stop,
+            watchdog,
         })
     }
 
@@ -318,10 +337,14 @@ impl Runtime {
             .cache
             .load(&self.engine, &source.digest, &source.bytes)
             .map_err(|e| LoadError::Invalid(root_cause(&e)))?;
-        let pre = self
-            .linker
-            .instantiate_pre(&component)
-            .map_err(|e| LoadError::Link(root_cause(&e)))?;
+        let pre = self.linker.instantiate_pre(&component).map_err(|e| {
+            let unprovided = unprovided_imports(&self.engine, &component);
+            if unprovided.is_empty() {
+                LoadError::Link(root_cause(&e))
+            } else {
+                LoadError::Unprovided(unprovided.join(", "))
+            }
+        })?;
         let pre = StepPre::new(pre).map_err(|e| LoadError::WrongWorld(root_cause(&e)))?;
         let info = self.describe(&pre).await?;
         let plugin = Arc::new(LoadedPlugin {
@@ -339,16 +362,15 @@ impl Runtime {
 
     async fn describe(&self, pre: &StepPre<StepState>) -> Result<PluginInfo, LoadError> {
         let sandbox = StepSandbox::new("describe");
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let (mut store, _stdout, stderr) = self
+        let log = Arc::new(Mutex::new(StepLog::new("describe", Arc::default(), None)));
+        let mut store = self
             .store(
-                "describe",
                 "describe",
                 &sandbox,
                 DESCRIBE_LIMITS,
                 Cancel::default(),
                 Arc::default(),
-                log,
+                log.clone(),
                 None,
             )
             .map_err(|e| LoadError::Describe(root_cause(&e)))?;
@@ -359,7 +381,8 @@ impl Runtime {
         match tokio::time::timeout(DESCRIBE_LIMITS.timeout, result).await {
             Ok(Ok(info)) => convert::info(info).map_err(LoadError::Describe),
             Ok(Err(e)) => {
-                let stderr = String::from_utf8_lossy(&stderr.contents()).into_owned();
+                let lines = log.lock().expect("log lock").finish();
+                let stderr = stderr_text(&lines);
                 Err(LoadError::Describe(
                     classify_trap(&e, store.data(), &stderr, DESCRIBE_LIMITS).message(),
                 ))
@@ -375,24 +398,20 @@ impl Runtime {
     fn store(
         &self,
         step: &str,
-        plugin: &str,
         sandbox: &StepSandbox,
         limits: Limits,
         cancel: Cancel,
         masker: Arc<Masker>,
-        log: Arc<Mutex<Vec<LogLine>>>,
+        log: Arc<Mutex<StepLog>>,
         events: EventSink,
-    ) -> wasmtime::Result<(Store<StepState>, MemoryOutputPipe, MemoryOutputPipe)> {
-        let stdout = MemoryOutputPipe::new(MAX_STDIO);
-        let stderr = MemoryOutputPipe::new(MAX_STDIO);
-        let wasi = sandbox.wasi(stdout.clone(), stderr.clone())?;
+    ) -> wasmtime::Result<Store<StepState>> {
+        let wasi = sandbox.wasi(LogPipe::new(log.clone(), 0), LogPipe::new(log.clone(), 1))?;
         let deadline = Deadline {
             at: Instant::now() + limits.timeout,
             cancel: cancel.flag.clone(),
         };
         let state = StepState::new(
             step,
-            plugin,
             sandbox,
             wasi,
             limits.memory,
@@ -404,7 +423,7 @@ impl Runtime {
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);
         if !self.interruptible {
-            return Ok((store, stdout, stderr));
+            return Ok(store);
         }
         store.set_epoch_deadline(1);
         store.epoch_deadline_callback(|mut ctx| {
@@ -417,16 +436,19 @@ impl Runtime {
                 None => Ok(UpdateDeadline::Yield(1)),
             }
         });
-        Ok((store, stdout, stderr))
+        Ok(store)
     }
 
     /// Runs a step once in a fresh store.
     pub async fn call(&self, plugin: &LoadedPlugin, call: Call<'_>) -> CallResult {
         let started = Instant::now();
-        let log = Arc::new(Mutex::new(Vec::new()));
+        let log = Arc::new(Mutex::new(StepLog::new(
+            call.step,
+            call.masker.clone(),
+            call.events.clone(),
+        )));
         let store = self.store(
             call.step,
-            &plugin.info.name,
             call.sandbox,
             call.limits,
             call.cancel.clone(),
@@ -434,7 +456,7 @@ impl Runtime {
             log.clone(),
             call.events.clone(),
         );
-        let (mut store, stdout, stderr) = match store {
+        let mut store = match store {
             Ok(s) => s,
             Err(e) => {
                 return CallResult {
@@ -454,11 +476,15 @@ impl Runtime {
                 .collect(),
         };
         let limits = call.limits;
+        let watched = self.watchdog.watch(store.data().deadline.clone());
         let end = {
-            let run = async {
-                let step = plugin.pre.instantiate_async(&mut store).await?;
-                step.call_run(&mut store, &invocation).await
-            };
+            let run = Tracked::new(
+                async {
+                    let step = plugin.pre.instantiate_async(&mut store).await?;
+                    step.call_run(&mut store, &invocation).await
+                },
+                watched,
+            );
             // The epoch stops busy guests; this timer stops guests blocked in host calls.
             let grace = limits.timeout + 4 * TICK;
             tokio::select! {
@@ -469,38 +495,28 @@ impl Runtime {
                 }
             }
         };
-        let stderr_text = String::from_utf8_lossy(&stderr.contents()).into_owned();
+        let lines = log.lock().expect("log lock").finish();
+        let stderr_text = stderr_text(&lines);
         let end = match end {
             Some(Ok(Ok(outcome))) => CallEnd::Passed(guest_outcome(outcome)),
             Some(Ok(Err(failure))) => {
                 use bindings::sluice::step::types::Failure;
                 match failure {
                     Failure::Gate(outcome) => CallEnd::Gate(guest_outcome(outcome)),
-                    Failure::Invalid(m) => CallEnd::Invalid(m),
-                    Failure::Error(m) => CallEnd::Error(m),
+                    Failure::Invalid(m) => {
+                        CallEnd::Invalid(convert::bounded(m, convert::MAX_SUMMARY))
+                    }
+                    Failure::Error(m) => CallEnd::Error(convert::bounded(m, convert::MAX_SUMMARY)),
                 }
             }
             Some(Err(e)) => classify_trap(&e, store.data(), &stderr_text, limits),
             None if call.cancel.is_cancelled() => CallEnd::Cancelled,
             None => CallEnd::Timeout(limits.timeout),
         };
-        let state = store.data();
-        for (level, text) in [
-            (
-                LogLevel::Stdout,
-                String::from_utf8_lossy(&stdout.contents()).into_owned(),
-            ),
-            (LogLevel::Stderr, stderr_text),
-        ] {
-            for line in text.lines() {
-                state.push_log(level, line);
-            }
-        }
         drop(store);
-        let log = std::mem::take(&mut *log.lock().expect("log lock"));
         CallResult {
             end,
-            log,
+            log: lines,
             duration: started.elapsed(),
         }
     }
@@ -553,7 +569,7 @@ fn guest_outcome(o: bindings::sluice::step::types::Outcome) -> GuestOutcome {
             .map(|(n, v)| (n, convert::guest_value(v)))
             .collect(),
         findings: o.findings.into_iter().map(convert::finding).collect(),
-        summary: o.summary,
+        summary: convert::bounded(o.summary, convert::MAX_SUMMARY),
     }
 }
 
@@ -573,6 +589,38 @@ fn classify_trap(e: &wasmtime::Error, state: &StepState, stderr: &str, limits: L
         return CallEnd::Panic(panic);
     }
     CallEnd::Trap(root_cause(e))
+}
+
+/// What the guest printed on stderr, from its log.
+fn stderr_text(lines: &[LogLine]) -> String {
+    let mut text = String::new();
+    for l in lines.iter().filter(|l| l.level == LogLevel::Stderr) {
+        text.push_str(&l.message);
+        text.push('\n');
+    }
+    text
+}
+
+/// The interface packages sluice links for every step.
+const PROVIDED: &[&str] = &[
+    "wasi:cli/",
+    "wasi:io/",
+    "wasi:clocks/",
+    "wasi:random/",
+    "wasi:filesystem/",
+    "wasi:sockets/",
+    "sluice:step/",
+];
+
+/// The component's imports that no provided package covers, named as the component does.
+fn unprovided_imports(engine: &Engine, component: &wasmtime::component::Component) -> Vec<String> {
+    component
+        .component_type()
+        .imports(engine)
+        .map(|(name, _)| name.to_string())
+        .filter(|name| !PROVIDED.iter().any(|p| name.starts_with(p)))
+        .map(|name| format!("`{name}`"))
+        .collect()
 }
 
 /// The message of a Rust panic as printed by the guest's std.

@@ -3,10 +3,17 @@
 //! Memory: a `ResourceLimiter` refuses any linear-memory growth past the step's limit and
 //! traps the guest at once, remembering what was asked so the error can say so.
 //! Time: the engine's epoch advances on a ticker thread; each store checks its deadline (and
-//! the run's cancellation flag) at every tick and otherwise yields to the executor.
+//! the run's cancellation flag) at every tick and otherwise yields to the executor. A step
+//! blocked in a system call (a guest reading a FIFO) runs no wasm, so no epoch check can stop
+//! it: the [`Watchdog`] knows which thread is running each step and, once the step is due,
+//! interrupts that thread's system call with a signal whose handler does nothing (the call
+//! fails with `EINTR`, the guest runs again, and the next epoch check stops it).
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use wasmtime::ResourceLimiter;
@@ -100,6 +107,110 @@ impl Deadline {
         } else {
             None
         }
+    }
+}
+
+/// One call the watchdog looks after.
+#[derive(Debug)]
+pub struct Watched {
+    deadline: Deadline,
+    /// The thread polling the call right now, if any.
+    thread: Mutex<Option<libc::pthread_t>>,
+    /// Ticks seen since the call became due.
+    due_ticks: AtomicU32,
+}
+
+/// Interrupts the blocking system calls of steps that are past their deadline.
+#[derive(Debug, Default)]
+pub struct Watchdog {
+    calls: Mutex<Vec<Weak<Watched>>>,
+}
+
+/// The signal sent to a thread blocked on a due step's behalf. Its default action is to be
+/// ignored, so a stray one can do no harm.
+const WAKE: libc::c_int = libc::SIGURG;
+
+extern "C" fn wake(_: libc::c_int) {}
+
+fn install_wake_handler() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // SAFETY: installs a handler that does nothing, without SA_RESTART, so that a
+        // system call it interrupts returns EINTR. No other code in sluice uses this signal.
+        unsafe {
+            let mut sa: libc::sigaction = std::mem::zeroed();
+            sa.sa_sigaction = wake as *const () as usize;
+            sa.sa_flags = libc::SA_ONSTACK;
+            libc::sigemptyset(&mut sa.sa_mask);
+            libc::sigaction(WAKE, &sa, std::ptr::null_mut());
+        }
+    });
+}
+
+impl Watchdog {
+    /// Starts watching a call with this deadline.
+    pub fn watch(&self, deadline: Deadline) -> Arc<Watched> {
+        install_wake_handler();
+        let watched = Arc::new(Watched {
+            deadline,
+            thread: Mutex::new(None),
+            due_ticks: AtomicU32::new(0),
+        });
+        let mut calls = self.calls.lock().expect("watchdog lock");
+        calls.retain(|w| w.strong_count() > 0);
+        calls.push(Arc::downgrade(&watched));
+        watched
+    }
+
+    /// Called at every epoch tick: signals the thread of every call that has been due for
+    /// more than one tick (the epoch check gets the first chance) and is still being polled.
+    pub fn tick(&self) {
+        let calls = self.calls.lock().expect("watchdog lock");
+        for watched in calls.iter().filter_map(Weak::upgrade) {
+            if watched.deadline.check().is_none() {
+                continue;
+            }
+            if watched.due_ticks.fetch_add(1, Ordering::Relaxed) < 1 {
+                continue;
+            }
+            // Holding the lock: the thread cannot stop polling the call (and go on to other
+            // work) while it is being signalled.
+            let thread = watched.thread.lock().expect("watched lock");
+            if let Some(thread) = *thread {
+                // SAFETY: `thread` is polling this call right now (it clears the slot, under
+                // this lock, before it returns from the poll), so it is a live thread.
+                unsafe {
+                    libc::pthread_kill(thread, WAKE);
+                }
+            }
+        }
+    }
+}
+
+/// A future whose polls are visible to the [`Watchdog`].
+pub struct Tracked<F> {
+    inner: Pin<Box<F>>,
+    watched: Arc<Watched>,
+}
+
+impl<F> Tracked<F> {
+    /// Wraps `inner`, polled on behalf of `watched`.
+    pub fn new(inner: F, watched: Arc<Watched>) -> Self {
+        Tracked {
+            inner: Box::pin(inner),
+            watched,
+        }
+    }
+}
+
+impl<F: Future> Future for Tracked<F> {
+    type Output = F::Output;
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        // SAFETY: pthread_self has no preconditions.
+        *self.watched.thread.lock().expect("watched lock") = Some(unsafe { libc::pthread_self() });
+        let result = self.inner.as_mut().poll(cx);
+        *self.watched.thread.lock().expect("watched lock") = None;
+        result
     }
 }
 

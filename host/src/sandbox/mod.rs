@@ -1,9 +1,10 @@
 //! Turning a step's grants into enforcement. Deny by default, grant by line, explain every
 //! denial. One file per capability:
 //!
-//! - [`fs`]: `allow.read` / `allow.write`, `/inputs/`, `/outputs/`;
-//! - [`secrets`]: `allow.secrets`, and masking of their values;
-//! - [`limits`]: `timeout` and `memory`.
+//! - [`fs`]: `allow.read` / `allow.write`, `/inputs/`, `/outputs/`: the one capability
+//!   layer for every host-side file access on a step's behalf;
+//! - [`secrets`]: `allow.secrets`, and the masker in front of every sink;
+//! - [`limits`]: `timeout` and `memory`, and the watchdog for steps blocked in the kernel.
 //!
 //! Environment variables are only the step's `env` entries; there is no network.
 
@@ -13,14 +14,11 @@ pub mod secrets;
 
 use std::collections::BTreeMap;
 
-use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::cli::StdoutStream;
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder};
 
 pub use fs::Mount;
 pub use limits::Limits;
-
-/// The most a step may print on stdout and stderr, each; past it the write traps.
-pub const MAX_STDIO: usize = 16 << 20;
 
 /// What one step may touch.
 ///
@@ -30,7 +28,7 @@ pub const MAX_STDIO: usize = 16 << 20;
 /// - no environment variables and no arguments but the plugin's name;
 /// - no secrets;
 /// - no sockets of any kind and no name lookup;
-/// - stdin closed; stdout and stderr captured into the step's log;
+/// - stdin closed; stdout and stderr captured into the step's log (masked and bounded);
 /// - clocks and random numbers as WASI provides them (needed by every runtime).
 ///
 /// Each grant is one method.
@@ -53,7 +51,7 @@ impl StepSandbox {
         }
     }
 
-    /// Makes a host directory visible.
+    /// Makes a directory, already open, visible.
     pub fn mount(mut self, mount: Mount) -> Self {
         self.mounts.push(mount);
         self
@@ -81,11 +79,13 @@ impl StepSandbox {
         &self.secrets
     }
 
-    /// Builds the WASI context, writing the guest's stdout and stderr into the given pipes.
+    /// Builds the WASI context, writing the guest's stdout and stderr into the given streams.
+    /// Each preopen is the mount's open directory, named by `/proc/self/fd/N`: nothing is
+    /// resolved again by path.
     pub fn wasi(
         &self,
-        stdout: MemoryOutputPipe,
-        stderr: MemoryOutputPipe,
+        stdout: impl StdoutStream + 'static,
+        stderr: impl StdoutStream + 'static,
     ) -> wasmtime::Result<WasiCtx> {
         let mut b = WasiCtxBuilder::new();
         b.args(&[&self.program])
@@ -107,7 +107,7 @@ impl StepSandbox {
             } else {
                 FsPerms::ReadOnly
             };
-            b.preopened_dir(&m.host, &m.guest, perms)?;
+            b.preopened_dir(m.proc_path(), &m.guest, perms)?;
         }
         Ok(b.build())
     }

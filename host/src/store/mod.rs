@@ -30,25 +30,29 @@ impl ArtifactStore {
 
     /// Copies the file `from` into the store and returns its digest and size.
     pub fn put(&self, from: &mut impl Read) -> std::io::Result<(String, u64)> {
+        self.put_with(|out| std::io::copy(from, out))
+    }
+
+    /// Stores what `fill` writes (hashed as it is written) and returns its digest and size.
+    /// Nothing is left behind under a digest name unless `fill` succeeded: the bytes go to a
+    /// temporary file first, synced, then renamed.
+    pub fn put_with<E: From<std::io::Error>>(
+        &self,
+        fill: impl FnOnce(&mut HashingWriter) -> Result<u64, E>,
+    ) -> Result<(String, u64), E> {
         let dir = self.root.join("sha256");
         std::fs::create_dir_all(&dir)?;
         let tmp = dir.join(format!(".incoming-{}-{}", std::process::id(), unique()));
         let result = (|| {
-            let mut out = std::fs::File::create(&tmp)?;
-            let mut hasher = Sha256::new();
-            let mut buf = vec![0u8; 1 << 16];
-            let mut size = 0u64;
-            loop {
-                let n = from.read(&mut buf)?;
-                if n == 0 {
-                    break;
-                }
-                hasher.update(&buf[..n]);
-                out.write_all(&buf[..n])?;
-                size += n as u64;
-            }
-            out.sync_all()?;
-            Ok::<_, std::io::Error>((format!("sha256:{}", hex::encode(hasher.finalize())), size))
+            let mut out = HashingWriter {
+                file: std::fs::File::create(&tmp)?,
+                hasher: Sha256::new(),
+                size: 0,
+            };
+            fill(&mut out)?;
+            out.file.sync_all()?;
+            let digest = format!("sha256:{}", hex::encode(out.hasher.finalize()));
+            Ok::<_, E>((digest, out.size))
         })();
         match result {
             Ok((digest, size)) => {
@@ -70,13 +74,65 @@ impl ArtifactStore {
         }
     }
 
-    /// Makes the artifact visible at `to` (a hard link, or a copy across file systems).
-    pub fn materialize(&self, digest: &str, to: &Path) -> std::io::Result<()> {
+    /// Makes the artifact visible as `name` in `dir` (a hard link, or a copy across file
+    /// systems).
+    pub fn materialize(
+        &self,
+        digest: &str,
+        dir: &cap_std::fs::Dir,
+        name: &str,
+    ) -> std::io::Result<()> {
         let from = self.path(digest);
-        if std::fs::hard_link(&from, to).is_err() {
-            std::fs::copy(&from, to)?;
+        let linked = rustix::fs::linkat(
+            rustix::fs::CWD,
+            &from,
+            dir,
+            name,
+            rustix::fs::AtFlags::empty(),
+        );
+        if linked.is_err() {
+            let mut src = std::fs::File::open(&from)?;
+            let mut dst = dir.create(name)?;
+            std::io::copy(&mut src, &mut dst)?;
         }
         Ok(())
+    }
+
+    /// Removes temporary files that runs killed mid-write left behind (their process is
+    /// gone). They were never under a digest name, so no run ever trusted them.
+    pub fn sweep(&self) {
+        let Ok(entries) = std::fs::read_dir(self.root.join("sha256")) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(".incoming-")) else {
+                continue;
+            };
+            let pid = rest.split('-').next().unwrap_or("");
+            if !pid.is_empty() && !Path::new("/proc").join(pid).exists() {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    }
+}
+
+/// Writes into a store entry, hashing what it writes.
+pub struct HashingWriter {
+    file: std::fs::File,
+    hasher: Sha256,
+    size: u64,
+}
+
+impl Write for HashingWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.file.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.size += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.flush()
     }
 }
 

@@ -282,7 +282,42 @@ impl Module {
                 analyse(p, findings);
             }
         }
+        if stats.files == 0 {
+            return Err(self.nothing_to_analyse(common));
+        }
         Ok(stats)
+    }
+
+    /// The failure of a step that found no Go file to analyse: it names the directory, the
+    /// patterns and what the step can see there, since the usual cause is a grant that
+    /// does not cover the packages (an analyser that passes on nothing hides that).
+    fn nothing_to_analyse(&self, common: &Common) -> Failure {
+        let mut seen: Vec<String> = std::fs::read_dir(&self.root)
+            .map(|entries| {
+                entries
+                    .filter_map(|e| e.ok())
+                    .map(|e| {
+                        let name = e.file_name().to_string_lossy().into_owned();
+                        if e.file_type().is_ok_and(|t| t.is_dir()) {
+                            format!("{name}/")
+                        } else {
+                            name
+                        }
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        seen.sort();
+        let shown = match seen.len() {
+            0 => "nothing".to_string(),
+            n if n > 12 => format!("{}, … ({n} entries)", seen[..12].join(", ")),
+            _ => seen.join(", "),
+        };
+        Failure::invalid(format!(
+            "no Go files to analyse in `{}` for packages {:?}: the step sees {shown} there; grant the module's packages in `allow.read` (e.g. `read = [\".\"]`) or fix `dir` / `packages`",
+            if self.dir.is_empty() { "." } else { &self.dir },
+            common.packages
+        ))
     }
 }
 

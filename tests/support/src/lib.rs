@@ -140,6 +140,63 @@ fn collect(dir: &Path, out: &mut String) {
     }
 }
 
+impl Workspace {
+    /// Runs `sluice` to completion and returns its exit code (-1 when killed by a signal),
+    /// its peak RSS in KiB (from `wait4`) and how long it took; output is discarded.
+    pub fn run_measuring(&self, bin: &str, args: &[&str]) -> (i32, i64, std::time::Duration) {
+        let started = std::time::Instant::now();
+        let child = self
+            .command(bin, args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let pid = child.id() as libc::pid_t;
+        let mut status = 0;
+        // SAFETY: an all-zero rusage is valid, and `pid` is our own child, waited for once.
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+        assert_eq!(waited, pid);
+        std::mem::forget(child);
+        let code = if libc::WIFEXITED(status) {
+            libc::WEXITSTATUS(status)
+        } else {
+            -1
+        };
+        (code, usage.ru_maxrss, started.elapsed())
+    }
+
+    /// Makes a FIFO at `rel` in the workspace.
+    pub fn fifo(&self, rel: &str) -> &Self {
+        let path = self.dir().join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(
+            unsafe { libc::mkfifo(c.as_ptr(), 0o644) },
+            0,
+            "mkfifo {rel}"
+        );
+        self
+    }
+
+    /// Makes a symlink at `rel` in the workspace holding `target`.
+    pub fn symlink(&self, target: impl AsRef<Path>, rel: &str) -> &Self {
+        let path = self.dir().join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::os::unix::fs::symlink(target, path).unwrap();
+        self
+    }
+
+    /// Every file the run left under `.sluice/store` (artifacts, SARIF logs), concatenated
+    /// as text.
+    pub fn all_stored(&self) -> String {
+        let mut out = String::new();
+        collect(&self.dir().join(".sluice/store"), &mut out);
+        out
+    }
+}
+
 /// The step `id` of a run record.
 pub fn step<'a>(run: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
     run["steps"]

@@ -21,27 +21,141 @@ struct Config {
 #[derive(Deserialize)]
 #[serde(tag = "op", rename_all = "kebab-case", deny_unknown_fields)]
 enum Action {
-    Read { path: String },
-    Write { path: String, contents: String },
-    List { path: String },
-    Env { name: String },
+    Read {
+        path: String,
+    },
+    Write {
+        path: String,
+        contents: String,
+    },
+    List {
+        path: String,
+    },
+    Env {
+        name: String,
+    },
     EnvAll,
-    Secret { name: String },
-    Print { text: String },
-    Log { text: String },
+    Secret {
+        name: String,
+    },
+    Print {
+        text: String,
+    },
+    Log {
+        text: String,
+    },
     Loop,
-    Alloc { mib: u64 },
-    Recurse { depth: u64 },
-    Panic { message: String },
+    Alloc {
+        mib: u64,
+    },
+    Recurse {
+        depth: u64,
+    },
+    Panic {
+        message: String,
+    },
     UndeclaredOutput,
     WrongKindOutput,
-    Artifact { name: String, contents: String },
+    Artifact {
+        name: String,
+        contents: String,
+    },
     ReadInput,
-    Digest { path: String },
-    Text { value: String },
-    Gate { message: String },
-    Error { message: String },
-    Sleep { ms: u64 },
+    Digest {
+        path: String,
+    },
+    Text {
+        value: String,
+    },
+    Gate {
+        message: String,
+    },
+    Error {
+        message: String,
+    },
+    Sleep {
+        ms: u64,
+    },
+    /// Opens `path` relative to the preopen `preopen` with raw WASI calls (not through
+    /// wasi-libc's choice of preopen), for reading or writing.
+    RawOpen {
+        preopen: String,
+        path: String,
+        write: bool,
+    },
+    /// Creates a symlink `link` (a guest path) holding `target`.
+    Symlink {
+        target: String,
+        link: String,
+    },
+    Rename {
+        from: String,
+        to: String,
+    },
+    Mkdir {
+        path: String,
+    },
+    RemoveAll {
+        path: String,
+    },
+    /// `times` times: moves the directory `dir` aside, puts a symlink to `target` in its
+    /// place, then moves it back.
+    Flip {
+        dir: String,
+        target: String,
+        times: u64,
+    },
+    /// A sparse file of `bytes` bytes.
+    Sparse {
+        path: String,
+        bytes: u64,
+    },
+    /// Returns the file at `path` as the `artifact` output.
+    ArtifactAt {
+        path: String,
+        media_type: Option<String>,
+    },
+    /// Reports a finding.
+    Finding {
+        rule: String,
+        message: String,
+        path: Option<String>,
+        #[serde(default)]
+        line: u32,
+        #[serde(default)]
+        column: u32,
+        #[serde(default)]
+        end_line: u32,
+        #[serde(default)]
+        end_column: u32,
+        annotation: Option<String>,
+        #[serde(default)]
+        justification: String,
+        #[serde(default)]
+        tags: Vec<String>,
+    },
+    JsonOutput {
+        json: String,
+    },
+    IntegerOutput {
+        value: i64,
+    },
+    Summary {
+        text: String,
+    },
+    FloodLog {
+        count: u64,
+        bytes: usize,
+    },
+    FloodProgress {
+        count: u64,
+    },
+    FloodSecret {
+        count: u64,
+    },
+    FloodPrint {
+        bytes: usize,
+    },
 }
 
 struct Probe;
@@ -62,12 +176,15 @@ impl Plugin for Probe {
         .output(Port::new("report", ValueKind::Json, "What each action did"))
         .output(Port::new("text", ValueKind::Text, "A text value"))
         .output(Port::new("artifact", ValueKind::Artifact, "An artifact"))
+        .output(Port::new("json", ValueKind::Json, "A JSON value"))
+        .output(Port::new("number", ValueKind::Integer, "An integer"))
     }
 
     fn run(invocation: Invocation) -> Result<Outcome, Failure> {
         let config: Config = invocation.config()?;
         let mut report = Vec::new();
         let mut outcome = Outcome::new();
+        let mut summary = "probe done".to_string();
         let mut record = |op: &str, result: Result<String, String>| {
             let (ok, detail) = match result {
                 Ok(d) => (true, d),
@@ -204,11 +321,150 @@ impl Plugin for Probe {
                     std::thread::sleep(std::time::Duration::from_millis(ms));
                     record("sleep", Ok(ms.to_string()))
                 }
+                Action::RawOpen {
+                    preopen,
+                    path,
+                    write,
+                } => record("raw-open", raw::open(&preopen, &path, write)),
+                Action::Symlink { target, link } => record("symlink", raw::symlink(&target, &link)),
+                Action::Rename { from, to } => record(
+                    "rename",
+                    std::fs::rename(&from, &to)
+                        .map(|()| "renamed".into())
+                        .map_err(|e| e.to_string()),
+                ),
+                Action::Mkdir { path } => record(
+                    "mkdir",
+                    std::fs::create_dir_all(&path)
+                        .map(|()| "made".into())
+                        .map_err(|e| e.to_string()),
+                ),
+                Action::RemoveAll { path } => record(
+                    "remove-all",
+                    std::fs::remove_dir_all(&path)
+                        .or_else(|_| std::fs::remove_file(&path))
+                        .map(|()| "removed".into())
+                        .map_err(|e| e.to_string()),
+                ),
+                Action::Flip { dir, target, times } => {
+                    let aside = format!("{dir}.real");
+                    let mut flips = 0;
+                    for _ in 0..times {
+                        if std::fs::rename(&dir, &aside).is_ok()
+                            && raw::symlink(&target, &dir).is_ok()
+                        {
+                            flips += 1;
+                            let _ = std::fs::remove_file(&dir);
+                        }
+                        let _ = std::fs::rename(&aside, &dir);
+                    }
+                    record("flip", Ok(flips.to_string()))
+                }
+                Action::Sparse { path, bytes } => record(
+                    "sparse",
+                    std::fs::File::create(&path)
+                        .and_then(|f| f.set_len(bytes))
+                        .map(|()| bytes.to_string())
+                        .map_err(|e| e.to_string()),
+                ),
+                Action::ArtifactAt { path, media_type } => {
+                    outcome = set_output(
+                        std::mem::take(&mut outcome),
+                        "artifact",
+                        Value::Artifact(sluice_sdk::Artifact {
+                            path: path.clone(),
+                            digest: String::new(),
+                            media_type,
+                        }),
+                    );
+                    record("artifact-at", Ok(path))
+                }
+                Action::Finding {
+                    rule,
+                    message,
+                    path,
+                    line,
+                    column,
+                    end_line,
+                    end_column,
+                    annotation,
+                    justification,
+                    tags,
+                } => {
+                    let mut f = Finding::new(rule, Severity::Warning, message);
+                    if let Some(path) = path {
+                        let mut span = Span::new(path, line, column);
+                        span.end_line = end_line;
+                        span.end_column = end_column;
+                        f = f.at(span);
+                    }
+                    if let Some(annotation) = annotation {
+                        f.suppression = Some(sluice_sdk::Suppression {
+                            annotation,
+                            justification,
+                        });
+                    }
+                    f.tags = tags;
+                    outcome = std::mem::take(&mut outcome).finding(f);
+                    record("finding", Ok(String::new()))
+                }
+                Action::JsonOutput { json } => {
+                    outcome = set_output(std::mem::take(&mut outcome), "json", Value::Json(json));
+                    record("json-output", Ok(String::new()))
+                }
+                Action::IntegerOutput { value } => {
+                    outcome = set_output(
+                        std::mem::take(&mut outcome),
+                        "number",
+                        Value::Integer(value),
+                    );
+                    record("integer-output", Ok(String::new()))
+                }
+                Action::Summary { text } => {
+                    summary = text;
+                    record("summary", Ok(String::new()))
+                }
+                Action::FloodLog { count, bytes } => {
+                    let line = "x".repeat(bytes);
+                    for _ in 0..count {
+                        sluice_sdk::info!("{line}");
+                    }
+                    record("flood-log", Ok(count.to_string()))
+                }
+                Action::FloodProgress { count } => {
+                    for i in 0..count {
+                        sluice_sdk::progress(i, count, "flooding");
+                    }
+                    record("flood-progress", Ok(count.to_string()))
+                }
+                Action::FloodSecret { count } => {
+                    for i in 0..count {
+                        let _ = sluice_sdk::secret(&format!("NOT_GRANTED_{i}"));
+                    }
+                    record("flood-secret", Ok(count.to_string()))
+                }
+                Action::FloodPrint { bytes } => {
+                    use std::io::Write as _;
+                    let chunk = vec![b'y'; 1 << 16];
+                    let mut out = std::io::stdout().lock();
+                    let mut written = 0;
+                    let mut result = Ok(());
+                    while written < bytes {
+                        let n = chunk.len().min(bytes - written);
+                        if let Err(e) = out.write_all(&chunk[..n]) {
+                            result = Err(e.to_string());
+                            break;
+                        }
+                        written += n;
+                    }
+                    let _ = out.flush();
+                    record("flood-print", result.map(|()| written.to_string()))
+                }
             }
         }
         let report = serde_json::Value::Array(report).to_string();
         Ok(outcome
-            .summary("probe done")
+            .summary(summary)
             .output("report", Value::Json(report)))
     }
 }
@@ -226,6 +482,52 @@ fn recurse(depth: u64) -> u64 {
         pad[3]
     } else {
         recurse(depth - 1).wrapping_add(pad[7])
+    }
+}
+
+/// Raw WASI calls, as a hostile plugin would make them: through preopened descriptors
+/// directly, not through wasi-libc's path handling.
+mod raw {
+    use wasip2::filesystem::preopens::get_directories;
+    use wasip2::filesystem::types::{DescriptorFlags, OpenFlags, PathFlags};
+
+    pub fn open(preopen: &str, path: &str, write: bool) -> Result<String, String> {
+        let dirs = get_directories();
+        let (dir, _) = dirs
+            .iter()
+            .find(|(_, guest)| guest == preopen)
+            .ok_or_else(|| format!("no preopen {preopen}"))?;
+        let flags = if write {
+            DescriptorFlags::WRITE
+        } else {
+            DescriptorFlags::READ
+        };
+        let file = dir
+            .open_at(PathFlags::empty(), path, OpenFlags::empty(), flags)
+            .map_err(|e| format!("{e:?}"))?;
+        if write {
+            file.write(b"raw write", 0).map_err(|e| format!("{e:?}"))?;
+            Ok("written".into())
+        } else {
+            let (bytes, _) = file.read(1 << 20, 0).map_err(|e| format!("{e:?}"))?;
+            Ok(String::from_utf8_lossy(&bytes).into_owned())
+        }
+    }
+
+    /// The preopen a guest path falls under (the longest prefix) and the rest of the path.
+    fn under(path: &str) -> Option<(wasip2::filesystem::types::Descriptor, String)> {
+        get_directories()
+            .into_iter()
+            .filter(|(_, g)| path == g || path.starts_with(&format!("{g}/")))
+            .max_by_key(|(_, g)| g.len())
+            .map(|(d, g)| (d, path[g.len()..].trim_start_matches('/').to_string()))
+    }
+
+    pub fn symlink(target: &str, link: &str) -> Result<String, String> {
+        let (dir, rel) = under(link).ok_or_else(|| format!("{link}: no preopen"))?;
+        dir.symlink_at(target, &rel)
+            .map(|()| "linked".into())
+            .map_err(|e| format!("{e:?}"))
     }
 }
 

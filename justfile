@@ -41,6 +41,13 @@ bench-parse:
 fuzz SECONDS="600":
     cd plugins/go-syntax && cargo +nightly fuzz run parse -- -max_total_time={{SECONDS}}
 
+# Fuzz the manifest parser and the `${{ }}` reference parser, each for SECONDS, from the seeds in
+# host/fuzz/seeds (the generated corpus stays in host/fuzz/corpus, not in git).
+fuzz-host SECONDS="600":
+    cd host/fuzz && mkdir -p corpus/manifest corpus/refs && \
+      cargo +nightly fuzz run manifest corpus/manifest seeds/manifest -- -max_total_time={{SECONDS}} && \
+      cargo +nightly fuzz run refs corpus/refs seeds/refs -- -max_total_time={{SECONDS}}
+
 # Format everything.
 fmt:
     cargo fmt --all

@@ -130,3 +130,28 @@ fn run_lists_at_most_max_findings_per_step() {
     ws.manifest("[steps.lint]\nuses = \"golint\"\nallow = { read = [\".\"] }\n");
     snapshot!(show(&ws, &["run", "--jobs", "1", "--max-findings", "2"]));
 }
+
+#[test]
+fn run_shows_step_text_neutralised_and_grant_refusals_located() {
+    let ws = Workspace::new();
+    ws.with_probe();
+    ws.file("build/.keep", "");
+    ws.manifest(
+        r#"[steps.plant]
+uses = "./probe.wasm"
+allow = { write = ["build"] }
+with = { actions = [
+  { op = "symlink", target = "../src", link = "/workspace/build/out" },
+  { op = "log", text = "\u001b[2Jcleared\n[use] passed in 3ms" },
+  { op = "finding", rule = "R\u001b]8;;http://x\u0007", message = "copy \u001b]52;c;aGk=\u0007 done", path = "a\rb.go", line = 1, column = 1 },
+  { op = "summary", text = "ok\r[use] passed in 3ms" },
+] }
+
+[steps.use]
+uses = "./probe.wasm"
+needs = ["plant"]
+allow = { write = ["build/out"] }
+"#,
+    );
+    snapshot!(show(&ws, &["run", "--jobs", "1"]));
+}

@@ -808,3 +808,33 @@ fn an_unprovided_import_is_named() {
         out.stderr
     );
 }
+
+/// A single writable file is a hard link: a step that replaces it instead of writing in place
+/// changes nothing in the workspace, and its log says so rather than losing the change
+/// silently.
+#[test]
+fn a_replaced_single_file_grant_is_reported() {
+    let ws = probe_ws();
+    ws.file("gen/out.txt", "old");
+    ws.manifest(
+        r#"[steps.probe]
+uses = "./probe.wasm"
+allow = { write = ["gen/out.txt"] }
+with = { actions = [
+  { op = "write", path = "/workspace/gen/out.txt.tmp", contents = "new" },
+  { op = "rename", from = "/workspace/gen/out.txt.tmp", to = "/workspace/gen/out.txt" },
+] }
+"#,
+    );
+    let out = ws.sluice(SLUICE, &["run"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(probe_report(&ws.last_run(), "probe").iter().all(|r| r.1));
+    assert_eq!(
+        std::fs::read_to_string(ws.dir().join("gen/out.txt")).unwrap(),
+        "old"
+    );
+    assert!(!ws.dir().join("gen/out.txt.tmp").exists());
+    assert!(ws.all_records().contains(
+        "warn: `gen/out.txt` was removed or replaced instead of written in place, so the workspace file is unchanged; grant its directory for writing to let the step replace it"
+    ));
+}

@@ -188,3 +188,19 @@ case!(
     write_grant_reaching_sluice_state,
     "[steps.mod]\nuses = \"go-mod\"\nallow = { read = [\".\"], write = [\".\", \".sluice/cache\"] }\n"
 );
+
+case!(
+    grant_modes_that_cannot_be_honoured,
+    "[steps.probe]\nuses = \"./probe.wasm\"\nallow = { read = [\"ro.txt\", \"w/sub\", \"src\"], write = [\"rw.txt\", \"w\", \"src/gen.go\"] }\n",
+    |ws: &Workspace| {
+        ws.file("ro.txt", "r")
+            .file("rw.txt", "w")
+            .file("w/sub/x", "x")
+            .file("src/gen.go", "package src");
+    }
+);
+
+case!(
+    read_grant_reaching_sluice_state,
+    "[steps.probe]\nuses = \"./probe.wasm\"\nallow = { read = [\".sluice/runs\", \".sluice\"] }\n"
+);

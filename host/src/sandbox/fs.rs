@@ -593,9 +593,8 @@ fn layout(resolved: &mut Vec<Resolved>) -> Result<Layout, Vec<GrantProblem>> {
                     show(&d.path)
                 ),
                 format!(
-                    "grant a directory for writing instead (e.g. `write = [\"{}\"]` outside `{}`), or narrow the read grant",
-                    show(r.path.parent().unwrap_or(Path::new("."))),
-                    show(&d.path)
+                    "narrow the read grant so that it does not contain `{}` (grant what the step reads one by one), or give the step a directory for writing that holds only what it may change",
+                    show(&r.path)
                 ),
             )),
         }
@@ -673,7 +672,11 @@ fn layout(resolved: &mut Vec<Resolved>) -> Result<Layout, Vec<GrantProblem>> {
                 ),
                 format!(
                     "grant both the same way, or grant a directory for writing (e.g. `write = [\"{}\"]`) that holds only what the step may change",
-                    show(&dir.join("out"))
+                    show(&if dir == Path::new(".") {
+                        PathBuf::from("out")
+                    } else {
+                        dir.join("out")
+                    })
                 ),
             ));
         }

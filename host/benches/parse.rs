@@ -85,11 +85,8 @@ fn main() {
         bytes: Cow::Owned(wasm_bytes),
         digest,
     };
-    let sandbox = StepSandbox::new("go-parse").mount(Mount {
-        host: corpus.clone(),
-        guest: "/workspace".into(),
-        writable: false,
-    });
+    let sandbox = StepSandbox::new("go-parse")
+        .mount(Mount::open_host(&corpus, "/workspace", false).expect("the corpus directory"));
     let limits = Limits {
         timeout: Duration::from_secs(600),
         memory: 2 << 30,

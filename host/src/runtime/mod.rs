@@ -31,7 +31,7 @@ use self::host::{LogPipe, StepState};
 use crate::plugin::PluginSource;
 use crate::plugin::cache::{CacheOutcome, CompileCache};
 use crate::sandbox::StepSandbox;
-use crate::sandbox::limits::{Deadline, Interrupt, Limits, Tracked, Watchdog};
+use crate::sandbox::limits::{Deadline, Interrupt, Limits, Watchdog};
 use crate::sandbox::secrets::Masker;
 use crate::types::{Finding, PluginInfo};
 
@@ -478,13 +478,10 @@ impl Runtime {
         let limits = call.limits;
         let watched = self.watchdog.watch(store.data().deadline.clone());
         let end = {
-            let run = Tracked::new(
-                async {
-                    let step = plugin.pre.instantiate_async(&mut store).await?;
-                    step.call_run(&mut store, &invocation).await
-                },
-                watched,
-            );
+            let run = watched.track(async {
+                let step = plugin.pre.instantiate_async(&mut store).await?;
+                step.call_run(&mut store, &invocation).await
+            });
             // The epoch stops busy guests; this timer stops guests blocked in host calls.
             let grace = limits.timeout + 4 * TICK;
             tokio::select! {

@@ -10,10 +10,9 @@
 //! fails with `EINTR`, the guest runs again, and the next epoch check stops it).
 
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, Weak};
-use std::task::{Context, Poll};
+use std::task::Context;
 use std::time::{Duration, Instant};
 
 use wasmtime::ResourceLimiter;
@@ -187,30 +186,19 @@ impl Watchdog {
     }
 }
 
-/// A future whose polls are visible to the [`Watchdog`].
-pub struct Tracked<F> {
-    inner: Pin<Box<F>>,
-    watched: Arc<Watched>,
-}
-
-impl<F> Tracked<F> {
-    /// Wraps `inner`, polled on behalf of `watched`.
-    pub fn new(inner: F, watched: Arc<Watched>) -> Self {
-        Tracked {
-            inner: Box::pin(inner),
-            watched,
-        }
-    }
-}
-
-impl<F: Future> Future for Tracked<F> {
-    type Output = F::Output;
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        // SAFETY: pthread_self has no preconditions.
-        *self.watched.thread.lock().expect("watched lock") = Some(unsafe { libc::pthread_self() });
-        let result = self.inner.as_mut().poll(cx);
-        *self.watched.thread.lock().expect("watched lock") = None;
-        result
+impl Watched {
+    /// Runs `inner` to completion with every poll visible to the [`Watchdog`]: while the
+    /// future is being polled, the watchdog knows the thread doing it.
+    pub async fn track<F: Future>(&self, inner: F) -> F::Output {
+        let mut inner = std::pin::pin!(inner);
+        std::future::poll_fn(|cx: &mut Context<'_>| {
+            // SAFETY: pthread_self has no preconditions.
+            *self.thread.lock().expect("watched lock") = Some(unsafe { libc::pthread_self() });
+            let result = inner.as_mut().poll(cx);
+            *self.thread.lock().expect("watched lock") = None;
+            result
+        })
+        .await
     }
 }
 

@@ -461,15 +461,7 @@ fn result(f: &Finding, rule_index: usize, cols: (u32, Option<u32>)) -> SarifResu
 
 /// Percent-encodes what may not appear in a URI reference (keeps `/`).
 fn uri_escape(path: &str) -> String {
-    let mut out = String::with_capacity(path.len());
-    for b in path.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~/!$&'()*+,;=:@".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    crate::sandbox::secrets::percent_encode(path, b"-._~/!$&'()*+,;=:@")
 }
 
 /// The UTF-16 column of 1-based byte column `column` on 1-based `line` of `text`; the byte

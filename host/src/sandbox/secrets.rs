@@ -105,7 +105,7 @@ impl Masker {
             }
             let json = serde_json::to_string(&v).expect("a string serializes");
             needles.push(json[1..json.len() - 1].to_string());
-            needles.push(percent_encode(&v));
+            needles.push(percent_encode(&v, b"-._~"));
             if v.len() >= MIN_LINE_NEEDLE {
                 needles.push(base64::engine::general_purpose::STANDARD_NO_PAD.encode(&v));
             }
@@ -185,10 +185,11 @@ impl Masker {
     }
 }
 
-fn percent_encode(v: &str) -> String {
-    let mut out = String::with_capacity(v.len());
-    for b in v.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+/// Percent-encodes every byte of `text` but ASCII letters, digits and those in `keep`.
+pub(crate) fn percent_encode(text: &str, keep: &[u8]) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || keep.contains(&b) {
             out.push(b as char);
         } else {
             out.push_str(&format!("%{b:02X}"));

@@ -229,38 +229,28 @@ impl<C: SerializeMap> SerializeMap for Compound<'_, C> {
     }
 }
 
-impl<C: SerializeStruct> SerializeStruct for Compound<'_, C> {
-    type Ok = C::Ok;
-    type Error = C::Error;
-    fn serialize_field<T: Serialize + ?Sized>(
-        &mut self,
-        key: &'static str,
-        v: &T,
-    ) -> Result<(), C::Error> {
-        self.inner.serialize_field(key, &Masked(v, self.masker))
-    }
-    fn skip_field(&mut self, key: &'static str) -> Result<(), C::Error> {
-        self.inner.skip_field(key)
-    }
-    fn end(self) -> Result<C::Ok, C::Error> {
-        self.inner.end()
-    }
+macro_rules! fields {
+    ($($trait:ident),*) => {
+        $(
+            impl<C: $trait> $trait for Compound<'_, C> {
+                type Ok = C::Ok;
+                type Error = C::Error;
+                fn serialize_field<T: Serialize + ?Sized>(
+                    &mut self,
+                    key: &'static str,
+                    v: &T,
+                ) -> Result<(), C::Error> {
+                    self.inner.serialize_field(key, &Masked(v, self.masker))
+                }
+                fn skip_field(&mut self, key: &'static str) -> Result<(), C::Error> {
+                    self.inner.skip_field(key)
+                }
+                fn end(self) -> Result<C::Ok, C::Error> {
+                    self.inner.end()
+                }
+            }
+        )*
+    };
 }
 
-impl<C: SerializeStructVariant> SerializeStructVariant for Compound<'_, C> {
-    type Ok = C::Ok;
-    type Error = C::Error;
-    fn serialize_field<T: Serialize + ?Sized>(
-        &mut self,
-        key: &'static str,
-        v: &T,
-    ) -> Result<(), C::Error> {
-        self.inner.serialize_field(key, &Masked(v, self.masker))
-    }
-    fn skip_field(&mut self, key: &'static str) -> Result<(), C::Error> {
-        self.inner.skip_field(key)
-    }
-    fn end(self) -> Result<C::Ok, C::Error> {
-        self.inner.end()
-    }
-}
+fields!(SerializeStruct, SerializeStructVariant);

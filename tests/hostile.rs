@@ -326,6 +326,7 @@ fn sarif_reads_only_what_the_step_could() {
         .join(", ")
     ));
     let (code, rss_kib, took) = ws.run_measuring(SLUICE, &["run"]);
+    eprintln!("sarif: host peak RSS {} MiB, {took:?}", rss_kib / 1024);
     assert_eq!(code, 0);
     assert!(took < Duration::from_secs(15), "took {took:?}");
     assert!(rss_kib < 300 * 1024, "host peak RSS {} MiB", rss_kib / 1024);
@@ -563,7 +564,8 @@ uses = "./probe.wasm"
 with = { actions = [{ op = "flood-print", bytes = 25165824 }] }
 "#,
     );
-    let (code, rss_kib, _) = ws.run_measuring(SLUICE, &["run"]);
+    let (code, rss_kib, took) = ws.run_measuring(SLUICE, &["run"]);
+    eprintln!("floods: host peak RSS {} MiB, {took:?}", rss_kib / 1024);
     assert_eq!(code, 0);
     assert!(rss_kib < 300 * 1024, "host peak RSS {} MiB", rss_kib / 1024);
     let run = ws.last_run();
@@ -619,7 +621,8 @@ with = { actions = [
 ] }
 "#,
     );
-    let (code, _, took) = ws.run_measuring(SLUICE, &["run"]);
+    let (code, rss_kib, took) = ws.run_measuring(SLUICE, &["run"]);
+    eprintln!("artifacts: host peak RSS {} MiB, {took:?}", rss_kib / 1024);
     assert_eq!(code, 1);
     assert!(took < Duration::from_secs(8), "took {took:?}");
     let run = ws.last_run();
@@ -658,6 +661,7 @@ with = { actions = [
 "#,
     );
     let (code, _, took) = ws.run_measuring(SLUICE, &["run"]);
+    eprintln!("digest of 12 GiB with a 1s timeout: stopped after {took:?}");
     assert_eq!(code, 1);
     assert!(took < Duration::from_secs(4), "took {took:?}");
     assert_eq!(
@@ -677,6 +681,7 @@ fn a_step_blocked_on_a_fifo_is_stopped_by_its_timeout_and_by_ctrl_c() {
         "[steps.probe]\nuses = \"./probe.wasm\"\ntimeout = \"1s\"\nallow = { read = [\"granted\"] }\nwith = { actions = [{ op = \"read\", path = \"/workspace/granted/fifo\" }] }\n",
     );
     let (code, _, took) = ws.run_measuring(SLUICE, &["run"]);
+    eprintln!("FIFO read with a 1s timeout: stopped after {took:?}");
     assert_eq!(code, 1);
     assert!(took < Duration::from_secs(5), "took {took:?}");
     assert_eq!(
@@ -698,6 +703,10 @@ fn a_step_blocked_on_a_fifo_is_stopped_by_its_timeout_and_by_ctrl_c() {
     // SAFETY: our own child.
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
     let out = child.wait_with_output().unwrap();
+    eprintln!(
+        "Ctrl-C of a step blocked on a FIFO: exited after {:?}",
+        started.elapsed()
+    );
     assert!(
         started.elapsed() < Duration::from_secs(5),
         "Ctrl-C took {:?}",
@@ -713,6 +722,10 @@ fn uses_must_name_a_regular_file() {
     ws.symlink("/dev/zero", "zero.wasm").fifo("fifo.wasm");
     ws.manifest("[steps.zero]\nuses = \"./zero.wasm\"\n\n[steps.fifo]\nuses = \"./fifo.wasm\"\n");
     let (code, rss_kib, took) = ws.run_measuring(SLUICE, &["validate"]);
+    eprintln!(
+        "uses /dev/zero and a FIFO: validate took {took:?}, peak RSS {} MiB",
+        rss_kib / 1024
+    );
     assert_eq!(code, 2);
     assert!(took < Duration::from_secs(10), "took {took:?}");
     assert!(rss_kib < 300 * 1024, "peak RSS {} MiB", rss_kib / 1024);

@@ -192,23 +192,44 @@ with = {{ actions = [
 /// directory to a symlink made concurrently starting steps mount a directory outside the
 /// workspace. Now a grant is walked once without following symlinks and mounted from that
 /// handle: whatever the race, nothing is written outside.
+///
+/// Writers start in waves while the flipper runs, each with 300 single-file grants (before
+/// the fix, those were hard-linked between the check and the mount, widening the window as
+/// an attacker would). Against the binary before the fix this setup wrote outside the
+/// workspace in 11 of 20 rounds, so four rounds catch it about 96% of the time.
 #[test]
 fn a_directory_flipped_to_a_symlink_never_mounts_outside() {
-    const WRITERS: usize = 24;
-    for round in 0..3 {
+    const ROUNDS: usize = 4;
+    const WAVES: usize = 8;
+    const WRITERS: usize = 48;
+    const PADS: usize = 300;
+    let pads: Vec<String> = (0..PADS).map(|i| format!("\"pad/f{i}\"")).collect();
+    let pads = pads.join(", ");
+    let mut errors = Vec::new();
+    for round in 0..ROUNDS {
         let ws = probe_ws();
         ws.file("flip/d/keep", "k");
+        for i in 0..PADS {
+            ws.file(&format!("pad/f{i}"), "p");
+        }
         std::fs::create_dir(ws.outside().join("target")).unwrap();
         let mut toml = String::from(
-            "[steps.flipper]\nuses = \"./probe.wasm\"\nallow = { write = [\"flip\"] }\nwith = { actions = [{ op = \"flip\", dir = \"/workspace/flip/d\", target = \"../../target\", times = 30000 }] }\n",
+            "[steps.flipper]\nuses = \"./probe.wasm\"\nallow = { write = [\"flip\"] }\nwith = { actions = [{ op = \"flip\", dir = \"/workspace/flip/d\", target = \"../../target\", times = 20000 }] }\n",
         );
+        for k in 0..WAVES {
+            toml.push_str(&format!(
+                "\n[steps.wait{k}]\nuses = \"./probe.wasm\"\nwith = {{ actions = [{{ op = \"sleep\", ms = {} }}] }}\n",
+                30 + 40 * k
+            ));
+        }
         for i in 0..WRITERS {
             toml.push_str(&format!(
-                "\n[steps.w{i}]\nuses = \"./probe.wasm\"\nallow = {{ write = [\"flip/d\"] }}\nwith = {{ actions = [{{ op = \"write\", path = \"/workspace/flip/d/marker-{i}\", contents = \"x\" }}] }}\n"
+                "\n[steps.w{i}]\nuses = \"./probe.wasm\"\nneeds = [\"wait{}\"]\nallow = {{ read = [{pads}], write = [\"flip/d\"] }}\nwith = {{ actions = [{{ op = \"write\", path = \"/workspace/flip/d/marker-{i}\", contents = \"x\" }}] }}\n",
+                i % WAVES
             ));
         }
         ws.manifest(&toml);
-        let out = ws.sluice(SLUICE, &["run", "--jobs", "32"]);
+        let out = ws.sluice(SLUICE, &["run", "--jobs", "64"]);
         assert!(out.code == 0 || out.code == 1, "{}", out.stderr);
         let outside: Vec<_> = std::fs::read_dir(ws.outside().join("target"))
             .unwrap()
@@ -222,14 +243,22 @@ fn a_directory_flipped_to_a_symlink_never_mounts_outside() {
         for i in 0..WRITERS {
             let s = step(&run, &format!("w{i}"));
             if s["status"] != "passed" {
-                let error = s["error"].as_str().unwrap_or_default();
-                assert!(
-                    error.ends_with("`flip/d` is a symlink; grants never follow symlinks"),
-                    "w{i}: {error}"
-                );
+                errors.push(format!("w{i}: {}", s["error"].as_str().unwrap_or_default()));
             }
         }
     }
+    // Checked after every round's files: a writer that was refused saw the symlink.
+    for error in &errors {
+        assert!(
+            error.ends_with("`flip/d` is a symlink; grants never follow symlinks"),
+            "{error}"
+        );
+    }
+    eprintln!(
+        "flip race: {} of {} writers saw the symlink and were refused",
+        errors.len(),
+        ROUNDS * WRITERS
+    );
 }
 
 /// Found 4: one step planted `build/out -> ../src`, and a later step granted

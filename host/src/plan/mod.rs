@@ -536,31 +536,61 @@ fn check_capabilities(
             },
         }
     }
-    if !wants("fs:read") && !wants("fs:write") {
-        for grant in &step.allow.read {
+    // One warning per unwanted grant, or one for all of a kind when there are many (a step
+    // with hundreds of file grants should not print hundreds of warnings).
+    let unwanted = |diags: &mut Diagnostics,
+                    grants: &[toml::Spanned<crate::manifest::WorkspacePath>],
+                    key: &str,
+                    what: &str,
+                    help: &str| {
+        if grants.len() > MAX_WARNINGS_PER_KIND {
             diags.push(
                 Diagnostic::warning(
                     format!(
-                        "`allow.read` grants `{}`, but plugin `{uses}` does not ask to read files",
+                        "`allow.{key}` grants {} paths (`{}`, …), but plugin `{uses}` does not ask to {what}",
+                        grants.len(),
+                        grants[0].get_ref()
+                    ),
+                    Some(grants[0].span()),
+                )
+                .step(id.as_str())
+                .label(format!("and {} more, granted but not wanted", grants.len() - 1))
+                .help(help.to_string()),
+            );
+            return;
+        }
+        for grant in grants {
+            diags.push(
+                Diagnostic::warning(
+                    format!(
+                        "`allow.{key}` grants `{}`, but plugin `{uses}` does not ask to {what}",
                         grant.get_ref()
                     ),
                     Some(grant.span()),
                 )
                 .step(id.as_str())
                 .label("granted but not wanted")
-                .help("remove the grant unless the step's configuration needs it"),
+                .help(help.to_string()),
             );
         }
+    };
+    if !wants("fs:read") && !wants("fs:write") {
+        unwanted(
+            diags,
+            &step.allow.read,
+            "read",
+            "read files",
+            "remove the grant unless the step's configuration needs it",
+        );
     }
     if !wants("fs:write") {
-        for grant in &step.allow.write {
-            diags.push(
-                Diagnostic::warning(format!("`allow.write` grants `{}`, but plugin `{uses}` does not ask to write files", grant.get_ref()), Some(grant.span()))
-                    .step(id.as_str())
-                    .label("granted but not wanted")
-                    .help("remove the grant, or move it to `allow.read` if the step only reads there"),
-            );
-        }
+        unwanted(
+            diags,
+            &step.allow.write,
+            "write",
+            "write files",
+            "remove the grant, or move it to `allow.read` if the step only reads there",
+        );
     }
     for secret in &step.allow.secrets {
         if !wants(&format!("secret:{}", secret.get_ref())) {
@@ -579,6 +609,9 @@ fn check_capabilities(
         }
     }
 }
+
+/// Past this many unwanted grants of one kind, a step gets one warning for all of them.
+const MAX_WARNINGS_PER_KIND: usize = 5;
 
 fn check_grant_paths(manifest: &Manifest, id: &StepId, step: &Step, diags: &mut Diagnostics) {
     let spans: Vec<_> = step

@@ -559,15 +559,20 @@ fn layout(resolved: &mut Vec<Resolved>) -> Result<Layout, Vec<GrantProblem>> {
     let mut problems = Vec::new();
     let mut layout = Layout::default();
     let mut loose: Vec<usize> = Vec::new();
+    let dir_grants: std::collections::HashMap<&Path, usize> = resolved
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.node.is_dir())
+        .map(|(i, r)| (r.path.as_path(), i))
+        .collect();
     for i in 0..resolved.len() {
         let r = &resolved[i];
-        let enclosing = resolved
-            .iter()
-            .enumerate()
-            .filter(|(j, d)| {
-                *j != i && d.node.is_dir() && r.path.starts_with(&d.path) && d.path != r.path
-            })
-            .max_by_key(|(_, d)| d.path.components().count());
+        // The nearest directory grant above this one: its ancestors, looked up.
+        let enclosing = r
+            .path
+            .ancestors()
+            .skip(1)
+            .find_map(|a| dir_grants.get(a).map(|&j| (j, &resolved[j])));
         match enclosing {
             None if r.node.is_dir() => layout.dirs.push(i),
             None => loose.push(i),
@@ -607,10 +612,11 @@ fn layout(resolved: &mut Vec<Resolved>) -> Result<Layout, Vec<GrantProblem>> {
         .iter()
         .copied()
         .filter(|&i| {
-            !layout
-                .dirs
-                .iter()
-                .any(|&j| j != i && resolved[i].path.starts_with(&resolved[j].path))
+            !resolved[i]
+                .path
+                .ancestors()
+                .skip(1)
+                .any(|a| dir_grants.contains_key(a))
         })
         .collect();
     layout
@@ -798,12 +804,13 @@ fn build(
         let name = n.to_string();
         skeleton_root.create_dir(&name).map_err(scratch_err)?;
         let dir = Arc::new(skeleton_root.open_dir(&name).map_err(scratch_err)?);
+        let files: BTreeSet<&std::ffi::OsStr> = skel
+            .files
+            .iter()
+            .filter_map(|&i| resolved[i].path.file_name())
+            .collect();
         for child in &skel.children {
-            if skel
-                .files
-                .iter()
-                .any(|&i| resolved[i].path.file_name() == Some(child))
-            {
+            if files.contains(child.as_os_str()) {
                 continue;
             }
             dir.create_dir(child).map_err(scratch_err)?;

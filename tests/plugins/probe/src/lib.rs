@@ -104,6 +104,9 @@ enum Action {
         dir: String,
         target: String,
         times: u64,
+        /// How long each state (directory, symlink) is kept, in microseconds.
+        #[serde(default)]
+        hold_us: u64,
     },
     /// A sparse file of `bytes` bytes.
     Sparse {
@@ -346,17 +349,25 @@ impl Plugin for Probe {
                         .map(|()| "removed".into())
                         .map_err(|e| e.to_string()),
                 ),
-                Action::Flip { dir, target, times } => {
+                Action::Flip {
+                    dir,
+                    target,
+                    times,
+                    hold_us,
+                } => {
                     let aside = format!("{dir}.real");
+                    let hold = std::time::Duration::from_micros(hold_us);
                     let mut flips = 0;
                     for _ in 0..times {
                         if std::fs::rename(&dir, &aside).is_ok()
                             && raw::symlink(&target, &dir).is_ok()
                         {
                             flips += 1;
+                            std::thread::sleep(hold);
                             let _ = std::fs::remove_file(&dir);
                         }
                         let _ = std::fs::rename(&aside, &dir);
+                        std::thread::sleep(hold);
                     }
                     record("flip", Ok(flips.to_string()))
                 }

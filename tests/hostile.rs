@@ -482,6 +482,9 @@ fn secrets_never_reach_any_sink() {
     const KEY: &str =
         "-----BEGIN TEST KEY-----\nkeyline-one-aaaa\nkeyline-two-bbbb\n-----END TEST KEY-----";
     ws.file("secrets.env", format!("TOKEN={TOKEN}\nPIN={PIN}\n"));
+    // Where the console's table (80 characters) and the finding message limit (4 KiB) cut,
+    // right through a secret: not even its first part may be shown.
+    let (pad72, pad4090) = ("s".repeat(72), "m".repeat(4090));
     ws.manifest(&format!(
         r##"[steps.probe]
 uses = "./probe.wasm"
@@ -501,6 +504,8 @@ allow = {{ secrets = ["TOKEN"] }}
 with = {{ actions = [
   {{ op = "artifact", name = "m.txt", contents = "m" }},
   {{ op = "artifact-at", path = "/outputs/m.txt", media_type = "text/{TOKEN}" }},
+  {{ op = "summary", text = "{pad72}{TOKEN}" }},
+  {{ op = "finding", rule = "R", message = "{pad4090}{TOKEN}" }},
 ] }}
 
 [steps.number]
@@ -525,7 +530,7 @@ with = {{ actions = [{{ op = "integer-output", value = {PIN} }}] }}
     let json = String::from_utf8_lossy(&json.stdout).into_owned();
     let records = ws.all_records();
     let stored = ws.all_stored();
-    for secret in [TOKEN, PIN, "keyline-one-aaaa", "keyline-two-bbbb"] {
+    for secret in [&TOKEN[..6], PIN, "keyline-one-aaaa", "keyline-two-bbbb"] {
         for (name, text) in [
             ("stdout", &stdout),
             ("stderr", &stderr),

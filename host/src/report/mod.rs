@@ -111,8 +111,10 @@ pub async fn live(mut events: tokio::sync::mpsc::UnboundedReceiver<StepEvent>, t
     }
 }
 
-/// The first line of `text`, cleaned, cut to `max` characters.
-fn truncate(text: &str, max: usize) -> String {
+/// The first line of `text`, masked, cleaned, cut to `max` characters (masked before it is
+/// cut: a cut through a secret would hide it from the console's masker).
+fn truncate(masker: &crate::sandbox::secrets::Masker, text: &str, max: usize) -> String {
+    let text = masker.mask(text);
     let line = text.lines().next().unwrap_or_default();
     let line = clean(line);
     if line.chars().count() <= max && !text.contains('\n') {
@@ -150,6 +152,7 @@ pub fn summary(report: &RunReport, max_findings: Option<usize>) -> String {
                 s.duration.map_or_else(|| "-".into(), format_elapsed),
                 s.active_findings().to_string(),
                 truncate(
+                    &report.masker,
                     if s.summary.is_empty() {
                         s.error.as_deref().unwrap_or_default()
                     } else {

@@ -1,6 +1,7 @@
 //! Conversions between the generated bindings and the host's own types.
 
 use super::bindings::sluice::step::types as wit;
+use crate::sandbox::secrets::Masker;
 use crate::types::{
     ConfigOption, Finding, PluginInfo, Port, Rule, Severity, Span, Suppression, ValueKind,
 };
@@ -118,8 +119,13 @@ pub const MAX_NAME: usize = 1 << 10;
 /// The longest summary or failure message kept.
 pub const MAX_SUMMARY: usize = 16 << 10;
 
-/// `s` cut to `max` bytes, saying so.
-pub(crate) fn bounded(mut s: String, max: usize) -> String {
+/// `s` masked, then cut to `max` bytes, saying so (masked first: a cut through a secret
+/// would leave its first part where no sink's masker could recognise it).
+pub(crate) fn bounded(s: String, max: usize, masker: &Masker) -> String {
+    let mut s = match masker.mask(&s) {
+        std::borrow::Cow::Borrowed(_) => s,
+        std::borrow::Cow::Owned(masked) => masked,
+    };
     if s.len() > max {
         let more = s.len() - super::host::cut(&s, max).len();
         s.truncate(super::host::cut(&s, max).len());
@@ -128,7 +134,8 @@ pub(crate) fn bounded(mut s: String, max: usize) -> String {
     s
 }
 
-pub(crate) fn finding(f: wit::Finding) -> Finding {
+pub(crate) fn finding(f: wit::Finding, masker: &Masker) -> Finding {
+    let bounded = |s: String, max: usize| bounded(s, max, masker);
     Finding {
         rule: bounded(f.rule, MAX_NAME),
         severity: severity(f.severity),

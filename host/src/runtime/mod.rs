@@ -495,15 +495,17 @@ impl Runtime {
         let lines = log.lock().expect("log lock").finish();
         let stderr_text = stderr_text(&lines);
         let end = match end {
-            Some(Ok(Ok(outcome))) => CallEnd::Passed(guest_outcome(outcome)),
+            Some(Ok(Ok(outcome))) => CallEnd::Passed(guest_outcome(outcome, &call.masker)),
             Some(Ok(Err(failure))) => {
                 use bindings::sluice::step::types::Failure;
                 match failure {
-                    Failure::Gate(outcome) => CallEnd::Gate(guest_outcome(outcome)),
+                    Failure::Gate(outcome) => CallEnd::Gate(guest_outcome(outcome, &call.masker)),
                     Failure::Invalid(m) => {
-                        CallEnd::Invalid(convert::bounded(m, convert::MAX_SUMMARY))
+                        CallEnd::Invalid(convert::bounded(m, convert::MAX_SUMMARY, &call.masker))
                     }
-                    Failure::Error(m) => CallEnd::Error(convert::bounded(m, convert::MAX_SUMMARY)),
+                    Failure::Error(m) => {
+                        CallEnd::Error(convert::bounded(m, convert::MAX_SUMMARY, &call.masker))
+                    }
                 }
             }
             Some(Err(e)) => classify_trap(&e, store.data(), &stderr_text, limits),
@@ -558,15 +560,19 @@ fn human_bytes(b: u64) -> String {
     }
 }
 
-fn guest_outcome(o: bindings::sluice::step::types::Outcome) -> GuestOutcome {
+fn guest_outcome(o: bindings::sluice::step::types::Outcome, masker: &Masker) -> GuestOutcome {
     GuestOutcome {
         outputs: o
             .outputs
             .into_iter()
             .map(|(n, v)| (n, convert::guest_value(v)))
             .collect(),
-        findings: o.findings.into_iter().map(convert::finding).collect(),
-        summary: convert::bounded(o.summary, convert::MAX_SUMMARY),
+        findings: o
+            .findings
+            .into_iter()
+            .map(|f| convert::finding(f, masker))
+            .collect(),
+        summary: convert::bounded(o.summary, convert::MAX_SUMMARY, masker),
     }
 }
 

@@ -310,10 +310,14 @@ fn open_component(
     so_far: &Path,
 ) -> Result<OwnedFd, Walk> {
     let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    // A step writing the parent may remove what was just made; a few tries, then give up
+    // (never spin on a step's behalf).
+    let mut tries = 0;
     loop {
         match rfs::openat(dir, name, flags, Mode::empty()) {
             Ok(fd) => return Ok(fd),
-            Err(Errno::NOENT) if create => {
+            Err(Errno::NOENT) if create && tries < 4 => {
+                tries += 1;
                 match rfs::mkdirat(dir, name, Mode::from_raw_mode(0o755)) {
                     Ok(()) | Err(Errno::EXIST) => continue,
                     Err(e) => return Err(Walk::Io(io(e))),

@@ -283,6 +283,8 @@ enum Walk {
     Symlink(PathBuf),
     NotDir(PathBuf),
     Special(&'static str),
+    /// It kept changing while it was being opened (another step replacing it).
+    Changing(PathBuf),
     Io(std::io::Error),
 }
 
@@ -325,12 +327,17 @@ fn open_component(
             }
             Err(Errno::NOENT) => return Err(Walk::Missing),
             Err(Errno::LOOP | Errno::NOTDIR) => {
-                return Err(match rfs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) {
+                match rfs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) {
                     Ok(st) if FileType::from_raw_mode(st.st_mode) == FileType::Symlink => {
-                        Walk::Symlink(so_far.to_path_buf())
+                        return Err(Walk::Symlink(so_far.to_path_buf()));
                     }
-                    _ => Walk::NotDir(so_far.to_path_buf()),
-                });
+                    Ok(st) if FileType::from_raw_mode(st.st_mode) != FileType::Directory => {
+                        return Err(Walk::NotDir(so_far.to_path_buf()));
+                    }
+                    // Gone, or a directory again: it changed under us; look again.
+                    _ if tries < 4 => tries += 1,
+                    _ => return Err(Walk::Changing(so_far.to_path_buf())),
+                }
             }
             Err(e) => return Err(Walk::Io(io(e))),
         }
@@ -417,6 +424,13 @@ fn walk_error(path: &Path, w: Walk) -> GrantError {
             file: file.display().to_string(),
         },
         Walk::Special(kind) => GrantError::Special { path: path_s, kind },
+        Walk::Changing(at) => GrantError::Io {
+            path: path_s,
+            source: std::io::Error::other(format!(
+                "`{}` kept changing while it was being opened (is a step replacing it?)",
+                at.display()
+            )),
+        },
         Walk::Io(source) => GrantError::Io {
             path: path_s,
             source,

@@ -53,7 +53,8 @@
 //! - `/inputs/<input>/` for each artifact wired into the step, read-only;
 //! - [`OUTPUTS`], a private writable directory: write artifacts there (see [`write_artifact`]);
 //! - environment variables set by the step's `env` table, and nothing else;
-//! - secrets through [`secret`], for names listed in `allow.secrets`.
+//! - secrets through [`secret`], for names listed in `allow.secrets`;
+//! - the programs of `allow.exec`, started confined through [`process::Command`].
 //!
 //! Everything a step prints to stdout or stderr goes to its log.
 #![deny(missing_docs)]
@@ -61,6 +62,8 @@
 extern crate self as sluice_sdk;
 
 use std::path::{Path, PathBuf};
+
+pub mod process;
 
 #[doc(hidden)]
 pub mod bindings {

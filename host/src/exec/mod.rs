@@ -69,6 +69,12 @@ pub struct Grants {
     pub memory: String,
     /// Limit on the bytes of artifacts the step may return.
     pub artifacts: String,
+    /// `allow.exec`: each program as resolved, with its digest.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub exec: Vec<crate::sandbox::exec::Program>,
+    /// The confinement the programs run under (when any are granted).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub confinement: Option<String>,
 }
 
 /// The result of one step.

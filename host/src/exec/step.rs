@@ -51,6 +51,10 @@ pub fn grants(pipeline: &crate::manifest::Pipeline, planned: &PlannedStep) -> Gr
         timeout: format_duration(limits.timeout),
         memory: crate::manifest::ByteSize(limits.memory).to_string(),
         artifacts: crate::manifest::ByteSize(artifact_limit(pipeline, planned)).to_string(),
+        exec: planned.programs.clone(),
+        confinement: (!planned.programs.is_empty()).then(|| {
+            crate::sandbox::exec::confinement().unwrap_or_else(|why| format!("unavailable: {why}"))
+        }),
     }
 }
 
@@ -205,6 +209,36 @@ async fn prepare_and_call(
     sandbox = sandbox.mount(outputs.clone());
     for (name, value) in &step.env {
         sandbox = sandbox.env(name.as_str(), value);
+    }
+    if !planned.programs.is_empty() {
+        let exec_err = |e: std::io::Error| format!("cannot prepare the step's programs: {e}");
+        let cache =
+            crate::sandbox::exec::step_cache(&ctx.root, step.id.as_str()).map_err(exec_err)?;
+        let scratch_path = ctx
+            .manifest
+            .dir
+            .join(crate::sandbox::fs::STATE_DIR)
+            .join("tmp")
+            .join(&ctx.run_id)
+            .join(step.id.as_str());
+        let scratch_path = std::path::absolute(&scratch_path).map_err(exec_err)?;
+        let env: Vec<(String, String)> = step
+            .env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect();
+        let exec = crate::sandbox::exec::StepExec::new(
+            step.id.as_str(),
+            planned.programs.clone(),
+            sandbox.mounts(),
+            Arc::new(scratch.try_clone().map_err(exec_err)?),
+            scratch_path,
+            cache,
+            &env,
+            limits.memory,
+        )
+        .map_err(exec_err)?;
+        sandbox = sandbox.programs(Arc::new(exec));
     }
     let mut notes = Vec::new();
     for name in &step.allow.secrets {

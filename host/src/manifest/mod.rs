@@ -116,6 +116,8 @@ pub struct Allow {
     pub write: Vec<Spanned<WorkspacePath>>,
     /// Secrets the step may read.
     pub secrets: Vec<Spanned<VarName>>,
+    /// Programs the step may start: names looked up on the host's `PATH`, or absolute paths.
+    pub exec: Vec<Spanned<String>>,
     /// Span of the `allow` value, if present.
     pub span: Option<Range<usize>>,
 }
@@ -156,7 +158,8 @@ struct RawAllow {
     #[serde(default)]
     secrets: Vec<Spanned<VarName>>,
     net: Option<Spanned<toml::Value>>,
-    exec: Option<Spanned<toml::Value>>,
+    #[serde(default)]
+    exec: Vec<Spanned<String>>,
 }
 
 /// Reads and parses a manifest file. Returns the manifest with the problems found so far
@@ -441,26 +444,41 @@ fn lower_step(
     if let Some(raw_allow) = raw.allow {
         allow.span = Some(raw_allow.span());
         let raw_allow = raw_allow.into_inner();
-        for (what, value) in [("net", raw_allow.net), ("exec", raw_allow.exec)] {
-            if let Some(value) = value {
+        if let Some(value) = raw_allow.net {
+            diags.push(
+                Diagnostic::error(
+                    "`allow.net` is not supported by this version of sluice",
+                    Some(value.span()),
+                )
+                .step(id.as_str())
+                .label("not supported yet")
+                .help("remove `net` from `allow`: steps have no network access"),
+            );
+        }
+        for (i, program) in raw_allow.exec.iter().enumerate() {
+            if let Err(e) = crate::sandbox::exec::program::check_name(program.get_ref()) {
                 diags.push(
-                    Diagnostic::error(
-                        format!("`allow.{what}` is not supported by this version of sluice"),
-                        Some(value.span()),
+                    Diagnostic::error(e.to_string(), Some(program.span()))
+                        .step(id.as_str())
+                        .label("not a program")
+                        .help(e.help()),
+                );
+            } else if raw_allow.exec[..i]
+                .iter()
+                .any(|p| p.get_ref() == program.get_ref())
+            {
+                diags.push(
+                    Diagnostic::warning(
+                        format!("program `{}` is granted twice", program.get_ref()),
+                        Some(program.span()),
                     )
                     .step(id.as_str())
-                    .label("not supported yet")
-                    .help(format!(
-                        "remove `{what}` from `allow`: steps {}",
-                        if what == "net" {
-                            "have no network access"
-                        } else {
-                            "cannot run host programs"
-                        }
-                    )),
+                    .label("granted again here")
+                    .help("remove one of them"),
                 );
             }
         }
+        allow.exec = raw_allow.exec;
         allow.read = raw_allow.read;
         allow.write = raw_allow.write;
         allow.secrets = raw_allow.secrets;

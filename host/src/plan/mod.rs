@@ -4,6 +4,7 @@
 //! once, at its place in the manifest. Nothing here runs a plugin.
 
 use std::collections::{HashMap, HashSet};
+use std::path::Path;
 
 use indexmap::IndexMap;
 
@@ -38,6 +39,8 @@ pub struct PlannedStep {
     pub plugin: PluginMeta,
     /// Steps that must pass before it runs (`needs` and references), in manifest order.
     pub deps: Vec<StepId>,
+    /// The programs of `allow.exec`, resolved once on the host's `PATH`.
+    pub programs: Vec<crate::sandbox::exec::Program>,
 }
 
 /// Builds the plan. `plugins` holds the steps whose plugin loaded; the others already have a
@@ -55,6 +58,7 @@ pub fn build(
         .chain(manifest.broken_steps.iter().map(String::as_str))
         .collect();
     let mut deps: IndexMap<StepId, Vec<StepId>> = IndexMap::new();
+    let mut programs: HashMap<StepId, Vec<crate::sandbox::exec::Program>> = HashMap::new();
 
     for (id, step) in &manifest.steps {
         let info = plugins.get(id).map(|p| &p.info);
@@ -193,6 +197,7 @@ pub fn build(
             check_capabilities(manifest, id, step, info, diags);
         }
         check_grant_paths(manifest, id, step, diags);
+        programs.insert(id.clone(), resolve_programs(id, step, diags));
         deps.insert(id.clone(), step_deps);
     }
 
@@ -216,6 +221,7 @@ pub fn build(
                     step: step.clone(),
                     plugin,
                     deps: deps[id].clone(),
+                    programs: programs.remove(id).unwrap_or_default(),
                 },
             )
         })
@@ -476,6 +482,10 @@ fn allow_line(allow: &Allow, add: (&str, &str)) -> String {
                 .map(|s| s.get_ref().to_string())
                 .collect(),
         ),
+        (
+            "exec",
+            allow.exec.iter().map(|s| s.get_ref().clone()).collect(),
+        ),
     ] {
         let mut values = existing;
         if add.0 == name && !values.iter().any(|v| v == add.1) {
@@ -522,6 +532,12 @@ fn check_capabilities(
                 diags.push(missing(format!("plugin `{uses}` wants to write files, but the step grants no `allow.write`"), ("write", ".")));
             }
             "fs:read" | "fs:write" => {}
+            other if other.starts_with("exec:") => {
+                let name = &other["exec:".len()..];
+                if !step.allow.exec.iter().any(|p| p.get_ref() == name || Path::new(p.get_ref()).file_name().is_some_and(|f| f == name)) {
+                    diags.push(missing(format!("plugin `{uses}` wants to run program `{name}`, but the step does not grant it"), ("exec", name)));
+                }
+            }
             other => match other.strip_prefix("secret:") {
                 Some(name) if !step.allow.secrets.iter().any(|s| s.get_ref().as_str() == name) => {
                     diags.push(missing(format!("plugin `{uses}` wants secret `{name}`, but the step does not grant it"), ("secrets", name)));
@@ -531,7 +547,7 @@ fn check_capabilities(
                     Diagnostic::error(format!("plugin `{uses}` wants `{other}`, which this version of sluice cannot grant"), Some(step.uses.span()))
                         .step(id.as_str())
                         .label("this plugin")
-                        .help("use a plugin that needs only `fs:read`, `fs:write` and `secret:<NAME>`"),
+                        .help("use a plugin that needs only `fs:read`, `fs:write`, `exec:<program>` and `secret:<NAME>`"),
                 ),
             },
         }
@@ -592,6 +608,26 @@ fn check_capabilities(
             "remove the grant, or move it to `allow.read` if the step only reads there",
         );
     }
+    for program in &step.allow.exec {
+        let name = Path::new(program.get_ref())
+            .file_name()
+            .map(|f| f.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if !wants(&format!("exec:{}", program.get_ref())) && !wants(&format!("exec:{name}")) {
+            diags.push(
+                Diagnostic::warning(
+                    format!(
+                        "`allow.exec` grants `{}`, but plugin `{uses}` does not ask to run it",
+                        program.get_ref()
+                    ),
+                    Some(program.span()),
+                )
+                .step(id.as_str())
+                .label("granted but not wanted")
+                .help("remove it unless the step's configuration needs it"),
+            );
+        }
+    }
     for secret in &step.allow.secrets {
         if !wants(&format!("secret:{}", secret.get_ref())) {
             diags.push(
@@ -612,6 +648,48 @@ fn check_capabilities(
 
 /// Past this many unwanted grants of one kind, a step gets one warning for all of them.
 const MAX_WARNINGS_PER_KIND: usize = 5;
+
+/// Resolves `allow.exec` on the host's `PATH` (once: the run and `sluice audit` use what is
+/// found here), and checks that this machine can confine programs at all.
+fn resolve_programs(
+    id: &StepId,
+    step: &Step,
+    diags: &mut Diagnostics,
+) -> Vec<crate::sandbox::exec::Program> {
+    use crate::sandbox::exec;
+    if step.allow.exec.is_empty() {
+        return Vec::new();
+    }
+    let search = exec::search_path();
+    let mut programs = Vec::new();
+    for granted in &step.allow.exec {
+        match exec::resolve(granted.get_ref(), &search) {
+            Ok(p) => {
+                if !programs.iter().any(|q: &exec::Program| q.name == p.name) {
+                    programs.push(p);
+                }
+            }
+            Err(e) => diags.push(
+                Diagnostic::error(e.to_string(), Some(granted.span()))
+                    .step(id.as_str())
+                    .label("not found")
+                    .help(e.help()),
+            ),
+        }
+    }
+    if let Err(why) = exec::confinement() {
+        diags.push(
+            Diagnostic::error(
+                format!("this machine cannot confine programs: {why}"),
+                step.allow.exec.first().map(|g| g.span()),
+            )
+            .step(id.as_str())
+            .label("programs are granted here")
+            .help("sluice never runs a program unconfined: run on a Linux kernel with unprivileged user namespaces, Landlock and a writable cgroup, or remove `exec`"),
+        );
+    }
+    programs
+}
 
 fn check_grant_paths(manifest: &Manifest, id: &StepId, step: &Step, diags: &mut Diagnostics) {
     let spans: Vec<_> = step

@@ -280,7 +280,7 @@ impl StepLog {
 
     /// Records a denied host call: in full for the first [`MAX_LOGGED_DENIALS`], counted
     /// after that.
-    fn denied(&mut self, message: &str) {
+    pub(crate) fn denied(&mut self, message: &str) {
         self.denials += 1;
         if self.denials <= MAX_LOGGED_DENIALS {
             self.push(LogLevel::Warn, message);
@@ -414,6 +414,7 @@ pub struct StepState {
     pub(crate) log: Arc<Mutex<StepLog>>,
     progress: Arc<ProgressSlot>,
     events: EventSink,
+    pub(crate) exec: Option<Arc<crate::sandbox::exec::StepExec>>,
 }
 
 impl StepState {
@@ -441,7 +442,13 @@ impl StepState {
             log,
             progress: Arc::default(),
             events,
+            exec: sandbox.exec().cloned(),
         }
+    }
+
+    /// The step's mounts.
+    pub(crate) fn mounts(&self) -> &[Mount] {
+        &self.mounts
     }
 
     /// Appends a line to the step's log.
@@ -451,7 +458,7 @@ impl StepState {
 
     /// Fails the host call (trapping the guest) once the step is past its deadline or the
     /// run is cancelled: time in host calls counts against the step's timeout.
-    fn check_deadline(&mut self) -> wasmtime::Result<()> {
+    pub(crate) fn check_deadline(&mut self) -> wasmtime::Result<()> {
         match self.deadline.check() {
             Some(why) => {
                 self.interrupted = Some(why);
@@ -474,7 +481,7 @@ impl WasiView for StepState {
 impl types::Host for StepState {}
 
 /// A guest-provided name shown in a message: at most 64 characters.
-fn shown_name(name: &str) -> String {
+pub(crate) fn shown_name(name: &str) -> String {
     let short = cut(name, 64);
     if short.len() < name.len() {
         format!("{short}…")

@@ -8,6 +8,9 @@
 
 mod convert;
 pub mod host;
+pub mod process;
+
+pub(crate) use host::shown_name;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -41,6 +44,7 @@ mod bindings {
         world: "step",
         imports: { default: trappable },
         exports: { default: async },
+        with: { "sluice:step/process.child": super::process::ChildHandle },
     });
 }
 

@@ -957,6 +957,38 @@ pub fn open_read(mounts: &[Mount], guest: &str) -> Result<(std::fs::File, u64), 
     Ok((file, meta.size()))
 }
 
+/// Creates (or truncates) a file the step may write, for a program's output: beneath a
+/// writable mount, with the same confinement as WASI, never a FIFO or device (opened
+/// non-blocking and checked), never through a symlink at the last component.
+pub fn open_write(mounts: &[Mount], guest: &str) -> Result<std::fs::File, String> {
+    use cap_std::fs::OpenOptionsExt;
+    let (mount, rel) =
+        resolve(mounts, guest).ok_or_else(|| format!("{guest}: not visible to this step"))?;
+    if !mount.writable {
+        return Err(format!("{guest}: not writable by this step"));
+    }
+    if rel.as_os_str().is_empty() {
+        return Err(format!("{guest}: is a directory"));
+    }
+    let mut options = cap_std::fs::OpenOptions::new();
+    options
+        .write(true)
+        .create(true)
+        .custom_flags((OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::NOFOLLOW).bits() as i32);
+    let file = mount
+        .dir
+        .open_with(&rel, &options)
+        .map_err(|e| format!("{guest}: {e}"))?
+        .into_std();
+    let meta = file.metadata().map_err(|e| format!("{guest}: {e}"))?;
+    if !meta.is_file() {
+        return Err(format!("{guest}: not a regular file"));
+    }
+    file.set_len(0).map_err(|e| format!("{guest}: {e}"))?;
+    rustix::fs::fcntl_setfl(&file, OFlags::empty()).map_err(|e| format!("{guest}: {e}"))?;
+    Ok(file)
+}
+
 /// Why a bounded copy stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum CopyError {

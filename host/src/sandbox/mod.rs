@@ -8,6 +8,7 @@
 //!
 //! Environment variables are only the step's `env` entries; there is no network.
 
+pub mod exec;
 pub mod fs;
 pub mod limits;
 pub mod secrets;
@@ -38,6 +39,7 @@ pub struct StepSandbox {
     mounts: Vec<Mount>,
     env: Vec<(String, String)>,
     secrets: BTreeMap<String, String>,
+    exec: Option<std::sync::Arc<exec::StepExec>>,
 }
 
 impl StepSandbox {
@@ -48,6 +50,7 @@ impl StepSandbox {
             mounts: Vec::new(),
             env: Vec::new(),
             secrets: BTreeMap::new(),
+            exec: None,
         }
     }
 
@@ -67,6 +70,17 @@ impl StepSandbox {
     pub fn secret(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.secrets.insert(name.into(), value.into());
         self
+    }
+
+    /// Lets the step start the programs `exec` grants, confined.
+    pub fn programs(mut self, exec: std::sync::Arc<exec::StepExec>) -> Self {
+        self.exec = Some(exec);
+        self
+    }
+
+    /// What the step's programs run under, when it may start any.
+    pub fn exec(&self) -> Option<&std::sync::Arc<exec::StepExec>> {
+        self.exec.as_ref()
     }
 
     /// The mounts, for host calls that resolve guest paths.

@@ -159,6 +159,82 @@ enum Action {
     FloodPrint {
         bytes: usize,
     },
+    /// Starts a granted program and reports how it ended and what it printed (`output`:
+    /// `pipe` collects both streams, `log`, `discard`, or a guest file path). With `detach`,
+    /// the child handle is kept alive (leaked) and the action returns at once.
+    Exec {
+        program: String,
+        #[serde(default)]
+        args: Vec<String>,
+        cwd: Option<String>,
+        #[serde(default)]
+        env: Vec<(String, String)>,
+        stdin: Option<String>,
+        #[serde(default = "pipe")]
+        output: String,
+        #[serde(default)]
+        detach: bool,
+    },
+}
+
+fn pipe() -> String {
+    "pipe".into()
+}
+
+fn exec(
+    program: String,
+    args: Vec<String>,
+    cwd: Option<String>,
+    env: Vec<(String, String)>,
+    stdin: Option<String>,
+    output: String,
+    detach: bool,
+) -> Result<String, String> {
+    use sluice_sdk::process::{Command, Stdio};
+    let to = match output.as_str() {
+        "pipe" => Stdio::Pipe,
+        "log" => Stdio::Log,
+        "discard" => Stdio::Discard,
+        path => Stdio::File(path.to_string()),
+    };
+    let mut cmd = Command::new(program)
+        .args(args)
+        .stdout(to.clone())
+        .stderr(to);
+    if let Some(cwd) = cwd {
+        cmd = cmd.cwd(cwd);
+    }
+    for (k, v) in env {
+        cmd = cmd.env(k, v);
+    }
+    if let Some(input) = stdin {
+        cmd = cmd.stdin(input.into_bytes());
+    }
+    let child = cmd.spawn()?;
+    if detach {
+        std::mem::forget(child);
+        return Ok("detached".into());
+    }
+    let mut stdout = Vec::new();
+    let mut stderr = Vec::new();
+    while let Some(chunk) = child.read()? {
+        match chunk.source {
+            sluice_sdk::process::PipeName::Stdout => stdout.extend_from_slice(&chunk.data),
+            sluice_sdk::process::PipeName::Stderr => stderr.extend_from_slice(&chunk.data),
+        }
+    }
+    let status = child.wait()?;
+    Ok(serde_json::json!({
+        "code": status.code,
+        "signal": status.signal,
+        "stdout": String::from_utf8_lossy(&stdout),
+        "stderr": String::from_utf8_lossy(&stderr),
+        "limit": status.limit,
+        "wall_ms": status.wall_ms,
+        "cpu_ms": status.cpu_ms,
+        "peak_rss": status.peak_rss,
+    })
+    .to_string())
 }
 
 struct Probe;
@@ -295,6 +371,15 @@ impl Plugin for Probe {
                     None => record("read-input", Err("no in-artifact input".into())),
                 },
                 Action::Digest { path } => record("digest", sluice_sdk::digest(&path)),
+                Action::Exec {
+                    program,
+                    args,
+                    cwd,
+                    env,
+                    stdin,
+                    output,
+                    detach,
+                } => record("exec", exec(program, args, cwd, env, stdin, output, detach)),
                 Action::Text { value } => {
                     let text = match invocation.text("in-text") {
                         Some(input) => format!("{value}{input}"),

@@ -130,6 +130,12 @@ pub fn audit(manifest: &Manifest, plan: &Plan) -> Audit {
             let has = |cap: &str| match cap {
                 "fs:read" => !step.allow.read.is_empty() || !step.allow.write.is_empty(),
                 "fs:write" => !step.allow.write.is_empty(),
+                other if other.starts_with("exec:") => planned.programs.iter().any(|p| {
+                    other["exec:".len()..] == p.name
+                        || Path::new(&p.name)
+                            .file_name()
+                            .is_some_and(|f| f == &other["exec:".len()..])
+                }),
                 other => other
                     .strip_prefix("secret:")
                     .is_some_and(|n| step.allow.secrets.iter().any(|s| s.get_ref().as_str() == n)),
@@ -158,6 +164,19 @@ pub fn audit(manifest: &Manifest, plan: &Plan) -> Audit {
                     .iter()
                     .filter(|s| !wants_any(&[&format!("secret:{}", s.get_ref())]))
                     .map(|s| format!("secret {}", s.get_ref())),
+            );
+            unwanted.extend(
+                planned
+                    .programs
+                    .iter()
+                    .filter(|p| {
+                        let base = Path::new(&p.name)
+                            .file_name()
+                            .map(|f| f.to_string_lossy().into_owned())
+                            .unwrap_or_default();
+                        !wants_any(&[&format!("exec:{}", p.name), &format!("exec:{base}")])
+                    })
+                    .map(|p| format!("exec {}", p.name)),
             );
             let mut inputs_from: Vec<String> = step
                 .with
@@ -274,6 +293,16 @@ pub fn audit_text(audit: &Audit) -> String {
                 list(s.inputs_from.iter().map(|i| format!("steps.{i}")).collect()),
             ),
             ("outputs", s.outputs.clone()),
+            (
+                "exec",
+                list(
+                    s.grants
+                        .exec
+                        .iter()
+                        .map(|p| format!("{} = {} {}", clean(&p.name), p.path.display(), p.digest))
+                        .collect(),
+                ),
+            ),
             ("network", "none".into()),
             (
                 "limits",
@@ -300,6 +329,17 @@ pub fn audit_text(audit: &Audit) -> String {
         ];
         for (k, v) in rows {
             writeln!(out, "  {k:<8} {v}").unwrap();
+            if k == "exec"
+                && let Some(confinement) = &s.grants.confinement
+            {
+                writeln!(out, "  {:<8} programs run confined: {confinement}", "").unwrap();
+                writeln!(
+                    out,
+                    "  {:<8} they see the grants above at the same paths, /usr read-only, a private /tmp, /cache (.sluice/cache/steps/{}/), no network",
+                    "", s.id
+                )
+                .unwrap();
+            }
         }
         if !s.unwanted.is_empty() {
             writeln!(out, "  {:<8} {}", "unwanted", s.unwanted.join(", ")).unwrap();

@@ -438,6 +438,8 @@ fn prepare(layout: &Layout, launch: &Launch, support: &Support) -> Result<Prepar
     ops.push(Op::Tmpfs {
         target: cstr("dev/shm")?,
     });
+    // `/workspace` exists even when nothing of it is granted (the default working directory).
+    ops.push(Op::Mkdir(cstr("workspace")?));
     // The step's binds, parents first.
     let mut writable = vec![cstr("/dev/shm")?];
     let mut binds: Vec<&Bind> = layout.binds.iter().collect();

@@ -466,10 +466,17 @@ impl Running {
             .cgroup
             .forks_refused()
             .saturating_sub(self.forks_before);
-        if self.cgroup.oom_kills() > self.oom_before && signal == Some(libc::SIGKILL) {
+        let oom = self.cgroup.oom_kills().saturating_sub(self.oom_before);
+        if oom > 0 {
             limit = Some(format!(
-                "memory limit ({}) reached: killed",
-                crate::manifest::ByteSize(self.cgroup.memory)
+                "memory limit ({}) reached: the kernel killed {oom} process{}{}",
+                crate::manifest::ByteSize(self.cgroup.memory),
+                if oom == 1 { "" } else { "es" },
+                if signal == Some(libc::SIGKILL) {
+                    ", the program among them"
+                } else {
+                    ""
+                }
             ));
         } else if forks > 0 {
             limit = Some(format!(

@@ -2,6 +2,7 @@
 //! granted a shell and tries to break every confinement rule of issue #10: filesystem,
 //! network, processes, environment, privileges, limits. Each test is one rule.
 
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use sluice_test_support::{Workspace, probe_report, step};
@@ -567,4 +568,47 @@ fn stdin_cwd_and_output_files() {
         std::fs::read_to_string(ws.dir().join("src/a.txt")).unwrap(),
         "A"
     );
+}
+
+/// Where the kernel lacks a mechanism, `exec` is refused before anything runs, naming what is
+/// missing: never an unconfined fallback. Run as an unprivileged user (`nobody`), who may not
+/// create cgroups on this machine.
+#[test]
+fn exec_is_refused_where_a_mechanism_is_missing() {
+    use std::os::unix::fs::PermissionsExt;
+    if rustix::process::geteuid().as_raw() != 0 || !Path::new("/usr/bin/setpriv").exists() {
+        eprintln!("skipped: needs root and setpriv to run sluice as nobody");
+        return;
+    }
+    let ws = probe_ws();
+    ws.manifest(&manifest(r#"exec = ["sh"]"#, "", &[sh("echo has-run-7c1")]));
+    for dir in [ws.outside(), ws.dir()] {
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    }
+    for file in ["probe.wasm", "sluice.toml"] {
+        std::fs::set_permissions(ws.dir().join(file), std::fs::Permissions::from_mode(0o644))
+            .unwrap();
+    }
+    // The binary, where nobody can run it.
+    let bin = ws.outside().join("sluice");
+    std::fs::copy(SLUICE, &bin).unwrap();
+    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    for command in ["validate", "run"] {
+        let out = std::process::Command::new("setpriv")
+            .args(["--reuid", "65534", "--regid", "65534", "--clear-groups"])
+            .arg(&bin)
+            .arg(command)
+            .current_dir(ws.dir())
+            .env("SLUICE_CACHE_DIR", ws.outside().join("cache"))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(
+            stderr.contains("this machine cannot confine programs: no cgroup with memory and pids controllers can be created"),
+            "{stderr}"
+        );
+        assert!(stderr.contains("sluice never runs a program unconfined"), "{stderr}");
+        assert!(!stderr.contains("has-run-7c1"), "{stderr}");
+    }
 }

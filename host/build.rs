@@ -29,6 +29,20 @@ const BUILTINS: &[(&str, ComponentCrate)] = &[
             artifact: "sluice_plugin_gosec.wasm",
         },
     ),
+    (
+        "go-test",
+        ComponentCrate {
+            package: "sluice-plugin-go-test",
+            artifact: "sluice_plugin_go_test.wasm",
+        },
+    ),
+    (
+        "go-build",
+        ComponentCrate {
+            package: "sluice-plugin-go-build",
+            artifact: "sluice_plugin_go_build.wasm",
+        },
+    ),
 ];
 
 fn main() {

@@ -608,7 +608,10 @@ fn exec_is_refused_where_a_mechanism_is_missing() {
             stderr.contains("this machine cannot confine programs: no cgroup with memory and pids controllers can be created"),
             "{stderr}"
         );
-        assert!(stderr.contains("sluice never runs a program unconfined"), "{stderr}");
+        assert!(
+            stderr.contains("sluice never runs a program unconfined"),
+            "{stderr}"
+        );
         assert!(!stderr.contains("has-run-7c1"), "{stderr}");
     }
 }

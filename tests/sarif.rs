@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use sha2::{Digest, Sha256};
-use sluice_test_support::{REPO, Workspace, copy_dir, step};
+use sluice_test_support::{REPO, Workspace, copy_dir, python_venv, run_ok, step, target_dir};
 
 const SLUICE: &str = env!("CARGO_BIN_EXE_sluice");
 
@@ -25,54 +25,10 @@ struct Tools {
     schema: PathBuf,
 }
 
-fn run_ok(cmd: &mut Command) {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 /// Installs (once) and returns the checking tools.
 fn tools() -> Tools {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .map(|p| {
-            if p.is_absolute() {
-                p
-            } else {
-                Path::new(REPO).join(p)
-            }
-        })
-        .unwrap_or_else(|| Path::new(REPO).join("target"));
-    let dir = target.join("test-tools/sarif");
-    std::fs::create_dir_all(&dir).unwrap();
-
-    let venv = dir.join("venv");
-    let python = venv.join("bin/python");
-    let marker = venv.join(format!("installed-{}", PIP_PACKAGES.join("-")));
-    if !marker.exists() {
-        if !python.exists() {
-            run_ok(Command::new("python3").args(["-m", "venv"]).arg(&venv));
-        }
-        run_ok(
-            Command::new(&python)
-                .args([
-                    "-m",
-                    "pip",
-                    "install",
-                    "--quiet",
-                    "--disable-pip-version-check",
-                ])
-                .args(PIP_PACKAGES),
-        );
-        std::fs::write(&marker, "").unwrap();
-    }
-
+    let python = python_venv("sarif", PIP_PACKAGES);
+    let dir = target_dir().join("test-tools/sarif");
     let schema = dir.join("sarif-2.1.0-rtm.5.json");
     let digest = |p: &Path| {
         std::fs::read(p)

@@ -81,13 +81,28 @@ fn yes() -> bool {
 }
 
 const OPTIONS: &[(&str, &str)] = &[
-    ("dir", "the module's directory in the workspace (default \".\")"),
+    (
+        "dir",
+        "the module's directory in the workspace (default \".\")",
+    ),
     ("package", "the main package to build (default \".\")"),
-    ("output", "the binary's file name (default: the package's last path element)"),
-    ("platforms", "os/arch pairs, e.g. [\"linux/amd64\", \"linux/arm64\"] (default: this machine's)"),
+    (
+        "output",
+        "the binary's file name (default: the package's last path element)",
+    ),
+    (
+        "platforms",
+        "os/arch pairs, e.g. [\"linux/amd64\", \"linux/arm64\"] (default: this machine's)",
+    ),
     ("cgo", "build with cgo (default false: static binaries)"),
-    ("trimpath", "go build -trimpath (default true: reproducible)"),
-    ("ldflags", "extra go build -ldflags (default \"-s -w\" is not added; none)"),
+    (
+        "trimpath",
+        "go build -trimpath (default true: reproducible)",
+    ),
+    (
+        "ldflags",
+        "extra go build -ldflags (default \"-s -w\" is not added; none)",
+    ),
     ("x", "-X variables, e.g. { \"main.version\" = \"1.2.3\" }"),
     ("tags", "build tags (default none)"),
 ];
@@ -109,14 +124,54 @@ impl Plugin for GoBuild {
         .wants("fs:read")
         .wants(format!("exec:{}", go_tool::GO))
         .rules(vec![
-            Rule::new("go-build/build-error", "build-error", "The package did not compile", Severity::Error)
-                .help("The compiler's message is at its position."),
+            Rule::new(
+                "go-build/build-error",
+                "build-error",
+                "The package did not compile",
+                Severity::Error,
+            )
+            .help("The compiler's message is at its position."),
         ])
-        .output(Port::new("binary", ValueKind::Artifact, "The binary for the first platform").required())
-        .output(Port::new("digest", ValueKind::Text, "sha256 of the first platform's binary").required())
-        .output(Port::new("size", ValueKind::Integer, "Bytes of the first platform's binary").required())
-        .output(Port::new("go-version", ValueKind::Text, "The Go toolchain's version, e.g. go1.19.8").required())
-        .output(Port::new("binaries", ValueKind::Json, "Every platform's binary: { \"linux/amd64\": { \"path\", \"digest\", \"size\" } }").required());
+        .output(
+            Port::new(
+                "binary",
+                ValueKind::Artifact,
+                "The binary for the first platform",
+            )
+            .required(),
+        )
+        .output(
+            Port::new(
+                "digest",
+                ValueKind::Text,
+                "sha256 of the first platform's binary",
+            )
+            .required(),
+        )
+        .output(
+            Port::new(
+                "size",
+                ValueKind::Integer,
+                "Bytes of the first platform's binary",
+            )
+            .required(),
+        )
+        .output(
+            Port::new(
+                "go-version",
+                ValueKind::Text,
+                "The Go toolchain's version, e.g. go1.19.8",
+            )
+            .required(),
+        )
+        .output(
+            Port::new(
+                "binaries",
+                ValueKind::Json,
+                "Every platform's binary: { \"linux/amd64\": { \"path\", \"digest\", \"size\" } }",
+            )
+            .required(),
+        );
         for platform in PORTED {
             info = info.output(Port::new(
                 port_name(platform),
@@ -172,7 +227,9 @@ fn build(config: &Config) -> Result<Outcome, Failure> {
         }
     };
     if platforms.is_empty() {
-        return Err(Failure::invalid("`platforms` is empty: name at least one, like \"linux/amd64\""));
+        return Err(Failure::invalid(
+            "`platforms` is empty: name at least one, like \"linux/amd64\"",
+        ));
     }
     for p in &platforms {
         let ok = p.split_once('/').is_some_and(|(os, arch)| {
@@ -203,12 +260,19 @@ fn build(config: &Config) -> Result<Outcome, Failure> {
     let mut outcome = Outcome::new().output("go-version", Value::Text(version.clone()));
     let mut first: Option<(String, String, u64)> = None;
     for (i, platform) in platforms.iter().enumerate() {
-        sluice_sdk::progress(i as u64, platforms.len() as u64, &format!("building {platform}"));
+        sluice_sdk::progress(
+            i as u64,
+            platforms.len() as u64,
+            &format!("building {platform}"),
+        );
         let (os, arch) = platform.split_once('/').expect("checked");
         let dir = format!("{}/{os}_{arch}", sluice_sdk::OUTPUTS);
         std::fs::create_dir_all(&dir)
             .map_err(|e| Failure::error(format!("cannot create {dir}: {e}")))?;
-        let path = format!("{dir}/{output}{}", if os == "windows" { ".exe" } else { "" });
+        let path = format!(
+            "{dir}/{output}{}",
+            if os == "windows" { ".exe" } else { "" }
+        );
         let mut args: Vec<String> = vec!["build".into(), "-buildvcs=false".into()];
         if config.trimpath {
             args.push("-trimpath".into());
@@ -281,10 +345,20 @@ fn build(config: &Config) -> Result<Outcome, Failure> {
     Ok(outcome
         .output("digest", Value::Text(digest.clone()))
         .output("size", Value::Integer(size as i64))
-        .output("binaries", Value::Json(serde_json::Value::Object(binaries).to_string()))
+        .output(
+            "binaries",
+            Value::Json(serde_json::Value::Object(binaries).to_string()),
+        )
         .summary(format!(
             "built {output} for {platform}{} ({}, {}) with {version}",
-            if others > 0 { format!(" and {others} more platform{}", if others == 1 { "" } else { "s" }) } else { String::new() },
+            if others > 0 {
+                format!(
+                    " and {others} more platform{}",
+                    if others == 1 { "" } else { "s" }
+                )
+            } else {
+                String::new()
+            },
             human(size),
             &digest[..digest.len().min(19)]
         )))
@@ -327,10 +401,18 @@ mod tests {
     #[test]
     fn options_and_names() {
         assert_eq!(port_name("linux/amd64"), "binary-linux-amd64");
-        assert_eq!(default_output(Path::new("/nonexistent"), "./cmd/server"), "server");
+        assert_eq!(
+            default_output(Path::new("/nonexistent"), "./cmd/server"),
+            "server"
+        );
         assert_eq!(default_output(Path::new("/nonexistent"), "."), "app");
         assert!(check_word("package", "-toolexec=x").is_err());
-        assert!(serde_json::from_str::<Config>(r#"{"x": {"main.version": "1"}, "platforms": "linux/amd64"}"#).is_ok());
+        assert!(
+            serde_json::from_str::<Config>(
+                r#"{"x": {"main.version": "1"}, "platforms": "linux/amd64"}"#
+            )
+            .is_ok()
+        );
         assert!(serde_json::from_str::<Config>(r#"{"bogus": 1}"#).is_err());
         assert_eq!(human(3 << 20), "3.0 MiB");
     }

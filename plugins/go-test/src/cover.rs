@@ -84,7 +84,10 @@ impl Profile {
     /// Covered and total statements.
     pub fn statements(&self) -> (u64, u64) {
         self.blocks.iter().fold((0, 0), |(c, t), b| {
-            (c + if b.count > 0 { b.statements } else { 0 }, t + b.statements)
+            (
+                c + if b.count > 0 { b.statements } else { 0 },
+                t + b.statements,
+            )
         })
     }
 
@@ -104,7 +107,12 @@ impl Profile {
     /// reports; each file's `<line>` entries carry the largest count of the blocks on it.
     /// `source` is the directory file names are relative to; `files` maps a profile file to
     /// its path relative to `source`.
-    pub fn cobertura(&self, source: &str, files: &dyn Fn(&str) -> String, timestamp: u64) -> String {
+    pub fn cobertura(
+        &self,
+        source: &str,
+        files: &dyn Fn(&str) -> String,
+        timestamp: u64,
+    ) -> String {
         let mut packages: BTreeMap<String, BTreeMap<String, Vec<&Block>>> = BTreeMap::new();
         for b in &self.blocks {
             let (pkg, _) = b.file.rsplit_once('/').unwrap_or(("", &b.file));
@@ -117,20 +125,33 @@ impl Profile {
         }
         let rate = |blocks: &mut dyn Iterator<Item = &&Block>| {
             let (c, t) = blocks.fold((0u64, 0u64), |(c, t), b| {
-                (c + if b.count > 0 { b.statements } else { 0 }, t + b.statements)
+                (
+                    c + if b.count > 0 { b.statements } else { 0 },
+                    t + b.statements,
+                )
             });
             (c, t, if t == 0 { 1.0 } else { c as f64 / t as f64 })
         };
         let (covered, total) = self.statements();
         let mut x = String::new();
         x.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-        x.push_str("<!DOCTYPE coverage SYSTEM \"http://cobertura.sourceforge.net/xml/coverage-04.dtd\">\n");
+        x.push_str(
+            "<!DOCTYPE coverage SYSTEM \"http://cobertura.sourceforge.net/xml/coverage-04.dtd\">\n",
+        );
         let _ = writeln!(
             x,
             "<coverage line-rate=\"{}\" branch-rate=\"0\" lines-covered=\"{covered}\" lines-valid=\"{total}\" branches-covered=\"0\" branches-valid=\"0\" complexity=\"0\" version=\"sluice-go-test\" timestamp=\"{timestamp}\">",
-            if total == 0 { 1.0 } else { covered as f64 / total as f64 }
+            if total == 0 {
+                1.0
+            } else {
+                covered as f64 / total as f64
+            }
         );
-        let _ = writeln!(x, "  <sources>\n    <source>{}</source>\n  </sources>", esc(source));
+        let _ = writeln!(
+            x,
+            "  <sources>\n    <source>{}</source>\n  </sources>",
+            esc(source)
+        );
         x.push_str("  <packages>\n");
         for (pkg, classes) in &packages {
             let (_, _, prate) = rate(&mut classes.values().flatten());
@@ -212,9 +233,16 @@ mod tests {
     #[test]
     fn cobertura_totals_are_statements() {
         let p = Profile::parse(PROFILE).unwrap();
-        let xml = p.cobertura("/src", &|f| f.trim_start_matches("example.com/m/").into(), 7);
+        let xml = p.cobertura(
+            "/src",
+            &|f| f.trim_start_matches("example.com/m/").into(),
+            7,
+        );
         assert!(xml.contains("line-rate=\"0.5\""), "{xml}");
-        assert!(xml.contains("lines-covered=\"2\" lines-valid=\"4\""), "{xml}");
+        assert!(
+            xml.contains("lines-covered=\"2\" lines-valid=\"4\""),
+            "{xml}"
+        );
         assert!(xml.contains("filename=\"b/b.go\""), "{xml}");
         assert!(xml.contains("<line number=\"4\" hits=\"1\"/>"), "{xml}");
         assert_eq!(esc("a<b&\"c\u{1}"), "a&lt;b&amp;&quot;c\\x01");

@@ -112,6 +112,29 @@ impl Run {
         let Ok(event) = serde_json::from_str::<Event>(line) else {
             self.other.push(line);
             self.other.push("\n");
+            // Before Go 1.24 a package that does not build has no events, only this line.
+            if let Some(rest) = line.strip_prefix("FAIL\t")
+                && (rest.ends_with("[build failed]") || rest.ends_with("[setup failed]"))
+            {
+                let name = rest
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or_default()
+                    .to_string();
+                if !self.packages.iter().any(|p| p.name == name) {
+                    let mut output = Output::default();
+                    output.push(line);
+                    output.push("\n");
+                    self.packages.push(Package {
+                        name: name.clone(),
+                        status: Status::Fail,
+                        elapsed: 0.0,
+                        output,
+                        tests: Vec::new(),
+                    });
+                    return Some(name);
+                }
+            }
             return None;
         };
         let name = if event.package.is_empty() {
@@ -253,7 +276,11 @@ impl Run {
                     Status::Pass => {}
                 }
                 if !t.output.text.is_empty() && t.status == Status::Pass {
-                    let _ = write!(x, "\n      <system-out>{}</system-out>", esc(&t.output.text));
+                    let _ = write!(
+                        x,
+                        "\n      <system-out>{}</system-out>",
+                        esc(&t.output.text)
+                    );
                 }
                 if t.status == Status::Pass {
                     x.push_str("</testcase>\n");
@@ -354,17 +381,29 @@ mod tests {
             r#"{"Action":"output","Package":"m/b","Output":"FAIL\tm/b [build failed]\n"}"#,
             r#"{"Action":"fail","Package":"m/b","Elapsed":0}"#,
             "not json",
+            "FAIL\tm/c [build failed]",
         ];
         let ended: Vec<Option<String>> = lines.iter().map(|l| run.push(l)).collect();
         assert_eq!(ended[8].as_deref(), Some("m/a"));
         assert_eq!(ended[10].as_deref(), Some("m/b"));
         assert_eq!(run.counts(), (1, 1, 1));
         assert!(run.packages[1].build_failed());
-        assert_eq!(run.other.text, "not json\n");
+        assert_eq!(run.other.text, "not json\nFAIL\tm/c [build failed]\n");
+        assert_eq!(ended[12].as_deref(), Some("m/c"));
+        assert!(run.packages[2].build_failed());
         let junit = run.junit("2026-01-01T00:00:00");
-        assert!(junit.contains("<failure message=\"a_test.go:12: got 1, want 2\""), "{junit}");
-        assert!(junit.contains("tests=\"4\" failures=\"1\" errors=\"1\" skipped=\"1\""), "{junit}");
-        assert!(junit.contains("<error message=\"the package did not build\""), "{junit}");
+        assert!(
+            junit.contains("<failure message=\"a_test.go:12: got 1, want 2\""),
+            "{junit}"
+        );
+        assert!(
+            junit.contains("tests=\"5\" failures=\"1\" errors=\"2\" skipped=\"1\""),
+            "{junit}"
+        );
+        assert!(
+            junit.contains("<error message=\"the package did not build\""),
+            "{junit}"
+        );
     }
 
     #[test]
@@ -374,9 +413,16 @@ mod tests {
         assert_eq!(r.len(), 1);
         assert_eq!(
             r[0].frames[0],
-            ("m/r.(*C).Inc()".to_string(), "/workspace/r/r.go".to_string(), 10)
+            (
+                "m/r.(*C).Inc()".to_string(),
+                "/workspace/r/r.go".to_string(),
+                10
+            )
         );
-        assert_eq!(located("    x_test.go:7: boom: bad"), Some(("x_test.go", 7, "boom: bad")));
+        assert_eq!(
+            located("    x_test.go:7: boom: bad"),
+            Some(("x_test.go", 7, "boom: bad"))
+        );
         assert_eq!(located("--- FAIL: TestX (0.00s)"), None);
     }
 }

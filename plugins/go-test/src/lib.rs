@@ -92,18 +92,42 @@ fn yes() -> bool {
 }
 
 const OPTIONS: &[(&str, &str)] = &[
-    ("dir", "the module's directory in the workspace (default \".\")"),
+    (
+        "dir",
+        "the module's directory in the workspace (default \".\")",
+    ),
     ("packages", "package patterns (default [\"./...\"])"),
-    ("race", "run with the race detector, which needs cgo and gcc (default false)"),
+    (
+        "race",
+        "run with the race detector, which needs cgo and gcc (default false)",
+    ),
     ("cover", "measure statement coverage (default true)"),
-    ("covermode", "set, count or atomic (default set; atomic with race)"),
-    ("coverpkg", "packages to measure coverage of (default: each tested package)"),
-    ("min-coverage", "fail the step below this total coverage, in percent (default none)"),
-    ("run", "only tests matching this regular expression (go test -run)"),
+    (
+        "covermode",
+        "set, count or atomic (default set; atomic with race)",
+    ),
+    (
+        "coverpkg",
+        "packages to measure coverage of (default: each tested package)",
+    ),
+    (
+        "min-coverage",
+        "fail the step below this total coverage, in percent (default none)",
+    ),
+    (
+        "run",
+        "only tests matching this regular expression (go test -run)",
+    ),
     ("short", "go test -short (default false)"),
     ("tags", "build tags (default none)"),
-    ("timeout", "go test -timeout, e.g. \"5m\" (default go's 10m; the step's timeout still applies)"),
-    ("count", "go test -count; 1 disables the test cache (default: cached results are used)"),
+    (
+        "timeout",
+        "go test -timeout, e.g. \"5m\" (default go's 10m; the step's timeout still applies)",
+    ),
+    (
+        "count",
+        "go test -count; 1 disables the test cache (default: cached results are used)",
+    ),
     ("shuffle", "\"on\", \"off\" or a seed (go test -shuffle)"),
 ];
 
@@ -174,9 +198,7 @@ fn validate(config: &Config) -> Result<(), Failure> {
         )));
     }
     if config.min_coverage.is_some() && !config.cover {
-        return Err(Failure::invalid(
-            "`min-coverage` needs `cover = true`",
-        ));
+        return Err(Failure::invalid("`min-coverage` needs `cover = true`"));
     }
     if let Some(Shuffle::Word(w)) = &config.shuffle
         && !matches!(w.as_str(), "on" | "off")
@@ -187,9 +209,7 @@ fn validate(config: &Config) -> Result<(), Failure> {
     }
     for arg in [&config.run, &config.timeout].into_iter().flatten() {
         if arg.starts_with('-') {
-            return Err(Failure::invalid(format!(
-                "`{arg}` cannot start with `-`"
-            )));
+            return Err(Failure::invalid(format!("`{arg}` cannot start with `-`")));
         }
     }
     Ok(())
@@ -207,7 +227,9 @@ fn run(config: &Config) -> Result<Outcome, Failure> {
         .map(List::items)
         .unwrap_or_else(|| vec!["./...".into()]);
     if let Some(p) = packages.iter().find(|p| p.starts_with('-')) {
-        return Err(Failure::invalid(format!("package pattern `{p}` cannot start with `-`")));
+        return Err(Failure::invalid(format!(
+            "package pattern `{p}` cannot start with `-`"
+        )));
     }
     // Which packages, and where they are: for progress, and to place findings.
     let listed = go_tool::output(
@@ -277,7 +299,12 @@ fn run(config: &Config) -> Result<Outcome, Failure> {
             PipeName::Stdout => {
                 if let Some(pkg) = run.push(&line) {
                     done += 1;
-                    let status = match run.packages.iter().find(|p| p.name == pkg).map(|p| p.status) {
+                    let status = match run
+                        .packages
+                        .iter()
+                        .find(|p| p.name == pkg)
+                        .map(|p| p.status)
+                    {
                         Some(Status::Fail) => "FAIL",
                         Some(Status::Skip) => "no tests",
                         _ => "ok",
@@ -318,7 +345,11 @@ fn run(config: &Config) -> Result<Outcome, Failure> {
         .output("skipped", Value::Integer(skipped as i64))
         .output(
             "junit",
-            sluice_sdk::write_artifact("junit.xml", run.junit(&now.1).as_bytes(), Some("application/xml"))?,
+            sluice_sdk::write_artifact(
+                "junit.xml",
+                run.junit(&now.1).as_bytes(),
+                Some("application/xml"),
+            )?,
         );
     let mut coverage = None;
     if config.cover && Path::new(PROFILE).exists() {
@@ -331,7 +362,10 @@ fn run(config: &Config) -> Result<Outcome, Failure> {
         let source = module.display().to_string();
         let files = |f: &str| -> String {
             match &module_path {
-                Some(m) => f.strip_prefix(m.as_str()).map(|r| r.trim_start_matches('/').to_string()).unwrap_or_else(|| f.to_string()),
+                Some(m) => f
+                    .strip_prefix(m.as_str())
+                    .map(|r| r.trim_start_matches('/').to_string())
+                    .unwrap_or_else(|| f.to_string()),
                 None => f.to_string(),
             }
         };
@@ -371,7 +405,10 @@ fn run(config: &Config) -> Result<Outcome, Failure> {
     }
     let mut gates = Vec::new();
     if failed > 0 {
-        gates.push(format!("{failed} test{} failed", if failed == 1 { "" } else { "s" }));
+        gates.push(format!(
+            "{failed} test{} failed",
+            if failed == 1 { "" } else { "s" }
+        ));
     }
     if build_failed > 0 {
         gates.push(format!(
@@ -379,10 +416,11 @@ fn run(config: &Config) -> Result<Outcome, Failure> {
             if build_failed == 1 { "" } else { "s" }
         ));
     }
-    let other_failures = run
-        .packages
-        .iter()
-        .any(|p| p.status == Status::Fail && !p.build_failed() && !p.tests.iter().any(|t| t.status == Status::Fail));
+    let other_failures = run.packages.iter().any(|p| {
+        p.status == Status::Fail
+            && !p.build_failed()
+            && !p.tests.iter().any(|t| t.status == Status::Fail)
+    });
     if other_failures {
         gates.push("a package failed outside of its tests".into());
     }
@@ -412,7 +450,9 @@ fn run(config: &Config) -> Result<Outcome, Failure> {
     if gates.is_empty() {
         Ok(outcome.summary(summary))
     } else {
-        Err(Failure::gate(outcome.summary(format!("{}: {summary}", gates.join(", ")))))
+        Err(Failure::gate(
+            outcome.summary(format!("{}: {summary}", gates.join(", "))),
+        ))
     }
 }
 
@@ -464,7 +504,12 @@ fn timestamp() -> (u64, String) {
 
 /// Findings: failed tests at their `file_test.go:line`, build errors at their position, each
 /// data race at its first frame in the module, packages that failed outside of tests.
-fn findings(run: &Run, stderr: &str, module: &Path, dirs: &HashMap<String, PathBuf>) -> Vec<Finding> {
+fn findings(
+    run: &Run,
+    stderr: &str,
+    module: &Path,
+    dirs: &HashMap<String, PathBuf>,
+) -> Vec<Finding> {
     let mut out = Vec::new();
     let mut seen_races = std::collections::HashSet::new();
     let in_pkg = |pkg: &str, file: &str| -> Option<String> {
@@ -474,10 +519,20 @@ fn findings(run: &Run, stderr: &str, module: &Path, dirs: &HashMap<String, PathB
     for p in &run.packages {
         for t in p.tests.iter().filter(|t| t.status == Status::Fail) {
             // A parent test fails with its failing subtests: report only the innermost.
-            if p.tests.iter().any(|s| s.status == Status::Fail && s.name.starts_with(&format!("{}/", t.name))) {
+            if p.tests
+                .iter()
+                .any(|s| s.status == Status::Fail && s.name.starts_with(&format!("{}/", t.name)))
+            {
                 continue;
             }
-            let at = t.output.text.lines().find_map(events::located);
+            // The first `file.go:N:` the test printed that names a file of its package
+            // (the testing package's own `testing.go:1319: race detected` is not).
+            let at = t
+                .output
+                .text
+                .lines()
+                .filter_map(events::located)
+                .find(|(file, _, _)| dirs.get(&p.name).is_some_and(|d| d.join(file).is_file()));
             let mut f = Finding::new(
                 "go-test/failed",
                 Severity::Error,
@@ -496,13 +551,18 @@ fn findings(run: &Run, stderr: &str, module: &Path, dirs: &HashMap<String, PathB
         for race in events::races(&format!(
             "{}{}",
             p.output.text,
-            p.tests.iter().map(|t| t.output.text.as_str()).collect::<String>()
+            p.tests
+                .iter()
+                .map(|t| t.output.text.as_str())
+                .collect::<String>()
         )) {
             let frame = race.frames.iter().find_map(|(func, file, line)| {
                 let rel = go_tool::workspace_relative(module, file)?;
                 Some((func, rel, *line))
             });
-            let Some((func, path, line)) = frame else { continue };
+            let Some((func, path, line)) = frame else {
+                continue;
+            };
             if !seen_races.insert((path.clone(), line)) {
                 continue;
             }
@@ -516,8 +576,16 @@ fn findings(run: &Run, stderr: &str, module: &Path, dirs: &HashMap<String, PathB
                 .tag(p.name.clone()),
             );
         }
-        if p.status == Status::Fail && !p.build_failed() && !p.tests.iter().any(|t| t.status == Status::Fail) {
-            let last: Vec<&str> = p.output.text.lines().filter(|l| !l.trim().is_empty()).collect();
+        if p.status == Status::Fail
+            && !p.build_failed()
+            && !p.tests.iter().any(|t| t.status == Status::Fail)
+        {
+            let last: Vec<&str> = p
+                .output
+                .text
+                .lines()
+                .filter(|l| !l.trim().is_empty())
+                .collect();
             let tail = last[last.len().saturating_sub(3)..].join(" | ");
             out.push(
                 Finding::new(
@@ -532,9 +600,17 @@ fn findings(run: &Run, stderr: &str, module: &Path, dirs: &HashMap<String, PathB
     // Build errors: on stderr (Go < 1.24) or in the package output (Go 1.24+ `build-output`).
     let build_text = format!(
         "{stderr}{}",
-        run.packages.iter().filter(|p| p.build_failed()).map(|p| p.output.text.as_str()).collect::<String>()
+        run.packages
+            .iter()
+            .filter(|p| p.build_failed())
+            .map(|p| p.output.text.as_str())
+            .collect::<String>()
     );
-    out.extend(go_tool::build_errors(&build_text, module, "go-test/build-error"));
+    out.extend(go_tool::build_errors(
+        &build_text,
+        module,
+        "go-test/build-error",
+    ));
     out
 }
 
@@ -555,7 +631,11 @@ mod tests {
 
     #[test]
     fn options_are_checked() {
-        let c = |json: &str| serde_json::from_str::<Config>(json).map_err(|e| e.to_string()).and_then(|c| validate(&c).map(|_| c).map_err(|e| format!("{e:?}")));
+        let c = |json: &str| {
+            serde_json::from_str::<Config>(json)
+                .map_err(|e| e.to_string())
+                .and_then(|c| validate(&c).map(|_| c).map_err(|e| format!("{e:?}")))
+        };
         assert!(c(r#"{"race": true, "covermode": "set"}"#).is_err());
         assert!(c(r#"{"min-coverage": 120}"#).is_err());
         assert!(c(r#"{"shuffle": "sometimes"}"#).is_err());

@@ -76,7 +76,10 @@ pub fn output(cmd: Command) -> Result<String, Failure> {
     let status = out.status.as_ref().expect("waited");
     if status.code != Some(0) {
         let stderr = String::from_utf8_lossy(&out.stderr);
-        return Err(Failure::error(explain(&format!("`go {args}` failed"), &stderr)));
+        return Err(Failure::error(explain(
+            &format!("`go {args}` failed"),
+            &stderr,
+        )));
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
@@ -143,12 +146,16 @@ pub fn build_errors(text: &str, module: &Path, rule: &str) -> Vec<sluice_sdk::Fi
         if file.contains(' ') || file.is_empty() {
             continue;
         }
-        let mut parts = rest.splitn(3, ':');
-        let (Some(l), Some(c), Some(message)) = (parts.next(), parts.next(), parts.next()) else {
+        // `file.go:line:col: message`, or `file.go:line: message` (no column known).
+        let Some((l, after)) = rest.split_once(':') else {
             continue;
         };
-        let (Ok(l), Ok(c)) = (l.parse::<u32>(), c.parse::<u32>()) else {
+        let Ok(l) = l.parse::<u32>() else {
             continue;
+        };
+        let (c, message) = match after.split_once(':') {
+            Some((c, m)) if c.parse::<u32>().is_ok() => (c.parse::<u32>().unwrap_or(1), m),
+            _ => (1, after),
         };
         let Some(path) = workspace_relative(module, &format!("{file}.go")) else {
             continue;
@@ -157,8 +164,12 @@ pub fn build_errors(text: &str, module: &Path, rule: &str) -> Vec<sluice_sdk::Fi
             continue;
         }
         out.push(
-            sluice_sdk::Finding::new(rule, sluice_sdk::Severity::Error, message.trim().to_string())
-                .at(sluice_sdk::Span::new(path, l, c)),
+            sluice_sdk::Finding::new(
+                rule,
+                sluice_sdk::Severity::Error,
+                message.trim().to_string(),
+            )
+            .at(sluice_sdk::Span::new(path, l, c)),
         );
     }
     out
@@ -193,12 +204,25 @@ mod tests {
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].message, "undefined: x");
         let span = f[0].span.as_ref().unwrap();
-        assert_eq!((span.path.as_str(), span.line, span.column), ("main.go", 5, 2));
+        assert_eq!(
+            (span.path.as_str(), span.line, span.column),
+            ("main.go", 5, 2)
+        );
+        let f = build_errors(
+            "./a/b.go:3: undefined: y, z\n",
+            Path::new("/workspace"),
+            "r",
+        );
+        assert_eq!(f[0].message, "undefined: y, z");
+        assert_eq!(f[0].span.as_ref().unwrap().column, 1);
     }
 
     #[test]
     fn missing_modules_are_explained() {
-        let m = explain("`go test` failed", "go: example.com/x@v1: module lookup disabled by GOPROXY=off");
+        let m = explain(
+            "`go test` failed",
+            "go: example.com/x@v1: module lookup disabled by GOPROXY=off",
+        );
         assert!(m.contains("Vendor the dependencies"));
         assert!(!explain("x", "syntax error").contains("Vendor"));
     }

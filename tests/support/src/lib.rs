@@ -227,3 +227,59 @@ pub fn probe_report(run: &serde_json::Value, id: &str) -> Vec<(String, bool, Str
         })
         .collect()
 }
+
+/// The workspace's target directory (honouring `CARGO_TARGET_DIR`).
+pub fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .map(|p| {
+            if p.is_absolute() {
+                p
+            } else {
+                Path::new(REPO).join(p)
+            }
+        })
+        .unwrap_or_else(|| Path::new(REPO).join("target"))
+}
+
+/// Runs a command that must succeed, showing its output when it does not.
+pub fn run_ok(cmd: &mut Command) {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A Python venv under `<target>/test-tools/<name>` with the pinned `packages` from PyPI,
+/// made once (a marker names what is installed); returns its `python`. Tests that check
+/// sluice's reports with independent readers set them up through this.
+pub fn python_venv(name: &str, packages: &[&str]) -> PathBuf {
+    let dir = target_dir().join("test-tools").join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    let venv = dir.join("venv");
+    let python = venv.join("bin/python");
+    let marker = venv.join(format!("installed-{}", packages.join("-")));
+    if !marker.exists() {
+        if !python.exists() {
+            run_ok(Command::new("python3").args(["-m", "venv"]).arg(&venv));
+        }
+        run_ok(
+            Command::new(&python)
+                .args([
+                    "-m",
+                    "pip",
+                    "install",
+                    "--quiet",
+                    "--disable-pip-version-check",
+                ])
+                .args(packages),
+        );
+        std::fs::write(&marker, "").unwrap();
+    }
+    python
+}

@@ -2,6 +2,7 @@
 package main
 
 import (
+	"fmt"
 	"log"
 	"net/http"
 	"os"
@@ -21,7 +22,14 @@ func newMux() *http.ServeMux {
 	return mux
 }
 
+// version is set at build time: go build -ldflags "-X main.version=1.2.3".
+var version = "dev"
+
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "-version" {
+		fmt.Println(version)
+		return
+	}
 	addr := os.Getenv("ADDR")
 	if addr == "" {
 		addr = "127.0.0.1:8080"

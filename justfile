@@ -4,16 +4,17 @@
 test:
     cargo test --workspace
 
-# Run the demo pipeline (the README's demo command).
+# Run the demo pipeline (the README's demo command: installs Go and gcc if missing).
 demo:
-    cargo run --release -- run examples/go-service/sluice.toml
+    ./demo
 
 # Build the release binary (embeds the built-in plugins).
 build:
     cargo build --release
 
-# All benchmarks: per-step overhead, then the Go analysers over the stdlib (figures in the README).
-bench: bench-runtime bench-analysers
+# All benchmarks: per-step overhead, the Go analysers over the stdlib, the cost of confining
+# programs (figures in the README).
+bench: bench-runtime bench-analysers bench-exec
 
 # Per-step overhead against fork+exec of /bin/true.
 bench-runtime *ARGS:
@@ -23,6 +24,11 @@ bench-runtime *ARGS:
 # timed in the same run (needs `apt-get install golang-go go-staticcheck`).
 bench-analysers *ARGS:
     cargo bench -p sluice --bench analysers -- {{ARGS}}
+
+# Confined spawn of /bin/true vs fork+exec; the demo's go test and go build through their
+# steps vs run directly (needs `apt-get install golang-go gcc`).
+bench-exec *ARGS:
+    cargo bench -p sluice --bench exec -- {{ARGS}}
 
 # golint against staticcheck's ST1003/5/6/12/16/20/21/22 on the Go stdlib, per check
 # (needs `apt-get install golang-go go-staticcheck`).

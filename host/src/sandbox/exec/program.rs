@@ -247,9 +247,14 @@ mod tests {
             resolve("bin/sh", &search),
             Err(ProgramError::BadName(_))
         ));
-        assert!(matches!(
-            resolve("/etc/hostname", &search),
-            Err(ProgramError::NotExecutable { .. }) | Err(ProgramError::NotFound { .. })
-        ));
+        let plain = std::env::temp_dir().join(format!("sluice-not-a-program-{}", std::process::id()));
+        std::fs::write(&plain, "data").unwrap();
+        std::fs::set_permissions(&plain, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let refused = resolve(plain.to_str().unwrap(), &search);
+        std::fs::remove_file(&plain).unwrap();
+        assert!(
+            matches!(refused, Err(ProgramError::NotExecutable { .. })),
+            "{refused:?}"
+        );
     }
 }

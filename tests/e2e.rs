@@ -9,10 +9,25 @@ const SLUICE: &str = env!("CARGO_BIN_EXE_sluice");
 
 #[test]
 fn the_demo_pipeline_passes() {
-    let have = |p: &str| std::process::Command::new(p).arg("--version").output().is_ok_and(|o| o.status.success());
-    if !have("gcc") || !std::process::Command::new("go").arg("version").output().is_ok_and(|o| o.status.success()) {
-        assert!(std::env::var_os("CI").is_none(), "CI must install golang-go and gcc");
-        eprintln!("skipped: the demo's test and build steps need `go` and `gcc` (./demo installs them)");
+    let have = |p: &str| {
+        std::process::Command::new(p)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if !have("gcc")
+        || !std::process::Command::new("go")
+            .arg("version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must install golang-go and gcc"
+        );
+        eprintln!(
+            "skipped: the demo's test and build steps need `go` and `gcc` (./demo installs them)"
+        );
         return;
     }
     let ws = Workspace::new();
@@ -34,7 +49,10 @@ fn the_demo_pipeline_passes() {
     let test = step(&run, "test");
     assert_eq!(test["status"], "passed", "{test}");
     assert_eq!(test["outputs"]["failed"]["value"], 0, "{test}");
-    assert!(test["outputs"]["coverage"]["value"].as_f64().unwrap() >= 45.0, "{test}");
+    assert!(
+        test["outputs"]["coverage"]["value"].as_f64().unwrap() >= 45.0,
+        "{test}"
+    );
     let build = step(&run, "build");
     assert_eq!(build["status"], "passed", "{build}");
     let digest = build["outputs"]["binary"]["value"]["digest"]
@@ -45,7 +63,10 @@ fn the_demo_pipeline_passes() {
     let bin = ws.outside().join("server");
     std::fs::copy(ws.dir().join(".sluice/store/sha256").join(digest), &bin).unwrap();
     std::fs::set_permissions(&bin, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    let version = std::process::Command::new(&bin).arg("-version").output().unwrap();
+    let version = std::process::Command::new(&bin)
+        .arg("-version")
+        .output()
+        .unwrap();
     assert_eq!(String::from_utf8_lossy(&version.stdout), "0.1.0\n");
 
     // The deliberate findings of the demo's Go code (examples/go-service/README.md).

@@ -219,12 +219,10 @@ fn build(config: &Config) -> Result<Outcome, Failure> {
             )));
         }
     }
+    let env = go_tool::go_env(&module, &["GOVERSION", "GOOS", "GOARCH"])?;
     let platforms = match &config.platforms {
         Some(p) => p.items(),
-        None => {
-            let env = go_tool::output(go_tool::go(&module).args(["env", "GOOS", "GOARCH"]))?;
-            vec![env.split_whitespace().collect::<Vec<_>>().join("/")]
-        }
+        None => vec![format!("{}/{}", env[1], env[2])],
     };
     if platforms.is_empty() {
         return Err(Failure::invalid(
@@ -242,7 +240,7 @@ fn build(config: &Config) -> Result<Outcome, Failure> {
             )));
         }
     }
-    let version = go_tool::version(&module)?;
+    let version = env[0].clone();
     let mut ldflags: Vec<String> = config
         .ldflags
         .as_deref()

@@ -231,19 +231,6 @@ fn run(config: &Config) -> Result<Outcome, Failure> {
             "package pattern `{p}` cannot start with `-`"
         )));
     }
-    // Which packages, and where they are: for progress, and to place findings.
-    let listed = go_tool::output(
-        go_tool::go(&module)
-            .args(["list", "-e", "-f", "{{.ImportPath}}\t{{.Dir}}"])
-            .args(packages.iter().cloned()),
-    )?;
-    let dirs: HashMap<String, PathBuf> = listed
-        .lines()
-        .filter_map(|l| l.split_once('\t'))
-        .map(|(p, d)| (p.to_string(), PathBuf::from(d)))
-        .collect();
-    let total = dirs.len() as u64;
-
     let mut args: Vec<String> = vec!["test".into(), "-json".into()];
     if config.race {
         args.push("-race".into());
@@ -288,8 +275,21 @@ fn run(config: &Config) -> Result<Outcome, Failure> {
     if config.race {
         cmd = cmd.env("CGO_ENABLED", "1");
     }
-    sluice_sdk::progress(0, total, "go test");
     let child = cmd.spawn().map_err(Failure::error)?;
+    // Which packages, and where they are (for progress, and to place findings), listed while
+    // the tests build.
+    let listed = go_tool::output(
+        go_tool::go(&module)
+            .args(["list", "-e", "-f", "{{.ImportPath}}\t{{.Dir}}"])
+            .args(packages.iter().cloned()),
+    )?;
+    let dirs: HashMap<String, PathBuf> = listed
+        .lines()
+        .filter_map(|l| l.split_once('\t'))
+        .map(|(p, d)| (p.to_string(), PathBuf::from(d)))
+        .collect();
+    let total = dirs.len() as u64;
+    sluice_sdk::progress(0, total, "go test");
     let mut run = Run::default();
     let mut stderr = events::Output::default();
     let mut done = 0u64;

@@ -105,10 +105,17 @@ pub fn explain(what: &str, stderr: &str) -> String {
     }
 }
 
-/// `go version`'s version, e.g. `go1.19.8`.
-pub fn version(module: &Path) -> Result<String, Failure> {
-    let out = output(go(module).args(["env", "GOVERSION"]))?;
-    Ok(out.trim().to_string())
+/// `go env` values, in the order asked (one `go` call), e.g. `["GOVERSION", "GOOS"]`.
+pub fn go_env(module: &Path, keys: &[&str]) -> Result<Vec<String>, Failure> {
+    let out = output(go(module).arg("env").args(keys.iter().copied()))?;
+    let values: Vec<String> = out.lines().map(str::to_owned).collect();
+    if values.len() != keys.len() {
+        return Err(Failure::error(format!(
+            "`go env {}` printed {out:?}",
+            keys.join(" ")
+        )));
+    }
+    Ok(values)
 }
 
 /// A path the toolchain printed (absolute in the guest, or relative to the module

@@ -379,7 +379,9 @@ fn prepare(layout: &Layout, launch: &Launch, support: &Support) -> Result<Prepar
             data: content.as_bytes().to_vec(),
         });
     }
-    for shared in ["ssl", "ca-certificates", "alternatives"] {
+    // Certificates (Go's SystemCertPool) and the alternatives links some /usr/bin entries go
+    // through. No localtime: programs see UTC, as reproducible builds want.
+    for shared in ["ssl", "alternatives"] {
         let host = Path::new("/etc").join(shared);
         if let Ok(f) = std::fs::File::open(&host)
             && f.metadata().is_ok_and(|m| m.is_dir())
@@ -393,7 +395,7 @@ fn prepare(layout: &Layout, launch: &Launch, support: &Support) -> Result<Prepar
             });
         }
     }
-    for shared in ["ld.so.cache", "localtime"] {
+    for shared in ["ld.so.cache"] {
         let host = Path::new("/etc").join(shared);
         if let Ok(f) = std::fs::File::open(&host)
             && f.metadata().is_ok_and(|m| m.is_file())
@@ -410,7 +412,7 @@ fn prepare(layout: &Layout, launch: &Launch, support: &Support) -> Result<Prepar
     // /dev: the harmless character devices, bound from the host's.
     ops.push(Op::Mkdir(cstr("dev")?));
     let mut devices = Vec::new();
-    for dev in ["null", "zero", "full", "random", "urandom"] {
+    for dev in ["null", "zero", "random", "urandom"] {
         let host = Path::new("/dev").join(dev);
         if host.exists() {
             ops.push(Op::Touch(cstr(format!("dev/{dev}"))?));

@@ -58,7 +58,77 @@ pub struct StepExec {
     env: Vec<(String, String)>,
     memory: u64,
     cgroup: Mutex<Option<Arc<cgroup::StepCgroup>>>,
+    spawner: Mutex<Option<Spawner>>,
     seq: AtomicU32,
+}
+
+type Job = Box<dyn FnOnce() + Send>;
+
+/// The step's spawning thread: it lives as long as the step, sits in the step's cgroup (v1),
+/// and forks every program of the step, so that programs start inside the cgroup and die with
+/// the step (`PR_SET_PDEATHSIG` fires when the thread that forked a process exits).
+#[derive(Debug)]
+struct Spawner {
+    jobs: Option<std::sync::mpsc::Sender<Job>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    /// Whether the thread is in the step's cgroup (else each program joins it).
+    in_cgroup: bool,
+}
+
+impl Spawner {
+    fn start(cgroup: Arc<cgroup::StepCgroup>) -> Result<Spawner, String> {
+        let (jobs, rx) = std::sync::mpsc::channel::<Job>();
+        let (ready_tx, ready) = std::sync::mpsc::channel::<bool>();
+        let thread = std::thread::Builder::new()
+            .name("sluice-spawner".into())
+            .spawn(move || {
+                let joined = cgroup.join_thread().is_ok();
+                drop(cgroup);
+                let _ = ready_tx.send(joined);
+                for job in rx {
+                    job();
+                }
+            })
+            .map_err(|e| format!("cannot start the spawning thread: {e}"))?;
+        let in_cgroup = ready
+            .recv()
+            .map_err(|_| "the spawning thread died".to_string())?;
+        Ok(Spawner {
+            jobs: Some(jobs),
+            thread: Some(thread),
+            in_cgroup,
+        })
+    }
+
+    /// Runs `f` on the spawning thread and returns its result.
+    fn run<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> Result<T, String> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        self.jobs
+            .as_ref()
+            .expect("running")
+            .send(Box::new(move || {
+                let _ = tx.send(f());
+            }))
+            .map_err(|_| "the spawning thread is gone".to_string())?;
+        rx.recv()
+            .map_err(|_| "the spawning thread is gone".to_string())
+    }
+}
+
+impl Drop for Spawner {
+    fn drop(&mut self) {
+        self.jobs.take();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for StepExec {
+    fn drop(&mut self) {
+        // The thread leaves the cgroup (exits) before the cgroup is removed.
+        self.spawner.lock().expect("spawner lock").take();
+    }
 }
 
 /// Where one of a child's output streams goes.
@@ -183,6 +253,7 @@ impl StepExec {
             env,
             memory,
             cgroup: Mutex::new(None),
+            spawner: Mutex::new(None),
             seq: AtomicU32::new(0),
         })
     }
@@ -244,11 +315,26 @@ impl StepExec {
         self.scratch
             .create_dir(&root_name)
             .map_err(|e| format!("cannot create the program's root: {e}"))?;
+        let spawner = self.spawner.lock().expect("spawner lock");
+        let spawner = match &*spawner {
+            Some(_) => spawner,
+            None => {
+                let started = Spawner::start(cgroup.clone())?;
+                let mut slot = spawner;
+                *slot = Some(started);
+                slot
+            }
+        };
+        let spawner = spawner.as_ref().expect("started");
         let layout = jail::Layout {
             root: self.scratch_path.join(&root_name),
             binds: self.binds.clone(),
             etc: etc_files(),
-            cgroup_procs: cgroup.procs(),
+            cgroup_procs: if spawner.in_cgroup {
+                Vec::new()
+            } else {
+                cgroup.procs()
+            },
         };
         let mut env = self.env.clone();
         set_env(&mut env, &req.env);
@@ -279,7 +365,7 @@ impl StepExec {
         let oom_before = cgroup.oom_kills();
         let forks_before = cgroup.forks_refused();
         let started = Instant::now();
-        let mut spawned = jail::spawn(&layout, launch, &support)?;
+        let mut spawned = spawner.run(move || jail::spawn(&layout, launch, &support))??;
         let pidfd = rustix::process::pidfd_open(
             rustix::process::Pid::from_raw(spawned.child.id() as i32).expect("a child pid"),
             rustix::process::PidfdFlags::empty(),

@@ -247,7 +247,8 @@ mod tests {
             resolve("bin/sh", &search),
             Err(ProgramError::BadName(_))
         ));
-        let plain = std::env::temp_dir().join(format!("sluice-not-a-program-{}", std::process::id()));
+        let plain =
+            std::env::temp_dir().join(format!("sluice-not-a-program-{}", std::process::id()));
         std::fs::write(&plain, "data").unwrap();
         std::fs::set_permissions(&plain, std::fs::Permissions::from_mode(0o644)).unwrap();
         let refused = resolve(plain.to_str().unwrap(), &search);

@@ -3,6 +3,9 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+/// A block of a cover profile: file, start line and column, end line and column.
+type BlockKey = (String, u32, u32, u32, u32);
+
 /// One block of a cover profile: `file:startLine.startCol,endLine.endCol numStmt count`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Block {
@@ -41,7 +44,7 @@ impl Profile {
             .ok_or("a cover profile starts with `mode: `")?
             .trim()
             .to_string();
-        let mut merged: BTreeMap<(String, u32, u32, u32, u32), (u64, u64)> = BTreeMap::new();
+        let mut merged: BTreeMap<BlockKey, (u64, u64)> = BTreeMap::new();
         for (n, line) in lines.enumerate() {
             if line.trim().is_empty() {
                 continue;

@@ -395,15 +395,16 @@ fn prepare(layout: &Layout, launch: &Launch, support: &Support) -> Result<Prepar
             });
         }
     }
-    for shared in ["ld.so.cache"] {
-        let host = Path::new("/etc").join(shared);
-        if let Ok(f) = std::fs::File::open(&host)
+    // The dynamic loader's cache, a single file.
+    {
+        let host = Path::new("/etc/ld.so.cache");
+        if let Ok(f) = std::fs::File::open(host)
             && f.metadata().is_ok_and(|m| m.is_file())
         {
-            ops.push(Op::Touch(cstr(format!("etc/{shared}"))?));
+            ops.push(Op::Touch(cstr("etc/ld.so.cache")?));
             ops.push(Op::Bind {
-                source: cstr(&host)?,
-                target: cstr(format!("etc/{shared}"))?,
+                source: cstr(host)?,
+                target: cstr("etc/ld.so.cache")?,
                 remount: libc::MS_RDONLY | locked_flags(f.as_raw_fd()),
                 expect: None,
             });

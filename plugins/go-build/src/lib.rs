@@ -219,10 +219,19 @@ fn build(config: &Config) -> Result<Outcome, Failure> {
             )));
         }
     }
-    let env = go_tool::go_env(&module, &["GOVERSION", "GOOS", "GOARCH"])?;
-    let platforms = match &config.platforms {
-        Some(p) => p.items(),
-        None => vec![format!("{}/{}", env[1], env[2])],
+    // `go env` runs beside the first build when the platforms are named; without them its
+    // GOOS/GOARCH are the platform, so it is waited for first.
+    let pending = go_tool::GoEnv::start(&module, &["GOVERSION", "GOOS", "GOARCH"])?;
+    let (platforms, pending, version) = match &config.platforms {
+        Some(p) => (p.items(), Some(pending), None),
+        None => {
+            let env = pending.values()?;
+            (
+                vec![format!("{}/{}", env[1], env[2])],
+                None,
+                Some(env[0].clone()),
+            )
+        }
     };
     if platforms.is_empty() {
         return Err(Failure::invalid(
@@ -240,7 +249,6 @@ fn build(config: &Config) -> Result<Outcome, Failure> {
             )));
         }
     }
-    let version = env[0].clone();
     let mut ldflags: Vec<String> = config
         .ldflags
         .as_deref()
@@ -255,7 +263,7 @@ fn build(config: &Config) -> Result<Outcome, Failure> {
         }
     }
     let mut binaries = serde_json::Map::new();
-    let mut outcome = Outcome::new().output("go-version", Value::Text(version.clone()));
+    let mut outcome = Outcome::new();
     let mut first: Option<(String, String, u64)> = None;
     for (i, platform) in platforms.iter().enumerate() {
         sluice_sdk::progress(
@@ -338,9 +346,15 @@ fn build(config: &Config) -> Result<Outcome, Failure> {
         }
     }
     let (platform, digest, size) = first.expect("at least one platform");
+    let version = match (version, pending) {
+        (Some(v), _) => v,
+        (None, Some(pending)) => pending.values()?.swap_remove(0),
+        (None, None) => unreachable!("go env is waited for or pending"),
+    };
     sluice_sdk::progress(platforms.len() as u64, platforms.len() as u64, "built");
     let others = platforms.len() - 1;
     Ok(outcome
+        .output("go-version", Value::Text(version.clone()))
         .output("digest", Value::Text(digest.clone()))
         .output("size", Value::Integer(size as i64))
         .output(

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use sluice_sdk::Failure;
-use sluice_sdk::process::{CACHE, Command, Stdio};
+use sluice_sdk::process::{CACHE, Command, PipeName, Stdio};
 
 /// The program the steps ask for (`exec:go`).
 pub const GO: &str = "go";
@@ -107,15 +107,56 @@ pub fn explain(what: &str, stderr: &str) -> String {
 
 /// `go env` values, in the order asked (one `go` call), e.g. `["GOVERSION", "GOOS"]`.
 pub fn go_env(module: &Path, keys: &[&str]) -> Result<Vec<String>, Failure> {
-    let out = output(go(module).arg("env").args(keys.iter().copied()))?;
-    let values: Vec<String> = out.lines().map(str::to_owned).collect();
-    if values.len() != keys.len() {
-        return Err(Failure::error(format!(
-            "`go env {}` printed {out:?}",
-            keys.join(" ")
-        )));
+    GoEnv::start(module, keys)?.values()
+}
+
+/// A `go env` call left running while the step does something else (a build, say); its
+/// values are read with [`GoEnv::values`].
+pub struct GoEnv {
+    child: sluice_sdk::process::Child,
+    keys: Vec<String>,
+}
+
+impl GoEnv {
+    /// Starts `go env KEYS…` in the module's directory.
+    pub fn start(module: &Path, keys: &[&str]) -> Result<GoEnv, Failure> {
+        let child = go(module)
+            .arg("env")
+            .args(keys.iter().copied())
+            .stdout(Stdio::Pipe)
+            .stderr(Stdio::Pipe)
+            .spawn()
+            .map_err(Failure::error)?;
+        Ok(GoEnv {
+            child,
+            keys: keys.iter().map(|k| k.to_string()).collect(),
+        })
     }
-    Ok(values)
+
+    /// Waits for it and returns the values, in the order asked.
+    pub fn values(self) -> Result<Vec<String>, Failure> {
+        let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+        while let Some(chunk) = self.child.read().map_err(Failure::error)? {
+            match chunk.source {
+                PipeName::Stdout => stdout.extend_from_slice(&chunk.data),
+                PipeName::Stderr => stderr.extend_from_slice(&chunk.data),
+            }
+        }
+        let status = self.child.wait().map_err(Failure::error)?;
+        let asked = self.keys.join(" ");
+        if status.code != Some(0) {
+            return Err(Failure::error(explain(
+                &format!("`go env {asked}` failed"),
+                &String::from_utf8_lossy(&stderr),
+            )));
+        }
+        let out = String::from_utf8_lossy(&stdout);
+        let values: Vec<String> = out.lines().map(str::to_owned).collect();
+        if values.len() != self.keys.len() {
+            return Err(Failure::error(format!("`go env {asked}` printed {out:?}")));
+        }
+        Ok(values)
+    }
 }
 
 /// A path the toolchain printed (absolute in the guest, or relative to the module

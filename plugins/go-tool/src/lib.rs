@@ -56,7 +56,7 @@ pub fn env(module: &Path) -> Vec<(String, String)> {
     env
 }
 
-/// A `go` command in `module` with [`env`] set.
+/// A `go` command in `module` with [`env()`] set.
 pub fn go(module: &Path) -> Command {
     let mut cmd = Command::new(GO).cwd(module.display().to_string());
     for (k, v) in env(module) {

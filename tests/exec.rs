@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use sluice_test_support::{Workspace, probe_report, step};
+use sluice_test_support::{Workspace, probe_report, run_ok, step};
 
 const SLUICE: &str = env!("CARGO_BIN_EXE_sluice");
 
@@ -319,15 +319,9 @@ fn the_environment_is_only_what_is_granted() {
         "env = { GOFLAGS = \"-mod=vendor\" }",
         &["{ op = \"exec\", program = \"sh\", args = [\"-c\", \"env | sort\"], env = [[\"FROM_PLUGIN\", \"yes\"]] }".to_string()],
     ));
-    let out = ws
-        .command(SLUICE, &["run"])
-        .env("SLUICE_CANARY", "canary-7f3a")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    run_ok(
+        ws.command(SLUICE, &["run"])
+            .env("SLUICE_CANARY", "canary-7f3a"),
     );
     let report = probe_report(&ws.last_run(), "probe");
     let result: serde_json::Value = serde_json::from_str(&report[0].2).unwrap();
@@ -414,16 +408,7 @@ fn child_output_is_bounded_and_masked_in_the_log() {
             "{ op = \"exec\", program = \"sh\", args = [\"-c\", \"echo token=$T; head -c 20000000 /dev/zero | tr '\\\\0' 'a' | fold -w 1000\"], env = [[\"T\", \"s3cr3t-value-42\"]], output = \"log\" }".to_string(),
         ],
     ));
-    let out = ws
-        .command(SLUICE, &["run"])
-        .env("TOKEN", "s3cr3t-value-42")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    run_ok(ws.command(SLUICE, &["run"]).env("TOKEN", "s3cr3t-value-42"));
     let log = ws.all_records();
     assert!(log.contains("token=***"), "masked line missing");
     assert!(!log.contains("s3cr3t-value-42"));

@@ -9,7 +9,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use sluice_test_support::{Workspace, python_venv, step};
+use sluice_test_support::{Workspace, python_venv, run_ok, step};
 
 const SLUICE: &str = env!("CARGO_BIN_EXE_sluice");
 
@@ -340,17 +340,12 @@ counts["line_rate"] = cob.line_rate()
 counts["files"] = cob.files()
 print(json.dumps(counts))
 "#;
-    let out = Command::new(&python)
-        .arg("-c")
-        .arg(script)
-        .arg(&junit)
-        .arg(&cobertura)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = run_ok(
+        Command::new(&python)
+            .arg("-c")
+            .arg(script)
+            .arg(&junit)
+            .arg(&cobertura),
     );
     let read: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(

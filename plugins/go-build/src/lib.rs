@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use go_tool::List;
 use serde::Deserialize;
 use sluice_sdk::process::Stdio;
 use sluice_sdk::{
@@ -23,25 +24,6 @@ pub const PORTED: &[&str] = &[
     "darwin/arm64",
     "windows/amd64",
 ];
-
-/// A list option that may also be one string.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
-pub enum List {
-    /// One item (or space-separated items for tags).
-    One(String),
-    /// Items.
-    Many(Vec<String>),
-}
-
-impl List {
-    fn items(&self) -> Vec<String> {
-        match self {
-            List::One(s) => s.split_whitespace().map(str::to_owned).collect(),
-            List::Many(v) => v.clone(),
-        }
-    }
-}
 
 /// The step's options.
 #[derive(Debug, Clone, Deserialize)]

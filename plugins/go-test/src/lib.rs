@@ -9,6 +9,7 @@ pub mod events;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+use go_tool::List;
 use serde::Deserialize;
 use sluice_sdk::process::{PipeName, Stdio};
 use sluice_sdk::{
@@ -17,25 +18,6 @@ use sluice_sdk::{
 };
 
 use events::{Run, Status};
-
-/// A list option that may also be written as one string.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
-pub enum List {
-    /// `"./..."`
-    One(String),
-    /// `["./a", "./b"]`
-    Many(Vec<String>),
-}
-
-impl List {
-    fn items(&self) -> Vec<String> {
-        match self {
-            List::One(s) => s.split_whitespace().map(str::to_owned).collect(),
-            List::Many(v) => v.clone(),
-        }
-    }
-}
 
 /// `shuffle = "on"`, `"off"` or a seed.
 #[derive(Debug, Clone, Deserialize)]

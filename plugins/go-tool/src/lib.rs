@@ -7,6 +7,27 @@ use std::path::{Path, PathBuf};
 use sluice_sdk::Failure;
 use sluice_sdk::process::{CACHE, Command, PipeName, Stdio};
 
+/// A list option that may also be written as one string of space-separated items
+/// (`tags = "a b"` or `tags = ["a", "b"]`).
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(untagged)]
+pub enum List {
+    /// `"./..."`, `"integration slow"`
+    One(String),
+    /// `["./a", "./b"]`
+    Many(Vec<String>),
+}
+
+impl List {
+    /// The items.
+    pub fn items(&self) -> Vec<String> {
+        match self {
+            List::One(s) => s.split_whitespace().map(str::to_owned).collect(),
+            List::Many(v) => v.clone(),
+        }
+    }
+}
+
 /// The program the steps ask for (`exec:go`).
 pub const GO: &str = "go";
 

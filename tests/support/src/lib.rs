@@ -242,8 +242,8 @@ pub fn target_dir() -> PathBuf {
         .unwrap_or_else(|| Path::new(REPO).join("target"))
 }
 
-/// Runs a command that must succeed, showing its output when it does not.
-pub fn run_ok(cmd: &mut Command) {
+/// Runs a command that must succeed, showing its output when it does not; returns the output.
+pub fn run_ok(cmd: &mut Command) -> std::process::Output {
     let out = cmd
         .output()
         .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
@@ -253,6 +253,7 @@ pub fn run_ok(cmd: &mut Command) {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+    out
 }
 
 /// A Python venv under `<target>/test-tools/<name>` with the pinned `packages` from PyPI,

@@ -158,24 +158,15 @@ impl Command {
 
     /// Starts it with stdout and stderr piped, collects both, and waits.
     pub fn output(&self) -> Result<Collected, String> {
-        let child = self
-            .clone()
+        self.clone()
             .stdout(Stdio::Pipe)
             .stderr(Stdio::Pipe)
-            .spawn()?;
-        let mut out = Collected::default();
-        while let Some(chunk) = child.read()? {
-            match chunk.source {
-                PipeName::Stdout => out.stdout.extend_from_slice(&chunk.data),
-                PipeName::Stderr => out.stderr.extend_from_slice(&chunk.data),
-            }
-        }
-        out.status = Some(child.wait()?);
-        Ok(out)
+            .spawn()?
+            .collect()
     }
 }
 
-/// What [`Command::output`] collected.
+/// What [`Command::output`] and [`Child::collect`] gathered.
 #[derive(Debug, Default)]
 pub struct Collected {
     /// How it ended.
@@ -198,6 +189,25 @@ impl Child {
     /// The next chunk of piped output; `None` once every piped stream is closed.
     pub fn read(&self) -> Result<Option<Chunk>, String> {
         self.inner.read()
+    }
+
+    /// Reads every piped stream to its end (after what [`Child::lines`] has buffered), then
+    /// waits: what [`Command::output`] does with a child started earlier.
+    pub fn collect(self) -> Result<Collected, String> {
+        let [stdout, stderr] = self.pending.take();
+        let mut out = Collected {
+            status: None,
+            stdout,
+            stderr,
+        };
+        while let Some(chunk) = self.read()? {
+            match chunk.source {
+                PipeName::Stdout => out.stdout.extend_from_slice(&chunk.data),
+                PipeName::Stderr => out.stderr.extend_from_slice(&chunk.data),
+            }
+        }
+        out.status = Some(self.wait()?);
+        Ok(out)
     }
 
     /// Waits for the program to end.

@@ -8,7 +8,6 @@ use std::path::Path;
 
 use go_tool::List;
 use serde::Deserialize;
-use sluice_sdk::process::Stdio;
 use sluice_sdk::{
     Artifact, Failure, Invocation, Outcome, Plugin, PluginInfo, Port, Rule, Severity, Value,
     ValueKind,
@@ -203,16 +202,12 @@ fn build(config: &Config) -> Result<Outcome, Failure> {
     }
     // `go env` runs beside the first build when the platforms are named; without them its
     // GOOS/GOARCH are the platform, so it is waited for first.
-    let pending = go_tool::GoEnv::start(&module, &["GOVERSION", "GOOS", "GOARCH"])?;
-    let (platforms, pending, version) = match &config.platforms {
-        Some(p) => (p.items(), Some(pending), None),
+    let mut go_env = go_tool::GoEnv::start(&module, &["GOVERSION", "GOOS", "GOARCH"])?;
+    let platforms = match &config.platforms {
+        Some(p) => p.items(),
         None => {
-            let env = pending.values()?;
-            (
-                vec![format!("{}/{}", env[1], env[2])],
-                None,
-                Some(env[0].clone()),
-            )
+            let env = go_env.values()?;
+            vec![format!("{}/{}", env[1], env[2])]
         }
     };
     if platforms.is_empty() {
@@ -279,8 +274,6 @@ fn build(config: &Config) -> Result<Outcome, Failure> {
             .env("GOOS", os)
             .env("GOARCH", arch)
             .env("CGO_ENABLED", if config.cgo { "1" } else { "0" })
-            .stdout(Stdio::Pipe)
-            .stderr(Stdio::Pipe)
             .output()
             .map_err(Failure::error)?;
         let status = out.status.as_ref().expect("waited");
@@ -328,11 +321,7 @@ fn build(config: &Config) -> Result<Outcome, Failure> {
         }
     }
     let (platform, digest, size) = first.expect("at least one platform");
-    let version = match (version, pending) {
-        (Some(v), _) => v,
-        (None, Some(pending)) => pending.values()?.swap_remove(0),
-        (None, None) => unreachable!("go env is waited for or pending"),
-    };
+    let version = go_env.values()?[0].clone();
     sluice_sdk::progress(platforms.len() as u64, platforms.len() as u64, "built");
     let others = platforms.len() - 1;
     Ok(outcome

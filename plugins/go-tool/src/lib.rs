@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use sluice_sdk::Failure;
-use sluice_sdk::process::{CACHE, Command, PipeName, Stdio};
+use sluice_sdk::process::{CACHE, Collected, Command, Stdio};
 
 /// A list option that may also be written as one string of space-separated items
 /// (`tags = "a b"` or `tags = ["a", "b"]`).
@@ -88,18 +88,16 @@ pub fn go(module: &Path) -> Command {
 
 /// Runs a short `go` command and returns its stdout; fails with its stderr explained.
 pub fn output(cmd: Command) -> Result<String, Failure> {
-    let args = cmd.get_args().join(" ");
-    let out = cmd
-        .stdout(Stdio::Pipe)
-        .stderr(Stdio::Pipe)
-        .output()
-        .map_err(Failure::error)?;
-    let status = out.status.as_ref().expect("waited");
-    if status.code != Some(0) {
-        let stderr = String::from_utf8_lossy(&out.stderr);
+    let what = format!("`go {}`", cmd.get_args().join(" "));
+    stdout_of(&what, cmd.output().map_err(Failure::error)?)
+}
+
+/// The stdout of a `go` command that ended; its stderr explained when it failed.
+fn stdout_of(what: &str, out: Collected) -> Result<String, Failure> {
+    if out.status.as_ref().expect("waited").code != Some(0) {
         return Err(Failure::error(explain(
-            &format!("`go {args}` failed"),
-            &stderr,
+            &format!("{what} failed"),
+            &String::from_utf8_lossy(&out.stderr),
         )));
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
@@ -128,14 +126,16 @@ pub fn explain(what: &str, stderr: &str) -> String {
 
 /// `go env` values, in the order asked (one `go` call), e.g. `["GOVERSION", "GOOS"]`.
 pub fn go_env(module: &Path, keys: &[&str]) -> Result<Vec<String>, Failure> {
-    GoEnv::start(module, keys)?.values()
+    GoEnv::start(module, keys)?.values().map(<[String]>::to_vec)
 }
 
 /// A `go env` call left running while the step does something else (a build, say); its
-/// values are read with [`GoEnv::values`].
+/// values are read, once waited for, with [`GoEnv::values`].
 pub struct GoEnv {
-    child: sluice_sdk::process::Child,
     keys: Vec<String>,
+    /// Until the values are read.
+    child: Option<sluice_sdk::process::Child>,
+    values: Option<Vec<String>>,
 }
 
 impl GoEnv {
@@ -149,34 +149,27 @@ impl GoEnv {
             .spawn()
             .map_err(Failure::error)?;
         Ok(GoEnv {
-            child,
             keys: keys.iter().map(|k| k.to_string()).collect(),
+            child: Some(child),
+            values: None,
         })
     }
 
-    /// Waits for it and returns the values, in the order asked.
-    pub fn values(self) -> Result<Vec<String>, Failure> {
-        let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
-        while let Some(chunk) = self.child.read().map_err(Failure::error)? {
-            match chunk.source {
-                PipeName::Stdout => stdout.extend_from_slice(&chunk.data),
-                PipeName::Stderr => stderr.extend_from_slice(&chunk.data),
+    /// The values, in the order asked: the first call waits for `go env`, later ones return
+    /// the same values.
+    pub fn values(&mut self) -> Result<&[String], Failure> {
+        let what = format!("`go env {}`", self.keys.join(" "));
+        if let Some(child) = self.child.take() {
+            let out = stdout_of(&what, child.collect().map_err(Failure::error)?)?;
+            let values: Vec<String> = out.lines().map(str::to_owned).collect();
+            if values.len() != self.keys.len() {
+                return Err(Failure::error(format!("{what} printed {out:?}")));
             }
+            self.values = Some(values);
         }
-        let status = self.child.wait().map_err(Failure::error)?;
-        let asked = self.keys.join(" ");
-        if status.code != Some(0) {
-            return Err(Failure::error(explain(
-                &format!("`go env {asked}` failed"),
-                &String::from_utf8_lossy(&stderr),
-            )));
-        }
-        let out = String::from_utf8_lossy(&stdout);
-        let values: Vec<String> = out.lines().map(str::to_owned).collect();
-        if values.len() != self.keys.len() {
-            return Err(Failure::error(format!("`go env {asked}` printed {out:?}")));
-        }
-        Ok(values)
+        self.values
+            .as_deref()
+            .ok_or_else(|| Failure::error(format!("{what} failed earlier")))
     }
 }
 

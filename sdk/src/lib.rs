@@ -54,7 +54,9 @@
 //! - [`OUTPUTS`], a private writable directory: write artifacts there (see [`write_artifact`]);
 //! - environment variables set by the step's `env` table, and nothing else;
 //! - secrets through [`secret`], for names listed in `allow.secrets`;
-//! - the programs of `allow.exec`, started confined through [`process::Command`].
+//! - the programs of `allow.exec`, started confined through [`process::Command`];
+//! - HTTP to the origins of `allow.net`, through `sluice_sdk::http` (the `http` feature),
+//!   with send-only secrets (`allow.send`) placed by reference.
 //!
 //! Everything a step prints to stdout or stderr goes to its log.
 #![deny(missing_docs)]
@@ -63,6 +65,8 @@ extern crate self as sluice_sdk;
 
 use std::path::{Path, PathBuf};
 
+#[cfg(feature = "http")]
+pub mod http;
 pub mod process;
 
 #[doc(hidden)]

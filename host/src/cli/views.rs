@@ -130,6 +130,7 @@ pub fn audit(manifest: &Manifest, plan: &Plan) -> Audit {
             let has = |cap: &str| match cap {
                 "fs:read" => !step.allow.read.is_empty() || !step.allow.write.is_empty(),
                 "fs:write" => !step.allow.write.is_empty(),
+                "net" => !step.allow.net.is_empty(),
                 other if other.starts_with("exec:") => planned.programs.iter().any(|p| {
                     other["exec:".len()..] == p.name
                         || Path::new(&p.name)
@@ -178,6 +179,9 @@ pub fn audit(manifest: &Manifest, plan: &Plan) -> Audit {
                     })
                     .map(|p| format!("exec {}", p.name)),
             );
+            if !wants_any(&["net"]) {
+                unwanted.extend(step.allow.net.iter().map(|g| format!("net {}", g.get_ref())));
+            }
             let mut inputs_from: Vec<String> = step
                 .with
                 .values()
@@ -210,7 +214,7 @@ pub fn audit(manifest: &Manifest, plan: &Plan) -> Audit {
                     .collect(),
                 inputs_from,
                 outputs: "/outputs (private, writable)".into(),
-                network: false,
+                network: !step.allow.net.is_empty(),
                 wants: info
                     .wants
                     .iter()
@@ -303,7 +307,27 @@ pub fn audit_text(audit: &Audit) -> String {
                         .collect(),
                 ),
             ),
-            ("network", "none".into()),
+            (
+                "network",
+                if s.grants.net.is_empty() {
+                    "none (no HTTP, no sockets)".into()
+                } else {
+                    format!(
+                        "HTTP to {} (each request checked and logged; sockets denied)",
+                        s.grants.net.iter().map(|g| clean(g)).collect::<Vec<_>>().join(", ")
+                    )
+                },
+            ),
+            (
+                "send-only",
+                list(
+                    s.grants
+                        .send
+                        .iter()
+                        .map(|(n, o)| format!("{} to {} (never readable)", clean(n), o.join(", ")))
+                        .collect(),
+                ),
+            ),
             (
                 "limits",
                 format!(

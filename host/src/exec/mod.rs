@@ -75,6 +75,12 @@ pub struct Grants {
     /// The confinement the programs run under (when any are granted).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub confinement: Option<String>,
+    /// `allow.net`: the origins it may send HTTP requests to.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub net: Vec<String>,
+    /// `allow.send`: each send-only secret (name only) and where it may be sent.
+    #[serde(skip_serializing_if = "IndexMap::is_empty")]
+    pub send: IndexMap<String, Vec<String>>,
 }
 
 /// The result of one step.
@@ -111,6 +117,9 @@ pub struct StepReport {
     pub error: Option<String>,
     /// What it was granted.
     pub grants: Grants,
+    /// The HTTP requests it made (steps with an `allow.net` grant).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub egress: Option<crate::sandbox::net::egress::Egress>,
     /// Its log (masked); written to its own file, not into run.json.
     #[serde(skip)]
     pub log: Vec<LogLine>,
@@ -216,6 +225,8 @@ pub(crate) struct RunContext {
     pub(crate) runtime: Arc<Runtime>,
     pub(crate) outputs: Mutex<HashMap<StepId, IndexMap<String, Value>>>,
     pub(crate) started: Instant,
+    /// The TLS settings of HTTPS requests, made on first use.
+    pub(crate) tls: std::sync::OnceLock<Result<Arc<rustls::ClientConfig>, String>>,
 }
 
 /// The state directory of a workspace: `<dir>/.sluice`.
@@ -301,7 +312,11 @@ pub async fn run(
     let secret_values: Vec<String> = plan
         .steps
         .values()
-        .flat_map(|s| s.step.allow.secrets.iter().map(|n| n.get_ref().to_string()))
+        .flat_map(|s| {
+            let readable = s.step.allow.secrets.iter().map(|n| n.get_ref().to_string());
+            let send = s.step.allow.send.iter().map(|g| g.name.get_ref().to_string());
+            readable.chain(send).collect::<Vec<_>>()
+        })
         .filter_map(|name| options.secrets.get(&name))
         .collect();
     let ctx = Arc::new(RunContext {
@@ -318,6 +333,7 @@ pub async fn run(
         runtime,
         outputs: Mutex::new(HashMap::new()),
         started: Instant::now(),
+        tls: std::sync::OnceLock::new(),
     });
 
     let mut reports: HashMap<StepId, StepReport> = HashMap::new();

@@ -55,6 +55,18 @@ pub fn grants(pipeline: &crate::manifest::Pipeline, planned: &PlannedStep) -> Gr
         confinement: (!planned.programs.is_empty()).then(|| {
             crate::sandbox::exec::confinement().unwrap_or_else(|why| format!("unavailable: {why}"))
         }),
+        net: step.allow.net.iter().map(|g| g.get_ref().to_string()).collect(),
+        send: step
+            .allow
+            .send
+            .iter()
+            .map(|g| {
+                (
+                    g.name.get_ref().to_string(),
+                    g.origins.iter().map(|o| o.get_ref().to_string()).collect(),
+                )
+            })
+            .collect(),
     }
 }
 
@@ -102,6 +114,7 @@ fn empty_report(
         summary: String::new(),
         error: None,
         grants: grants(pipeline, planned),
+        egress: None,
         log: Vec::new(),
     }
 }
@@ -247,6 +260,27 @@ async fn prepare_and_call(
             None => notes.push(format!("secret `{}` is granted but has no value: set it in the environment or the secrets file", name.get_ref())),
         }
     }
+    if !step.allow.net.is_empty() {
+        use crate::sandbox::net::{SendSecret, StepNet};
+        let tls = ctx
+            .tls
+            .get_or_init(|| crate::sandbox::net::tls_config(None))
+            .clone()
+            .map_err(|e| format!("could not set up TLS for `allow.net`: {e}"))?;
+        let mut send = Vec::new();
+        for g in &step.allow.send {
+            match ctx.secrets.get(g.name.get_ref().as_str()) {
+                Some(value) => send.push(SendSecret::new(
+                    g.name.get_ref().as_str(),
+                    value,
+                    g.origins.iter().map(|o| o.get_ref().clone()).collect(),
+                )),
+                None => notes.push(format!("send-only secret `{}` is granted but has no value: set it in the environment or the secrets file", g.name.get_ref())),
+            }
+        }
+        let grants = step.allow.net.iter().map(|g| g.get_ref().clone()).collect();
+        sandbox = sandbox.network(Arc::new(StepNet::new(grants, send, tls)));
+    }
 
     let result = ctx
         .runtime
@@ -264,6 +298,9 @@ async fn prepare_and_call(
             },
         )
         .await;
+    if !step.allow.net.is_empty() || !result.egress.requests.is_empty() {
+        report.egress = Some(result.egress.clone());
+    }
     let warn = |message: String| LogLine {
         at_ms: 0,
         level: LogLevel::Warn,

@@ -118,8 +118,22 @@ pub struct Allow {
     pub secrets: Vec<Spanned<VarName>>,
     /// Programs the step may start: names looked up on the host's `PATH`, or absolute paths.
     pub exec: Vec<Spanned<String>>,
+    /// Origins the step may send HTTP requests to.
+    pub net: Vec<Spanned<crate::sandbox::net::NetGrant>>,
+    /// Send-only secrets: each usable in request headers to the origins it is bound to,
+    /// never readable.
+    pub send: Vec<SendGrant>,
     /// Span of the `allow` value, if present.
     pub span: Option<Range<usize>>,
+}
+
+/// One `allow.send` entry: `NAME = "origin"` or `NAME = ["origin", ...]`.
+#[derive(Debug, Clone)]
+pub struct SendGrant {
+    /// The secret.
+    pub name: Spanned<VarName>,
+    /// The origins it may be sent to (each one of the step's `allow.net`).
+    pub origins: Vec<Spanned<crate::sandbox::net::NetGrant>>,
 }
 
 #[derive(Deserialize)]
@@ -157,9 +171,19 @@ struct RawAllow {
     write: Vec<Spanned<WorkspacePath>>,
     #[serde(default)]
     secrets: Vec<Spanned<VarName>>,
-    net: Option<Spanned<toml::Value>>,
+    #[serde(default)]
+    net: Vec<Spanned<String>>,
+    #[serde(default)]
+    send: IndexMap<Spanned<VarName>, Spanned<OneOrMany>>,
     #[serde(default)]
     exec: Vec<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged, expecting = "an origin or a list of origins, like \"https://registry.example.com\"")]
+enum OneOrMany {
+    One(String),
+    Many(Vec<Spanned<String>>),
 }
 
 /// Reads and parses a manifest file. Returns the manifest with the problems found so far
@@ -444,16 +468,70 @@ fn lower_step(
     if let Some(raw_allow) = raw.allow {
         allow.span = Some(raw_allow.span());
         let raw_allow = raw_allow.into_inner();
-        if let Some(value) = raw_allow.net {
-            diags.push(
-                Diagnostic::error(
-                    "`allow.net` is not supported by this version of sluice",
-                    Some(value.span()),
-                )
-                .step(id.as_str())
-                .label("not supported yet")
-                .help("remove `net` from `allow`: steps have no network access"),
-            );
+        for entry in &raw_allow.net {
+            match crate::sandbox::net::NetGrant::parse(entry.get_ref()) {
+                Ok(g) if allow.net.iter().any(|n| *n.get_ref() == g) => diags.push(
+                    Diagnostic::warning(format!("origin `{g}` is granted twice"), Some(entry.span()))
+                        .step(id.as_str())
+                        .label("granted again here")
+                        .help("remove one of them"),
+                ),
+                Ok(g) => allow.net.push(Spanned::new(entry.span(), g)),
+                Err(e) => diags.push(
+                    Diagnostic::error(format!("invalid `allow.net` entry: {}", e.message), Some(entry.span()))
+                        .step(id.as_str())
+                        .label("not an origin")
+                        .help(e.help),
+                ),
+            }
+        }
+        for (name, origins) in raw_allow.send {
+            let span = origins.span();
+            let list = match origins.into_inner() {
+                OneOrMany::One(o) => vec![Spanned::new(span.clone(), o)],
+                OneOrMany::Many(l) => l,
+            };
+            if list.is_empty() {
+                diags.push(
+                    Diagnostic::error(format!("send-only secret `{}` is bound to no origin", name.get_ref()), Some(span.clone()))
+                        .step(id.as_str())
+                        .label("empty")
+                        .help("name the origins it may be sent to, each one of the step's `allow.net`"),
+                );
+            }
+            let mut bound = Vec::new();
+            for o in list {
+                match crate::sandbox::net::NetGrant::parse(o.get_ref()) {
+                    Ok(g) if allow.net.iter().any(|n| *n.get_ref() == g) => bound.push(Spanned::new(o.span(), g)),
+                    Ok(g) => diags.push(
+                        Diagnostic::error(
+                            format!("send-only secret `{}` is bound to `{g}`, which the step's `allow.net` does not grant", name.get_ref()),
+                            Some(o.span()),
+                        )
+                        .step(id.as_str())
+                        .label("not in `allow.net`")
+                        .help(format!("add \"{g}\" to `allow.net`, or bind the secret to an origin the step may reach")),
+                    ),
+                    Err(e) => diags.push(
+                        Diagnostic::error(format!("invalid origin for send-only secret `{}`: {}", name.get_ref(), e.message), Some(o.span()))
+                            .step(id.as_str())
+                            .label("not an origin")
+                            .help(e.help),
+                    ),
+                }
+            }
+            if raw_allow.secrets.iter().any(|s| s.get_ref() == name.get_ref()) {
+                diags.push(
+                    Diagnostic::error(
+                        format!("secret `{}` is granted both readable (`allow.secrets`) and send-only (`allow.send`)", name.get_ref()),
+                        Some(name.span()),
+                    )
+                    .step(id.as_str())
+                    .label("send-only here")
+                    .help("remove it from `allow.secrets`: a send-only secret is one the step must not read"),
+                );
+            }
+            allow.send.push(SendGrant { name, origins: bound });
         }
         for (i, program) in raw_allow.exec.iter().enumerate() {
             if let Err(e) = crate::sandbox::exec::program::check_name(program.get_ref()) {

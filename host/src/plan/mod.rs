@@ -486,6 +486,10 @@ fn allow_line(allow: &Allow, add: (&str, &str)) -> String {
             "exec",
             allow.exec.iter().map(|s| s.get_ref().clone()).collect(),
         ),
+        (
+            "net",
+            allow.net.iter().map(|g| g.get_ref().to_string()).collect(),
+        ),
     ] {
         let mut values = existing;
         if add.0 == name && !values.iter().any(|v| v == add.1) {
@@ -532,6 +536,10 @@ fn check_capabilities(
                 diags.push(missing(format!("plugin `{uses}` wants to write files, but the step grants no `allow.write`"), ("write", ".")));
             }
             "fs:read" | "fs:write" => {}
+            "net" if step.allow.net.is_empty() => {
+                diags.push(missing(format!("plugin `{uses}` wants to send HTTP requests, but the step grants no origin"), ("net", "https://<host>")));
+            }
+            "net" => {}
             other if other.starts_with("exec:") => {
                 let name = &other["exec:".len()..];
                 if !step.allow.exec.iter().any(|p| p.get_ref() == name || Path::new(p.get_ref()).file_name().is_some_and(|f| f == name)) {
@@ -547,7 +555,7 @@ fn check_capabilities(
                     Diagnostic::error(format!("plugin `{uses}` wants `{other}`, which this version of sluice cannot grant"), Some(step.uses.span()))
                         .step(id.as_str())
                         .label("this plugin")
-                        .help("use a plugin that needs only `fs:read`, `fs:write`, `exec:<program>` and `secret:<NAME>`"),
+                        .help("use a plugin that needs only `fs:read`, `fs:write`, `exec:<program>`, `secret:<NAME>` and `net`"),
                 ),
             },
         }
@@ -627,6 +635,22 @@ fn check_capabilities(
                 .help("remove it unless the step's configuration needs it"),
             );
         }
+    }
+    if !wants("net")
+        && let Some(first) = step.allow.net.first()
+    {
+        diags.push(
+            Diagnostic::warning(
+                format!(
+                    "`allow.net` grants `{}`, but plugin `{uses}` does not ask for the network",
+                    first.get_ref()
+                ),
+                Some(first.span()),
+            )
+            .step(id.as_str())
+            .label("granted but not wanted")
+            .help("remove `net` (and `send`): a step should reach only the origins it needs"),
+        );
     }
     for secret in &step.allow.secrets {
         if !wants(&format!("secret:{}", secret.get_ref())) {

@@ -140,6 +140,17 @@ pub const DEFAULT_MAX_FINDINGS: usize = 50;
 /// The final summary: a table of steps, the findings grouped by file (at most `max_findings`
 /// of each step, the most severe first; `None` lists all), what went wrong, and one closing
 /// line.
+/// Bytes as people read them: `812 B`, `9.8 MB`.
+fn human_size(b: u64) -> String {
+    match b {
+        0..1_000 => format!("{b} B"),
+        1_000..1_000_000 => format!("{:.1} kB", b as f64 / 1e3),
+        1_000_000..1_000_000_000 => format!("{:.1} MB", b as f64 / 1e6),
+        _ => format!("{:.1} GB", b as f64 / 1e9),
+    }
+}
+
+/// The end-of-run summary.
 pub fn summary(report: &RunReport, max_findings: Option<usize>) -> String {
     let mut out = String::new();
     let rows: Vec<[String; 5]> = report
@@ -192,6 +203,35 @@ pub fn summary(report: &RunReport, max_findings: Option<usize>) -> String {
     writeln!(out, "{}", line(header)).unwrap();
     for r in &rows {
         writeln!(out, "{}", line([&r[0], &r[1], &r[2], &r[3], &r[4]])).unwrap();
+    }
+    let net: Vec<String> = report
+        .steps
+        .iter()
+        .filter_map(|s| Some((s, s.egress.as_ref()?)))
+        .flat_map(|(s, e)| {
+            e.totals.iter().map(move |t| {
+                let denied = if t.denied > 0 {
+                    format!(" ({} denied)", t.denied)
+                } else {
+                    String::new()
+                };
+                format!(
+                    "  {}  net: {} request{} to {}, {} up, {} down{denied}",
+                    s.id,
+                    t.requests,
+                    if t.requests == 1 { "" } else { "s" },
+                    clean(&t.origin),
+                    human_size(t.bytes_up),
+                    human_size(t.bytes_down)
+                )
+            })
+        })
+        .collect();
+    if !net.is_empty() {
+        writeln!(out, "\nnetwork:").unwrap();
+        for l in net {
+            writeln!(out, "{l}").unwrap();
+        }
     }
 
     let mut findings: Vec<(&str, &Finding)> = Vec::new();

@@ -17,6 +17,7 @@ use super::bindings::sluice::step::host::{self, Level};
 use super::bindings::sluice::step::types;
 use crate::sandbox::fs::{CopyError, copy_bounded};
 use crate::sandbox::limits::{Deadline, Interrupt, MemoryLimiter};
+use crate::sandbox::net::{EgressLog, NetHooks};
 use crate::sandbox::secrets::{MaskStream, Masker};
 use crate::sandbox::{Mount, StepSandbox};
 
@@ -415,6 +416,9 @@ pub struct StepState {
     progress: Arc<ProgressSlot>,
     events: EventSink,
     pub(crate) exec: Option<Arc<crate::sandbox::exec::StepExec>>,
+    http: wasmtime_wasi_http::WasiHttpCtx,
+    pub(crate) net: NetHooks,
+    pub(crate) egress: Arc<Mutex<EgressLog>>,
 }
 
 impl StepState {
@@ -429,7 +433,18 @@ impl StepState {
         log: Arc<Mutex<StepLog>>,
         events: EventSink,
     ) -> Self {
+        let egress = Arc::new(Mutex::new(EgressLog::default()));
+        let denials = log.clone();
+        let net = NetHooks::new(
+            sandbox.net().cloned(),
+            egress.clone(),
+            Arc::new(move |m: &str| denials.lock().expect("log lock").denied(m)),
+            deadline.at,
+        );
         StepState {
+            http: wasmtime_wasi_http::WasiHttpCtx::new(),
+            net,
+            egress,
             wasi,
             table: ResourceTable::new(),
             limiter: MemoryLimiter::new(memory),
@@ -474,6 +489,16 @@ impl WasiView for StepState {
         WasiCtxView {
             ctx: &mut self.wasi,
             table: &mut self.table,
+        }
+    }
+}
+
+impl wasmtime_wasi_http::WasiHttpView for StepState {
+    fn http(&mut self) -> wasmtime_wasi_http::WasiHttpCtxView<'_> {
+        wasmtime_wasi_http::WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.net,
         }
     }
 }
@@ -528,13 +553,40 @@ impl host::Host for StepState {
     fn secret(&mut self, name: String) -> wasmtime::Result<Option<String>> {
         self.check_deadline()?;
         let value = self.secrets.get(&name).cloned();
-        if value.is_none() {
+        if value.is_none() && self.net.is_send_only(&name) {
+            let name = shown_name(&name);
+            self.log.lock().expect("log lock").denied(&format!(
+                "denied: the step asked to read secret `{name}`, which is send-only (`allow.send`): it can be placed in a request header by reference (`secret-ref`), never read"
+            ));
+        } else if value.is_none() {
             let name = shown_name(&name);
             self.log.lock().expect("log lock").denied(&format!(
                 "denied: the step asked for secret `{name}`, which is not granted; to allow it add `secrets = [\"{name}\"]` to the step's `allow` table"
             ));
         }
         Ok(value)
+    }
+
+    fn secret_ref(&mut self, name: String) -> wasmtime::Result<Result<String, String>> {
+        self.check_deadline()?;
+        let r = self.net.secret_ref(&name);
+        if let Err(e) = &r {
+            self.log.lock().expect("log lock").denied(&format!("denied: {e}"));
+        }
+        Ok(r)
+    }
+
+    fn basic_auth_ref(
+        &mut self,
+        user: String,
+        password: String,
+    ) -> wasmtime::Result<Result<String, String>> {
+        self.check_deadline()?;
+        let r = self.net.basic_auth_ref(&user, &password);
+        if let Err(e) = &r {
+            self.log.lock().expect("log lock").denied(&format!("denied: {e}"));
+        }
+        Ok(r)
     }
 
     fn digest(&mut self, path: String) -> wasmtime::Result<Result<String, String>> {

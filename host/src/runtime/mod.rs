@@ -91,7 +91,7 @@ impl LoadError {
                 "a step may import only `sluice:step/host` and the WASI 0.2 interfaces (files, clocks, random, stdio, environment)"
             }
             LoadError::Unprovided(_) => {
-                "a step may import only `sluice:step/host` and the WASI 0.2 interfaces sluice provides (cli, filesystem, io, clocks, random; sockets are linked but every address is denied); HTTP (`wasi:http`) is not granted to steps: build the plugin without it (componentize-js: disable the `http` and `fetch-event` features)"
+                "a step may import only `sluice:step` and the WASI 0.2 interfaces sluice provides (cli, filesystem, io, clocks, random, http; sockets are linked but every address is denied)"
             }
             LoadError::WrongWorld(_) => {
                 "implement the `step` world from wit/step.wit, e.g. with `sluice_sdk::export_plugin!`"
@@ -111,6 +111,8 @@ pub struct LoadedPlugin {
     pub info: PluginInfo,
     /// Whether the compiled code came from the cache.
     pub cache: CacheOutcome,
+    /// Whether it imports `wasi:http` (then it runs only with an `allow.net` grant).
+    pub imports_http: bool,
     pre: StepPre<StepState>,
 }
 
@@ -233,12 +235,16 @@ pub struct CallResult {
     pub log: Vec<LogLine>,
     /// Wall-clock time of the call.
     pub duration: Duration,
+    /// The HTTP requests it made.
+    pub egress: crate::sandbox::net::egress::Egress,
 }
 
 /// The engine, the linker and the loaded plugins.
 pub struct Runtime {
     engine: Engine,
     linker: Linker<StepState>,
+    /// `linker` plus `wasi:http`, for plugins that import it.
+    http_linker: Linker<StepState>,
     cache: CompileCache,
     interruptible: bool,
     loaded: Mutex<HashMap<String, Arc<LoadedPlugin>>>,
@@ -301,6 +307,9 @@ impl Runtime {
             .map_err(|e| anyhow::anyhow!("{e:#}"))?;
         Step::add_to_linker::<StepState, HasSelf<StepState>>(&mut linker, |s| s)
             .map_err(|e| anyhow::anyhow!("{e:#}"))?;
+        let mut http_linker = linker.clone();
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut http_linker)
+            .map_err(|e| anyhow::anyhow!("{e:#}"))?;
         let ticker_stop = Arc::new(AtomicBool::new(false));
         let watchdog = Arc::new(Watchdog::default());
         {
@@ -323,6 +332,7 @@ impl Runtime {
         Ok(Runtime {
             engine,
             linker,
+            http_linker,
             cache,
             interruptible,
             loaded: Mutex::new(HashMap::new()),
@@ -341,7 +351,16 @@ impl Runtime {
             .cache
             .load(&self.engine, &source.digest, &source.bytes)
             .map_err(|e| LoadError::Invalid(root_cause(&e)))?;
-        let pre = self.linker.instantiate_pre(&component).map_err(|e| {
+        let imports_http = component
+            .component_type()
+            .imports(&self.engine)
+            .any(|(name, _)| name.starts_with("wasi:http/"));
+        let linker = if imports_http {
+            &self.http_linker
+        } else {
+            &self.linker
+        };
+        let pre = linker.instantiate_pre(&component).map_err(|e| {
             let unprovided = unprovided_imports(&self.engine, &component);
             if unprovided.is_empty() {
                 LoadError::Link(root_cause(&e))
@@ -355,6 +374,7 @@ impl Runtime {
             digest: source.digest.clone(),
             info,
             cache,
+            imports_http,
             pre,
         });
         self.loaded
@@ -460,6 +480,17 @@ impl Runtime {
             log.clone(),
             call.events.clone(),
         );
+        if plugin.imports_http && call.sandbox.net().is_none() {
+            return CallResult {
+                end: CallEnd::Setup(format!(
+                    "plugin `{}` imports wasi:http, but the step has no `allow.net` grant: add `net = [\"<origin>\"]` to its `allow` table with each origin it must reach, or build the plugin without wasi:http",
+                    plugin.info.name
+                )),
+                log: Vec::new(),
+                duration: started.elapsed(),
+                egress: Default::default(),
+            };
+        }
         let mut store = match store {
             Ok(s) => s,
             Err(e) => {
@@ -467,6 +498,7 @@ impl Runtime {
                     end: CallEnd::Setup(root_cause(&e)),
                     log: Vec::new(),
                     duration: started.elapsed(),
+                    egress: Default::default(),
                 };
             }
         };
@@ -497,6 +529,7 @@ impl Runtime {
             }
         };
         let lines = log.lock().expect("log lock").finish();
+        let egress = store.data().egress.lock().expect("egress lock").finish();
         let stderr_text = stderr_text(&lines);
         let end = match end {
             Some(Ok(Ok(outcome))) => CallEnd::Passed(guest_outcome(outcome, &call.masker)),
@@ -521,6 +554,7 @@ impl Runtime {
             end,
             log: lines,
             duration: started.elapsed(),
+            egress,
         }
     }
 }
@@ -616,6 +650,7 @@ const PROVIDED: &[&str] = &[
     "wasi:random/",
     "wasi:filesystem/",
     "wasi:sockets/",
+    "wasi:http/",
     "sluice:step/",
 ];
 

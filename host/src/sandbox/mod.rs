@@ -4,13 +4,16 @@
 //! - [`fs`]: `allow.read` / `allow.write`, `/inputs/`, `/outputs/`: the one capability
 //!   layer for every host-side file access on a step's behalf;
 //! - [`secrets`]: `allow.secrets`, and the masker in front of every sink;
-//! - [`limits`]: `timeout` and `memory`, and the watchdog for steps blocked in the kernel.
+//! - [`limits`]: `timeout` and `memory`, and the watchdog for steps blocked in the kernel;
+//! - [`exec`]: `allow.exec`, programs started confined;
+//! - [`net`]: `allow.net` and `allow.send`, HTTP to granted origins, checked and logged.
 //!
-//! Environment variables are only the step's `env` entries; there is no network.
+//! Environment variables are only the step's `env` entries; sockets are always denied.
 
 pub mod exec;
 pub mod fs;
 pub mod limits;
+pub mod net;
 pub mod secrets;
 
 use std::collections::BTreeMap;
@@ -28,7 +31,7 @@ pub use limits::Limits;
 /// - no files (no preopens);
 /// - no environment variables and no arguments but the plugin's name;
 /// - no secrets;
-/// - no sockets of any kind and no name lookup;
+/// - no sockets of any kind and no name lookup; no HTTP (see [`StepSandbox::network`]);
 /// - stdin closed; stdout and stderr captured into the step's log (masked and bounded);
 /// - clocks and random numbers as WASI provides them (needed by every runtime).
 ///
@@ -40,6 +43,7 @@ pub struct StepSandbox {
     env: Vec<(String, String)>,
     secrets: BTreeMap<String, String>,
     exec: Option<std::sync::Arc<exec::StepExec>>,
+    net: Option<std::sync::Arc<net::StepNet>>,
 }
 
 impl StepSandbox {
@@ -51,6 +55,7 @@ impl StepSandbox {
             env: Vec::new(),
             secrets: BTreeMap::new(),
             exec: None,
+            net: None,
         }
     }
 
@@ -76,6 +81,17 @@ impl StepSandbox {
     pub fn programs(mut self, exec: std::sync::Arc<exec::StepExec>) -> Self {
         self.exec = Some(exec);
         self
+    }
+
+    /// Lets the step send HTTP requests to the origins `net` grants.
+    pub fn network(mut self, net: std::sync::Arc<net::StepNet>) -> Self {
+        self.net = Some(net);
+        self
+    }
+
+    /// What the step may reach over HTTP, when it has a grant.
+    pub fn net(&self) -> Option<&std::sync::Arc<net::StepNet>> {
+        self.net.as_ref()
     }
 
     /// What the step's programs run under, when it may start any.

@@ -43,6 +43,20 @@ const BUILTINS: &[(&str, ComponentCrate)] = &[
             artifact: "sluice_plugin_go_build.wasm",
         },
     ),
+    (
+        "oci-image",
+        ComponentCrate {
+            package: "sluice-plugin-oci-image",
+            artifact: "sluice_plugin_oci_image.wasm",
+        },
+    ),
+    (
+        "oci-push",
+        ComponentCrate {
+            package: "sluice-plugin-oci-push",
+            artifact: "sluice_plugin_oci_push.wasm",
+        },
+    ),
 ];
 
 fn main() {

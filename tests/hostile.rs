@@ -837,29 +837,6 @@ with = { actions = [
     );
 }
 
-/// A component importing an interface sluice does not provide was refused with "resource
-/// implementation is missing"; now the import is named.
-#[test]
-fn an_unprovided_import_is_named() {
-    let ws = Workspace::new();
-    std::fs::copy(sluice_test_support::HTTP_CLIENT, ws.dir().join("http.wasm")).unwrap();
-    ws.manifest("[steps.http]\nuses = \"./http.wasm\"\n");
-    let out = ws.sluice(SLUICE, &["validate"]);
-    assert_eq!(out.code, 2);
-    assert!(
-        out.stderr
-            .contains("error: step `http`: plugin `./http.wasm` imports `wasi:http/"),
-        "{}",
-        out.stderr
-    );
-    assert!(
-        out.stderr
-            .contains("which sluice does not provide to steps"),
-        "{}",
-        out.stderr
-    );
-}
-
 /// A single writable file is a hard link: a step that replaces it instead of writing in place
 /// changes nothing in the workspace, and its log says so rather than losing the change
 /// silently.

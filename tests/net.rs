@@ -165,13 +165,21 @@ with = {{ requests = [
     assert_eq!(reqs[0]["body"], "hello");
     for (i, what) in [(1, "other port"), (2, "other scheme"), (3, "other host")] {
         assert!(
-            reqs[i]["error"].as_str().unwrap().contains("the host refused"),
+            reqs[i]["error"]
+                .as_str()
+                .unwrap()
+                .contains("the host refused"),
             "{what}: {r:#}"
         );
     }
     // The redirect itself is granted; the hop to the other origin is a new request, denied.
     assert_eq!(reqs[4]["hops"][0]["status"], 302, "{r:#}");
-    assert!(reqs[4]["error"].as_str().unwrap().contains("the host refused"));
+    assert!(
+        reqs[4]["error"]
+            .as_str()
+            .unwrap()
+            .contains("the host refused")
+    );
     assert_eq!(reqs[5]["status"], 200);
     assert_eq!(reqs[5]["body"].as_str().unwrap().len(), 1000);
 
@@ -280,7 +288,10 @@ with = {{ sockets = {pa}, requests = [
     assert_eq!(reqs[0]["status"], 200, "{r:#}");
     // Another name resolving to loopback is refused after resolution.
     assert!(
-        reqs[1]["error"].as_str().unwrap().contains("refused the address"),
+        reqs[1]["error"]
+            .as_str()
+            .unwrap()
+            .contains("refused the address"),
         "{r:#}"
     );
     // `*.localhost` covers `sub.localhost` (which may not resolve) but never reaches loopback.
@@ -304,7 +315,12 @@ with = {{ sockets = {pa}, requests = [
     ));
     assert_eq!(ws.sluice(SLUICE, &["run"]).code, 0);
     let r = results(&ws.last_run());
-    assert!(r["requests"][0]["error"].as_str().unwrap().contains("refused"));
+    assert!(
+        r["requests"][0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("refused")
+    );
     assert_eq!(a.seen().len(), 1);
 }
 
@@ -348,22 +364,24 @@ with = {{ read_secret = "PW", requests = [
 ] }}
 "#
     ));
-    let out = ws
-        .command(SLUICE, &["run"])
-        .env("PW", PW)
-        .output()
-        .unwrap();
+    let out = ws.command(SLUICE, &["run"]).env("PW", PW).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}");
     let run = ws.last_run();
     let r = results(&run);
-    assert_eq!(r["secret"], "none", "secret() returns nothing for it: {r:#}");
+    assert_eq!(
+        r["secret"], "none",
+        "secret() returns nothing for it: {r:#}"
+    );
     let reqs = r["requests"].as_array().unwrap();
     assert_eq!(reqs[0]["status"], 200, "{r:#}");
     assert_eq!(reqs[1]["status"], 200, "{r:#}");
     assert!(reqs[2]["error"].as_str().unwrap().contains("refused"));
     assert!(reqs[3]["error"].as_str().unwrap().contains("refused"));
-    assert!(reqs[4]["error"].as_str().unwrap().contains("ref: "), "{r:#}");
+    assert!(
+        reqs[4]["error"].as_str().unwrap().contains("ref: "),
+        "{r:#}"
+    );
     // The granted origin received the values the host substituted.
     let auth: Vec<Option<String>> = a.seen().into_iter().map(|s| s.authorization).collect();
     use base64::Engine as _;

@@ -139,7 +139,9 @@ pub fn basic_auth_ref(user: &str, password: &str) -> Result<String, String> {
     #[cfg(target_arch = "wasm32")]
     return crate::bindings::sluice::step::host::basic_auth_ref(user, password);
     #[cfg(not(target_arch = "wasm32"))]
-    Err(format!("no host: `{user}`/`{password}` have no reference outside a step"))
+    Err(format!(
+        "no host: `{user}`/`{password}` have no reference outside a step"
+    ))
 }
 
 /// Splits `scheme://authority/path?query`.
@@ -165,7 +167,10 @@ pub fn send(request: &Request) -> Result<Response, String> {
     #[cfg(target_arch = "wasm32")]
     return wasi::send(request);
     #[cfg(not(target_arch = "wasm32"))]
-    Err(format!("no host: cannot send {} {}", request.method, request.url))
+    Err(format!(
+        "no host: cannot send {} {}",
+        request.method, request.url
+    ))
 }
 
 /// Reads `len` bytes of a file from `offset` in chunks, passing each to `f`.
@@ -175,8 +180,7 @@ pub(crate) fn read_chunks(
     len: u64,
     mut f: impl FnMut(&[u8]) -> Result<(), String>,
 ) -> Result<(), String> {
-    let mut file =
-        std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
     file.seek(SeekFrom::Start(offset))
         .map_err(|e| format!("{}: {e}", path.display()))?;
     let mut left = len;
@@ -241,12 +245,10 @@ mod wasi {
     fn stream_error(e: StreamError) -> String {
         match e {
             StreamError::Closed => "the connection closed".into(),
-            StreamError::LastOperationFailed(e) => {
-                match wasip2::http::types::http_error_code(&e) {
-                    Some(code) => describe(&code),
-                    None => e.to_debug_string(),
-                }
-            }
+            StreamError::LastOperationFailed(e) => match wasip2::http::types::http_error_code(&e) {
+                Some(code) => describe(&code),
+                None => e.to_debug_string(),
+            },
         }
     }
 
@@ -258,7 +260,10 @@ mod wasi {
             .map(|(k, v)| (k.to_ascii_lowercase(), v.as_bytes().to_vec()))
             .collect();
         if !request.body.is_empty() || !matches!(request.method.as_str(), "GET" | "HEAD") {
-            list.push(("content-length".into(), request.body.len().to_string().into_bytes()));
+            list.push((
+                "content-length".into(),
+                request.body.len().to_string().into_bytes(),
+            ));
         }
         let headers = Fields::from_list(&list).map_err(|e| format!("invalid header: {e:?}"))?;
         let req = OutgoingRequest::new(headers);
@@ -276,14 +281,20 @@ mod wasi {
             "https" => Scheme::Https,
             other => Scheme::Other(other.to_string()),
         };
-        req.set_method(&method).map_err(|()| "invalid method".to_string())?;
-        req.set_scheme(Some(&scheme)).map_err(|()| "invalid scheme".to_string())?;
-        req.set_authority(Some(authority)).map_err(|()| format!("invalid host `{authority}`"))?;
-        req.set_path_with_query(Some(path)).map_err(|()| format!("invalid path `{path}`"))?;
+        req.set_method(&method)
+            .map_err(|()| "invalid method".to_string())?;
+        req.set_scheme(Some(&scheme))
+            .map_err(|()| "invalid scheme".to_string())?;
+        req.set_authority(Some(authority))
+            .map_err(|()| format!("invalid host `{authority}`"))?;
+        req.set_path_with_query(Some(path))
+            .map_err(|()| format!("invalid path `{path}`"))?;
         let body = req.body().map_err(|()| "no request body".to_string())?;
         let future = outgoing_handler::handle(req, None).map_err(|e| describe(&e))?;
         let sent = (|| {
-            let out = body.write().map_err(|()| "no request body stream".to_string())?;
+            let out = body
+                .write()
+                .map_err(|()| "no request body stream".to_string())?;
             match &request.body {
                 Body::Empty => {}
                 Body::Bytes(b) => write_all(&out, b)?,
@@ -296,19 +307,18 @@ mod wasi {
             drop(out);
             OutgoingBody::finish(body, None).map_err(|e| describe(&e))
         })();
-        if let Err(e) = sent {
-            // A refused or failed request closes the body: the response says why.
-            future.subscribe().block();
-            if let Some(Ok(Err(code))) = future.get() {
-                return Err(describe(&code));
-            }
-            return Err(e);
-        }
         let response = loop {
             match future.get() {
                 Some(r) => break r,
                 None => future.subscribe().block(),
             }
+        };
+        // A body cut short is an error unless the server answered anyway (it may answer
+        // before reading all of it, or stop reading once it has Content-Length bytes).
+        let response = match (sent, response) {
+            (_, Ok(Err(code))) => return Err(describe(&code)),
+            (Err(e), Err(())) => return Err(e),
+            (_, r) => r,
         };
         let response = response
             .map_err(|()| "response taken twice".to_string())?
@@ -320,10 +330,14 @@ mod wasi {
             .into_iter()
             .map(|(k, v)| (k, String::from_utf8_lossy(&v).into_owned()))
             .collect();
-        let incoming = response.consume().map_err(|()| "no response body".to_string())?;
+        let incoming = response
+            .consume()
+            .map_err(|()| "no response body".to_string())?;
         let mut bytes = Vec::new();
         {
-            let stream = incoming.stream().map_err(|()| "no response body".to_string())?;
+            let stream = incoming
+                .stream()
+                .map_err(|()| "no response body".to_string())?;
             loop {
                 match stream.blocking_read(256 << 10) {
                     Ok(chunk) => {

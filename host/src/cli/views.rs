@@ -180,7 +180,12 @@ pub fn audit(manifest: &Manifest, plan: &Plan) -> Audit {
                     .map(|p| format!("exec {}", p.name)),
             );
             if !wants_any(&["net"]) {
-                unwanted.extend(step.allow.net.iter().map(|g| format!("net {}", g.get_ref())));
+                unwanted.extend(
+                    step.allow
+                        .net
+                        .iter()
+                        .map(|g| format!("net {}", g.get_ref())),
+                );
             }
             let mut inputs_from: Vec<String> = step
                 .with
@@ -314,7 +319,12 @@ pub fn audit_text(audit: &Audit) -> String {
                 } else {
                     format!(
                         "HTTP to {} (each request checked and logged; sockets denied)",
-                        s.grants.net.iter().map(|g| clean(g)).collect::<Vec<_>>().join(", ")
+                        s.grants
+                            .net
+                            .iter()
+                            .map(|g| clean(g))
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     )
                 },
             ),

@@ -314,7 +314,12 @@ pub async fn run(
         .values()
         .flat_map(|s| {
             let readable = s.step.allow.secrets.iter().map(|n| n.get_ref().to_string());
-            let send = s.step.allow.send.iter().map(|g| g.name.get_ref().to_string());
+            let send = s
+                .step
+                .allow
+                .send
+                .iter()
+                .map(|g| g.name.get_ref().to_string());
             readable.chain(send).collect::<Vec<_>>()
         })
         .filter_map(|name| options.secrets.get(&name))

@@ -55,7 +55,12 @@ pub fn grants(pipeline: &crate::manifest::Pipeline, planned: &PlannedStep) -> Gr
         confinement: (!planned.programs.is_empty()).then(|| {
             crate::sandbox::exec::confinement().unwrap_or_else(|why| format!("unavailable: {why}"))
         }),
-        net: step.allow.net.iter().map(|g| g.get_ref().to_string()).collect(),
+        net: step
+            .allow
+            .net
+            .iter()
+            .map(|g| g.get_ref().to_string())
+            .collect(),
         send: step
             .allow
             .send

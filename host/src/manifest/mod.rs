@@ -180,7 +180,10 @@ struct RawAllow {
 }
 
 #[derive(Deserialize)]
-#[serde(untagged, expecting = "an origin or a list of origins, like \"https://registry.example.com\"")]
+#[serde(
+    untagged,
+    expecting = "an origin or a list of origins, like \"https://registry.example.com\""
+)]
 enum OneOrMany {
     One(String),
     Many(Vec<Spanned<String>>),
@@ -471,17 +474,23 @@ fn lower_step(
         for entry in &raw_allow.net {
             match crate::sandbox::net::NetGrant::parse(entry.get_ref()) {
                 Ok(g) if allow.net.iter().any(|n| *n.get_ref() == g) => diags.push(
-                    Diagnostic::warning(format!("origin `{g}` is granted twice"), Some(entry.span()))
-                        .step(id.as_str())
-                        .label("granted again here")
-                        .help("remove one of them"),
+                    Diagnostic::warning(
+                        format!("origin `{g}` is granted twice"),
+                        Some(entry.span()),
+                    )
+                    .step(id.as_str())
+                    .label("granted again here")
+                    .help("remove one of them"),
                 ),
                 Ok(g) => allow.net.push(Spanned::new(entry.span(), g)),
                 Err(e) => diags.push(
-                    Diagnostic::error(format!("invalid `allow.net` entry: {}", e.message), Some(entry.span()))
-                        .step(id.as_str())
-                        .label("not an origin")
-                        .help(e.help),
+                    Diagnostic::error(
+                        format!("invalid `allow.net` entry: {}", e.message),
+                        Some(entry.span()),
+                    )
+                    .step(id.as_str())
+                    .label("not an origin")
+                    .help(e.help),
                 ),
             }
         }
@@ -493,10 +502,16 @@ fn lower_step(
             };
             if list.is_empty() {
                 diags.push(
-                    Diagnostic::error(format!("send-only secret `{}` is bound to no origin", name.get_ref()), Some(span.clone()))
-                        .step(id.as_str())
-                        .label("empty")
-                        .help("name the origins it may be sent to, each one of the step's `allow.net`"),
+                    Diagnostic::error(
+                        format!(
+                            "send-only secret `{}` is bound to no origin",
+                            name.get_ref()
+                        ),
+                        Some(span.clone()),
+                    )
+                    .step(id.as_str())
+                    .label("empty")
+                    .help("name the origins it may be sent to, each one of the step's `allow.net`"),
                 );
             }
             let mut bound = Vec::new();
@@ -520,7 +535,11 @@ fn lower_step(
                     ),
                 }
             }
-            if raw_allow.secrets.iter().any(|s| s.get_ref() == name.get_ref()) {
+            if raw_allow
+                .secrets
+                .iter()
+                .any(|s| s.get_ref() == name.get_ref())
+            {
                 diags.push(
                     Diagnostic::error(
                         format!("secret `{}` is granted both readable (`allow.secrets`) and send-only (`allow.send`)", name.get_ref()),
@@ -531,7 +550,10 @@ fn lower_step(
                     .help("remove it from `allow.secrets`: a send-only secret is one the step must not read"),
                 );
             }
-            allow.send.push(SendGrant { name, origins: bound });
+            allow.send.push(SendGrant {
+                name,
+                origins: bound,
+            });
         }
         for (i, program) in raw_allow.exec.iter().enumerate() {
             if let Err(e) = crate::sandbox::exec::program::check_name(program.get_ref()) {

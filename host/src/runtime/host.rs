@@ -571,7 +571,10 @@ impl host::Host for StepState {
         self.check_deadline()?;
         let r = self.net.secret_ref(&name);
         if let Err(e) = &r {
-            self.log.lock().expect("log lock").denied(&format!("denied: {e}"));
+            self.log
+                .lock()
+                .expect("log lock")
+                .denied(&format!("denied: {e}"));
         }
         Ok(r)
     }
@@ -584,7 +587,10 @@ impl host::Host for StepState {
         self.check_deadline()?;
         let r = self.net.basic_auth_ref(&user, &password);
         if let Err(e) = &r {
-            self.log.lock().expect("log lock").denied(&format!("denied: {e}"));
+            self.log
+                .lock()
+                .expect("log lock")
+                .denied(&format!("denied: {e}"));
         }
         Ok(r)
     }

@@ -229,7 +229,12 @@ impl NetGrant {
                         "name a registrable domain, like \"https://*.example.com\"",
                     ));
                 }
-                _ => return Err(bad(format!("`{s}` has no valid domain after `*.`"), example)),
+                _ => {
+                    return Err(bad(
+                        format!("`{s}` has no valid domain after `*.`"),
+                        example,
+                    ));
+                }
             }
         } else if host.contains('*') {
             return Err(bad(
@@ -304,7 +309,8 @@ impl Target {
         }
         let (host, port) =
             split_authority(authority).map_err(|()| "the URL's host is invalid".to_string())?;
-        let port = parse_port(port, scheme).map_err(|()| "the URL's port is invalid".to_string())?;
+        let port =
+            parse_port(port, scheme).map_err(|()| "the URL's port is invalid".to_string())?;
         let host = normal_host(host, authority.starts_with('['))
             .ok_or_else(|| "the URL's host is not a name or an IP address".to_string())?;
         Ok(Target { scheme, host, port })
@@ -416,7 +422,9 @@ mod tests {
             "http://[::1]:8080"
         );
         assert_eq!(
-            NetGrant::parse("https://*.example.com:8443").unwrap().to_string(),
+            NetGrant::parse("https://*.example.com:8443")
+                .unwrap()
+                .to_string(),
             "https://*.example.com:8443"
         );
         assert!(NetGrant::parse("http://localhost:5000").is_ok());

@@ -98,7 +98,11 @@ impl StepNet {
 
     /// The `allow` entry that would let a step reach `origin` besides what it has.
     pub fn allow_line(&self, origin: &NetGrant) -> String {
-        let mut all: Vec<String> = self.grants.iter().map(|g| format!("{:?}", g.to_string())).collect();
+        let mut all: Vec<String> = self
+            .grants
+            .iter()
+            .map(|g| format!("{:?}", g.to_string()))
+            .collect();
         all.push(format!("{:?}", origin.to_string()));
         format!("net = [{}]", all.join(", "))
     }
@@ -177,7 +181,9 @@ impl NetHooks {
 
     fn new_ref(&mut self, r: SecretRef) -> Result<String, String> {
         if self.refs.len() >= MAX_REFS {
-            return Err(format!("a step may hold at most {MAX_REFS} secret references"));
+            return Err(format!(
+                "a step may hold at most {MAX_REFS} secret references"
+            ));
         }
         let mut bytes = [0u8; 16];
         getrandom::fill(&mut bytes).map_err(|e| format!("no randomness: {e}"))?;
@@ -279,7 +285,10 @@ impl NetHooks {
     fn deny(&self, entry: &mut EgressEntry, message: String) {
         (self.denied)(&message);
         entry.denied = Some(message);
-        self.egress.lock().expect("egress lock").push_done(entry.clone());
+        self.egress
+            .lock()
+            .expect("egress lock")
+            .push_done(entry.clone());
     }
 }
 
@@ -358,11 +367,18 @@ impl wasmtime_wasi_http::WasiHttpHooks for NetHooks {
             }
             let replaced = match self.substitute(text) {
                 Ok((text, used)) => {
-                    if let Some(r) = used.iter().find(|r| !r.origins.iter().any(|o| o.covers(&target))) {
+                    if let Some(r) = used
+                        .iter()
+                        .find(|r| !r.origins.iter().any(|o| o.covers(&target)))
+                    {
                         let bound: Vec<String> = r.origins.iter().map(|o| o.to_string()).collect();
                         let message = format!(
                             "denied: {shown}: a header holds send-only secret {} bound to {}, not to `{}`; bind it in the step's `allow.send` if this origin should receive it",
-                            r.names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(" and "),
+                            r.names
+                                .iter()
+                                .map(|n| format!("`{n}`"))
+                                .collect::<Vec<_>>()
+                                .join(" and "),
                             bound.join(", "),
                             target.origin()
                         );
@@ -372,7 +388,10 @@ impl wasmtime_wasi_http::WasiHttpHooks for NetHooks {
                     text
                 }
                 Err(why) => {
-                    self.deny(&mut entry, format!("denied: {shown}: a header is refused: {why}"));
+                    self.deny(
+                        &mut entry,
+                        format!("denied: {shown}: a header is refused: {why}"),
+                    );
                     return Box::new(async { Err(Error::HttpRequestDenied) });
                 }
             };

@@ -127,12 +127,19 @@ async fn exchange(out: Outgoing) -> Result<(http::Response<WasiBody>, IoFuture),
         let message = format!(
             "denied: {shown}: `{}` resolves to {}, an address steps may not reach unless the grant names it; grant the address itself (e.g. `\"{}://{}:{}\"`) if this is intended",
             target.host_str(),
-            if why.is_empty() { "nothing".to_string() } else { why.join(", ") },
+            if why.is_empty() {
+                "nothing".to_string()
+            } else {
+                why.join(", ")
+            },
             target.scheme.as_str(),
-            refused.first().map(|(ip, _)| match ip {
-                std::net::IpAddr::V6(v6) => format!("[{v6}]"),
-                v4 => v4.to_string(),
-            }).unwrap_or_default(),
+            refused
+                .first()
+                .map(|(ip, _)| match ip {
+                    std::net::IpAddr::V6(v6) => format!("[{v6}]"),
+                    v4 => v4.to_string(),
+                })
+                .unwrap_or_default(),
             target.port
         );
         denied(&message);
@@ -277,7 +284,9 @@ impl Body for UpBody {
             self.sent += data.len() as u64;
             self.entry.lock().expect("egress entry").bytes_up = self.sent;
             if self.sent > MAX_REQUEST_BODY {
-                return Poll::Ready(Some(Err(Error::HttpRequestBodySize(Some(MAX_REQUEST_BODY)))));
+                return Poll::Ready(Some(Err(Error::HttpRequestBodySize(Some(
+                    MAX_REQUEST_BODY,
+                )))));
             }
         }
         polled

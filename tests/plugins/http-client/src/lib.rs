@@ -123,9 +123,17 @@ fn sockets(port: u16) -> serde_json::Value {
 
 impl Plugin for HttpClient {
     fn describe() -> PluginInfo {
-        PluginInfo::new("http-client", "0.0.0", "Sends the HTTP requests it is told to")
-            .wants("net")
-            .output(Port::new("results", ValueKind::Json, "What each request did"))
+        PluginInfo::new(
+            "http-client",
+            "0.0.0",
+            "Sends the HTTP requests it is told to",
+        )
+        .wants("net")
+        .output(Port::new(
+            "results",
+            ValueKind::Json,
+            "What each request did",
+        ))
     }
 
     fn run(invocation: Invocation) -> Result<Outcome, Failure> {

@@ -1,0 +1,325 @@
+//! `oci-image` and `oci-push` against a real registry (Debian's `docker-registry`,
+//! distribution 2.8, started here on a free port), read back with independent tools:
+//! `skopeo` (inspect, copy) and `umoci` (unpack), then the binary in the image is run.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+use sluice_test_support::{Workspace, copy_dir, run_ok, step};
+
+const SLUICE: &str = env!("CARGO_BIN_EXE_sluice");
+
+/// Whether the tools are here; under CI their absence is a failure.
+fn tools() -> bool {
+    let missing: Vec<&str> = ["docker-registry", "skopeo", "umoci", "htpasswd", "go"]
+        .into_iter()
+        .filter(|t| {
+            !std::env::var_os("PATH")
+                .map(|p| std::env::split_paths(&p).any(|d| d.join(t).is_file()))
+                .unwrap_or(false)
+        })
+        .collect();
+    if missing.is_empty() {
+        return true;
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "CI must install {missing:?} (see .ci/run)"
+    );
+    eprintln!(
+        "skipped: needs {missing:?} (apt-get install docker-registry skopeo umoci apache2-utils golang-go)"
+    );
+    false
+}
+
+/// A `docker-registry` on 127.0.0.1, killed on drop.
+struct Registry {
+    port: u16,
+    child: Child,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Registry {
+    fn start(htpasswd: Option<(&str, &str)>) -> Registry {
+        let dir = tempfile::tempdir().unwrap();
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut config = format!(
+            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n",
+            dir.path().join("data").display()
+        );
+        if let Some((user, pw)) = htpasswd {
+            let out = run_ok(Command::new("htpasswd").args(["-Bbn", user, pw]));
+            std::fs::write(dir.path().join("htpasswd"), out.stdout).unwrap();
+            config.push_str(&format!(
+                "auth:\n  htpasswd:\n    realm: sluice-test\n    path: {}\n",
+                dir.path().join("htpasswd").display()
+            ));
+        }
+        std::fs::write(dir.path().join("config.yml"), config).unwrap();
+        let child = Command::new("docker-registry")
+            .arg("serve")
+            .arg(dir.path().join("config.yml"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start docker-registry");
+        let started = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "registry did not start"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Registry {
+            port,
+            child,
+            _dir: dir,
+        }
+    }
+
+    fn origin(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
+/// The blob digests of a layout directory.
+fn blobs_in_dir(dir: &Path) -> Vec<String> {
+    let mut out: Vec<String> = std::fs::read_dir(dir.join("blobs/sha256"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    out.sort();
+    out
+}
+
+fn stored(ws: &Workspace, run: &serde_json::Value, id: &str, output: &str) -> PathBuf {
+    let digest = step(run, id)["outputs"][output]["value"]["digest"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{id} has no artifact output {output}: {}", step(run, id)))
+        .trim_start_matches("sha256:")
+        .to_string();
+    ws.dir().join(".sluice/store/sha256").join(digest)
+}
+
+fn text<'a>(run: &'a serde_json::Value, id: &str, output: &str) -> &'a str {
+    step(run, id)["outputs"][output]["value"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{id}.{output}: {}", step(run, id)))
+}
+
+const USER: &str = "ci-bot";
+const PASSWORD: &str = "s3cret-registry-pass";
+
+/// The demo service is built, imaged and pushed to an open registry and to one with
+/// htpasswd auth (the password a send-only secret); skopeo and umoci read it back; the binary
+/// in the image runs; a second push uploads nothing.
+#[test]
+fn the_demo_image_is_pushed_and_read_back_by_independent_tools() {
+    if !tools() {
+        return;
+    }
+    let open = Registry::start(None);
+    let locked = Registry::start(Some((USER, PASSWORD)));
+    let ws = Workspace::new();
+    let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/go-service");
+    copy_dir(&demo, &ws.dir());
+    ws.manifest(&format!(
+        r#"[pipeline]
+name = "push-test"
+
+[steps.build]
+uses = "go-build"
+allow = {{ read = ["."], exec = ["go"] }}
+with = {{ package = "./cmd/server", output = "server", x = {{ "main.version" = "0.1.0" }} }}
+
+[steps.image]
+uses = "oci-image"
+with = {{ binary = "${{{{ steps.build.outputs.binary }}}}", version = "0.1.0", source = "https://example.com/go-service", ports = [8080] }}
+
+[steps.push]
+uses = "oci-push"
+allow = {{ net = ["{open}"] }}
+with = {{ image = "${{{{ steps.image.outputs.image }}}}", registry = "{open}", repository = "demo/service" }}
+
+[steps.push-auth]
+uses = "oci-push"
+allow = {{ net = ["{locked}"], send = {{ REGISTRY_PASSWORD = "{locked}" }} }}
+with = {{ image = "${{{{ steps.image.outputs.image }}}}", registry = "{locked}", repository = "demo/service", tag = "v0.1.0", username = "{USER}", password-secret = "REGISTRY_PASSWORD" }}
+"#,
+        open = open.origin(),
+        locked = locked.origin()
+    ));
+    let run_pipeline = || {
+        let out = ws
+            .command(SLUICE, &["run"])
+            .env("REGISTRY_PASSWORD", PASSWORD)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (ws.last_run(), stdout)
+    };
+    let (run, stdout) = run_pipeline();
+    let digest = text(&run, "image", "digest").to_string();
+    assert_eq!(text(&run, "push", "digest"), digest);
+    assert_eq!(text(&run, "push-auth", "digest"), digest);
+    assert_eq!(
+        text(&run, "push", "reference"),
+        format!("127.0.0.1:{}/demo/service@{digest}", open.port)
+    );
+    // The layer and the config; the manifest is put, not uploaded.
+    assert_eq!(step(&run, "push")["outputs"]["uploaded"]["value"], 2);
+    assert!(stdout.contains("net: "), "{stdout}");
+
+    // skopeo: the registry serves the manifest whose digest we computed.
+    for (reg, tag) in [(&open, "latest"), (&locked, "v0.1.0")] {
+        let mut inspect = Command::new("skopeo");
+        inspect.args(["inspect", "--raw", "--tls-verify=false"]);
+        if reg.port == locked.port {
+            inspect.arg(format!("--creds={USER}:{PASSWORD}"));
+        }
+        inspect.arg(format!(
+            "docker://127.0.0.1:{}/demo/service:{tag}",
+            reg.port
+        ));
+        let raw = run_ok(&mut inspect).stdout;
+        assert_eq!(format!("sha256:{}", sha256_hex(&raw)), digest);
+    }
+    // skopeo copy back to a layout: the same blobs as the archive we pushed.
+    let back = ws.outside().join("back");
+    run_ok(Command::new("skopeo").args([
+        "copy",
+        "--src-tls-verify=false",
+        &format!("docker://127.0.0.1:{}/demo/service:latest", open.port),
+        &format!("oci:{}:latest", back.display()),
+    ]));
+    let ours = ws.outside().join("ours");
+    std::fs::create_dir_all(&ours).unwrap();
+    run_ok(
+        Command::new("tar")
+            .arg("-xf")
+            .arg(stored(&ws, &run, "image", "image"))
+            .arg("-C")
+            .arg(&ours),
+    );
+    assert_eq!(blobs_in_dir(&back), blobs_in_dir(&ours));
+    for blob in blobs_in_dir(&back) {
+        let bytes = std::fs::read(back.join("blobs/sha256").join(&blob)).unwrap();
+        assert_eq!(sha256_hex(&bytes), blob);
+    }
+    // umoci unpacks it (validating the layout) and the binary in it runs.
+    let bundle = ws.outside().join("bundle");
+    run_ok(
+        Command::new("umoci")
+            .args(["unpack", "--image"])
+            .arg(format!("{}:latest", back.display()))
+            .arg(&bundle),
+    );
+    let server = bundle.join("rootfs/app/server");
+    let mode =
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&server).unwrap().permissions());
+    assert_eq!(mode & 0o777, 0o555);
+    let version = run_ok(Command::new(&server).arg("-version")).stdout;
+    assert_eq!(String::from_utf8_lossy(&version).trim(), "0.1.0");
+    let config: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(bundle.join("config.json")).unwrap()).unwrap();
+    assert_eq!(config["process"]["user"]["uid"], 65532);
+    assert_eq!(config["process"]["args"][0], "/app/server");
+
+    // A second run builds the same image (reproducible) and uploads no blob.
+    let (again, _) = run_pipeline();
+    assert_eq!(text(&again, "image", "digest"), digest);
+    assert_eq!(step(&again, "push")["outputs"]["uploaded"]["value"], 0);
+    assert_eq!(step(&again, "push-auth")["outputs"]["uploaded"]["value"], 0);
+    let egress = &step(&again, "push")["egress"]["requests"];
+    assert!(
+        egress
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["method"] != "PUT" || e["path"].as_str().unwrap().contains("/manifests/")),
+        "{egress:#}"
+    );
+
+    // The password went only to the registry: in no record, log or output.
+    let records = ws.all_records();
+    assert!(!records.contains(PASSWORD));
+    use base64::Engine as _;
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("{USER}:{PASSWORD}"));
+    assert!(!records.contains(&basic));
+}
+
+/// Without credentials the locked registry's 401 is a clear error, and an unreachable
+/// registry says so.
+#[test]
+fn push_errors_are_clear() {
+    if !tools() {
+        return;
+    }
+    let locked = Registry::start(Some((USER, PASSWORD)));
+    let dead = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let ws = Workspace::new();
+    // Any artifact makes an image; the probe writes one.
+    ws.with_probe();
+    ws.manifest(&format!(
+        r#"[steps.make]
+uses = "./probe.wasm"
+with = {{ actions = [{{ op = "artifact", name = "tool", contents = "not really a binary" }}] }}
+
+[steps.image]
+uses = "oci-image"
+with = {{ binary = "${{{{ steps.make.outputs.artifact }}}}" }}
+
+[steps.no-creds]
+uses = "oci-push"
+allow = {{ net = ["{locked}"] }}
+with = {{ image = "${{{{ steps.image.outputs.image }}}}", registry = "{locked}", repository = "demo/x" }}
+
+[steps.unreachable]
+uses = "oci-push"
+allow = {{ net = ["http://127.0.0.1:{dead}"] }}
+with = {{ image = "${{{{ steps.image.outputs.image }}}}", registry = "http://127.0.0.1:{dead}", repository = "demo/x" }}
+"#,
+        locked = locked.origin()
+    ));
+    let out = ws.sluice(SLUICE, &["run"]);
+    let run = ws.last_run();
+    let errors = format!(
+        "{}\n{}",
+        step(&run, "no-creds")["error"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{out:?}")),
+        step(&run, "unreachable")["error"].as_str().unwrap()
+    )
+    .replace(&locked.port.to_string(), "PORT")
+    .replace(&dead.to_string(), "DEAD");
+    insta::assert_snapshot!(errors);
+}

@@ -8,13 +8,28 @@ test:
 demo:
     ./demo
 
+# Build, image and push the demo service to a local registry on 127.0.0.1:5000 (installs
+# Debian's docker-registry and skopeo when missing, starts the registry, runs
+# examples/go-service/push.toml, shows the pushed manifest, stops the registry).
+push-demo: build
+    #!/usr/bin/env bash
+    set -euo pipefail
+    if ! command -v docker-registry >/dev/null || ! command -v skopeo >/dev/null; then
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-registry skopeo >/dev/null
+    fi
+    docker-registry serve examples/go-service/registry.yml & registry=$!
+    trap 'kill $registry' EXIT
+    until (exec 3<>/dev/tcp/127.0.0.1/5000) 2>/dev/null; do sleep 0.1; done
+    target/release/sluice run examples/go-service/push.toml
+    skopeo inspect --tls-verify=false docker://127.0.0.1:5000/demo/go-service:0.1.0
+
 # Build the release binary (embeds the built-in plugins).
 build:
     cargo build --release
 
 # All benchmarks: per-step overhead, the Go analysers over the stdlib, the cost of confining
 # programs (figures in the README).
-bench: bench-runtime bench-analysers bench-exec
+bench: bench-runtime bench-analysers bench-exec bench-net
 
 # Per-step overhead against fork+exec of /bin/true.
 bench-runtime *ARGS:
@@ -29,6 +44,11 @@ bench-analysers *ARGS:
 # steps vs run directly (needs `apt-get install golang-go gcc`).
 bench-exec *ARGS:
     cargo bench -p sluice --bench exec -- {{ARGS}}
+
+# oci-push vs skopeo copy of the same ~20 MB image, a re-push with every blob present, and
+# the egress check per request (needs `apt-get install docker-registry skopeo`).
+bench-net *ARGS:
+    cargo bench -p sluice --bench net -- {{ARGS}}
 
 # golint against staticcheck's ST1003/5/6/12/16/20/21/22 on the Go stdlib, per check
 # (needs `apt-get install golang-go go-staticcheck`).

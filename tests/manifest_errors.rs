@@ -175,7 +175,7 @@ case!(
 );
 
 case!(
-    network_grant_not_supported,
+    network_grant_not_wanted,
     "[steps.mod]\nuses = \"go-mod\"\nallow = { read = [\".\"], net = [\"https://proxy.golang.org:443\"] }\n"
 );
 

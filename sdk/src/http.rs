@@ -174,6 +174,7 @@ pub fn send(request: &Request) -> Result<Response, String> {
 }
 
 /// Reads `len` bytes of a file from `offset` in chunks, passing each to `f`.
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 pub(crate) fn read_chunks(
     path: &std::path::Path,
     offset: u64,

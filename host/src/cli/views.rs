@@ -329,7 +329,7 @@ pub fn audit_text(audit: &Audit) -> String {
                 },
             ),
             (
-                "send-only",
+                "send",
                 list(
                     s.grants
                         .send

@@ -196,7 +196,7 @@ impl NetGrant {
         if tail.starts_with('?') || tail.contains('?') {
             return Err(origin_only("a query"));
         }
-        if tail.starts_with('#') {
+        if tail.contains('#') {
             return Err(origin_only("a fragment"));
         }
         if !tail.is_empty() && tail != "/" {
@@ -450,7 +450,7 @@ mod tests {
             ("https://exa mple.com", "no valid host"),
             ("http://2130706433", "no valid host"),
             ("http://0x7f.1", "no valid host"),
-            ("http://::1", "invalid port"),
+            ("http://::1", "no valid host"),
             ("http://[127.0.0.1]", "no valid host"),
         ] {
             let e = NetGrant::parse(bad).expect_err(bad);

@@ -1,7 +1,7 @@
 //! `allow.net`: HTTP to granted origins through `wasi:http`, checked in the host.
 //!
 //! `wasi:http` is linked only for plugins that import it, and a step without an `allow.net`
-//! grant cannot run such a plugin. Every request goes through [`NetHooks::send_request`]:
+//! grant cannot run such a plugin. Every request goes through [`NetHooks`] (its `send_request` hook):
 //!
 //! 1. the URL's scheme, host and port must be covered by one of the step's [`NetGrant`]s;
 //! 2. references to send-only secrets in header values are replaced by their values, and

@@ -398,3 +398,75 @@ with = {{ read_secret = "PW", requests = [
     assert!(!stdout.contains(PW));
     insta::assert_snapshot!(denials(&ws, &[(pa, "PA"), (pb, "PB")]));
 }
+
+/// HTTPS: the host verifies the server against the system's roots plus the pipeline's
+/// `ca-file`; a server signed by an unknown CA is refused.
+#[test]
+fn https_trusts_the_pipelines_ca_file() {
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["localhost".to_string()])
+        .unwrap()
+        .signed_by(&key, &ca, &ca_key)
+        .unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(
+        vec![cert.der().clone()],
+        rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+    )
+    .unwrap();
+    let config = Arc::new(config);
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for tcp in listener.incoming().flatten() {
+            let config = config.clone();
+            std::thread::spawn(move || {
+                let conn = rustls::ServerConnection::new(config).unwrap();
+                let mut tls = rustls::StreamOwned::new(conn, tcp);
+                let mut head = Vec::new();
+                let mut byte = [0u8];
+                while !head.ends_with(b"\r\n\r\n") {
+                    if tls.read(&mut byte).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    head.push(byte[0]);
+                }
+                let _ = tls.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 6\r\n\r\nsecure");
+                let _ = tls.flush();
+            });
+        }
+    });
+    let manifest = |ca: &str| {
+        format!(
+            "[pipeline]\n{ca}\n[steps.http]\nuses = \"./http.wasm\"\nallow = {{ net = [\"https://localhost:{port}\"] }}\nwith = {{ requests = [{{ url = \"https://localhost:{port}/hello\" }}] }}\n"
+        )
+    };
+    let ws = client_ws(&manifest("ca-file = \"certs/ca.pem\""));
+    ws.file("certs/ca.pem", ca.pem());
+    let out = ws.sluice(SLUICE, &["run"]);
+    assert_eq!(out.code, 0, "{}", out.stdout);
+    let run = ws.last_run();
+    let r = results(&run);
+    assert_eq!(
+        r["requests"][0]["status"],
+        200,
+        "{r:#} {:#}",
+        step(&run, "http")["egress"]
+    );
+    assert_eq!(r["requests"][0]["body"], "secure");
+
+    let ws = client_ws(&manifest(""));
+    assert_eq!(ws.sluice(SLUICE, &["run"]).code, 0);
+    let r = results(&ws.last_run());
+    let error = r["requests"][0]["error"].as_str().unwrap_or_default();
+    assert!(error.contains("TlsCertificateError"), "{r:#}");
+}

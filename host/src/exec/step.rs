@@ -269,7 +269,22 @@ async fn prepare_and_call(
         use crate::sandbox::net::{SendSecret, StepNet};
         let tls = ctx
             .tls
-            .get_or_init(|| crate::sandbox::net::tls_config(None))
+            .get_or_init(|| {
+                let pem = match &ctx.manifest.pipeline.ca_file {
+                    Some(path) => Some(
+                        ctx.root
+                            .read(path.get_ref().as_path())
+                            .map_err(|e| format!("`ca-file` {}: {e}", path.get_ref()))?,
+                    ),
+                    None => None,
+                };
+                crate::sandbox::net::tls_config(pem.as_deref()).map_err(|e| {
+                    match &ctx.manifest.pipeline.ca_file {
+                        Some(path) => format!("`ca-file` {}: {e}", path.get_ref()),
+                        None => e,
+                    }
+                })
+            })
             .clone()
             .map_err(|e| format!("could not set up TLS for `allow.net`: {e}"))?;
         let mut send = Vec::new();

@@ -62,6 +62,9 @@ pub struct Pipeline {
     pub memory: u64,
     /// Default limit on the bytes of artifacts a step returns.
     pub artifact_limit: u64,
+    /// PEM certificates trusted for `https` requests besides the system's roots (a private
+    /// registry's CA), relative to the workspace.
+    pub ca_file: Option<Spanned<WorkspacePath>>,
 }
 
 /// One step.
@@ -143,6 +146,7 @@ struct RawPipeline {
     timeout: Option<Spanned<DurationSpec>>,
     memory: Option<Spanned<ByteSize>>,
     artifact_limit: Option<Spanned<ByteSize>>,
+    ca_file: Option<Spanned<WorkspacePath>>,
 }
 
 #[derive(Deserialize)]
@@ -304,6 +308,7 @@ pub fn parse(
         timeout: DEFAULT_TIMEOUT,
         memory: DEFAULT_MEMORY,
         artifact_limit: DEFAULT_ARTIFACT_LIMIT,
+        ca_file: None,
     };
     let mut steps = IndexMap::new();
     let mut broken_steps = Vec::new();
@@ -329,6 +334,7 @@ pub fn parse(
                     if let Some(a) = raw.artifact_limit {
                         pipeline.artifact_limit = a.into_inner().0;
                     }
+                    pipeline.ca_file = raw.ca_file;
                 }
                 Err(e) => diags.push(serde_diagnostic(&e, None, key_span)),
             },

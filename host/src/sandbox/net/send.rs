@@ -216,13 +216,14 @@ async fn exchange(out: Outgoing) -> Result<(http::Response<WasiBody>, IoFuture),
     let response = {
         let exchange = async {
             let mut send = std::pin::pin!(sender.send_request(request));
+            // The response may be read in the same poll in which the connection ends (a
+            // server that closes right after answering): the request's own future says
+            // whether it got one, so a connection error is not returned from here.
             loop {
                 tokio::select! {
+                    biased;
                     r = &mut send => break r.map_err(Error::from),
-                    c = &mut conn, if !conn_done => {
-                        conn_done = true;
-                        c.map_err(Error::from)?;
-                    }
+                    _ = &mut conn, if !conn_done => conn_done = true,
                 }
             }
         };

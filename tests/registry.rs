@@ -149,7 +149,7 @@ name = "push-test"
 [steps.build]
 uses = "go-build"
 allow = {{ read = ["."], exec = ["go"] }}
-with = {{ package = "./cmd/server", output = "server", x = {{ "main.version" = "0.1.0" }} }}
+with = {{ package = "./cmd/server", output = "server", platforms = ["linux/amd64", "linux/arm64"], x = {{ "main.version" = "0.1.0" }} }}
 
 [steps.image]
 uses = "oci-image"
@@ -159,6 +159,15 @@ with = {{ binary = "${{{{ steps.build.outputs.binary }}}}", version = "0.1.0", s
 uses = "oci-push"
 allow = {{ net = ["{open}"] }}
 with = {{ image = "${{{{ steps.image.outputs.image }}}}", registry = "{open}", repository = "demo/service" }}
+
+[steps.image-multi]
+uses = "oci-image"
+with = {{ binary-linux-amd64 = "${{{{ steps.build.outputs.binary-linux-amd64 }}}}", binary-linux-arm64 = "${{{{ steps.build.outputs.binary-linux-arm64 }}}}", tag = "multi" }}
+
+[steps.push-multi]
+uses = "oci-push"
+allow = {{ net = ["{open}"] }}
+with = {{ image = "${{{{ steps.image-multi.outputs.image }}}}", registry = "{open}", repository = "demo/service" }}
 
 [steps.push-auth]
 uses = "oci-push"
@@ -209,6 +218,54 @@ with = {{ image = "${{{{ steps.image.outputs.image }}}}", registry = "{locked}",
         let raw = run_ok(&mut inspect).stdout;
         assert_eq!(format!("sha256:{}", sha256_hex(&raw)), digest);
     }
+    // The multi-platform image: an index of two manifests, under the digest oci-image gave.
+    let multi = text(&run, "image-multi", "digest").to_string();
+    assert_eq!(text(&run, "push-multi", "digest"), multi);
+    let raw = run_ok(Command::new("skopeo").args([
+        "inspect",
+        "--raw",
+        "--tls-verify=false",
+        &format!("docker://127.0.0.1:{}/demo/service:multi", open.port),
+    ]))
+    .stdout;
+    assert_eq!(format!("sha256:{}", sha256_hex(&raw)), multi);
+    let index: serde_json::Value = serde_json::from_slice(&raw).unwrap();
+    assert_eq!(
+        index["mediaType"],
+        "application/vnd.oci.image.index.v1+json"
+    );
+    let platforms: Vec<String> = index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            format!(
+                "{}/{}",
+                m["platform"]["os"].as_str().unwrap(),
+                m["platform"]["architecture"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(platforms, ["linux/amd64", "linux/arm64"]);
+    let multi_back = ws.outside().join("multi");
+    run_ok(Command::new("skopeo").args([
+        "copy",
+        "--all",
+        "--src-tls-verify=false",
+        &format!("docker://127.0.0.1:{}/demo/service:multi", open.port),
+        &format!("oci:{}:multi", multi_back.display()),
+    ]));
+    let multi_ours = ws.outside().join("multi-ours");
+    std::fs::create_dir_all(&multi_ours).unwrap();
+    run_ok(
+        Command::new("tar")
+            .arg("-xf")
+            .arg(stored(&ws, &run, "image-multi", "image"))
+            .arg("-C")
+            .arg(&multi_ours),
+    );
+    assert_eq!(blobs_in_dir(&multi_back), blobs_in_dir(&multi_ours));
+
     // skopeo copy back to a layout: the same blobs as the archive we pushed.
     let back = ws.outside().join("back");
     run_ok(Command::new("skopeo").args([

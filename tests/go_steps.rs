@@ -163,15 +163,6 @@ fn at(f: &serde_json::Value) -> String {
     )
 }
 
-fn stored(ws: &Workspace, run: &serde_json::Value, id: &str, output: &str) -> std::path::PathBuf {
-    let digest = step(run, id)["outputs"][output]["value"]["digest"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{id} has no artifact output {output}: {}", step(run, id)))
-        .trim_start_matches("sha256:")
-        .to_string();
-    ws.dir().join(".sluice/store/sha256").join(digest)
-}
-
 /// A failing test, a compile error and a data race are findings at their positions and fail
 /// the gate; coverage below the gate fails with the figure; JUnit and Cobertura are read
 /// back by independent readers with the counts and total Go itself gives.
@@ -319,8 +310,8 @@ with = { dir = "cov", min-coverage = 80 }
 
     // Independent readers.
     let python = python_venv("go-reports", &["junitparser==4.0.2", "pycobertura==4.1.0"]);
-    let junit = stored(&ws, &run, "calc", "junit");
-    let cobertura = stored(&ws, &run, "cov", "cobertura");
+    let junit = ws.stored(&run, "calc", "junit");
+    let cobertura = ws.stored(&run, "cov", "cobertura");
     let script = r#"
 import sys, json
 from junitparser import JUnitXml, Failure, Skipped, Error
@@ -426,7 +417,7 @@ with = { trimpath = false, output = "app", x = { "main.version" = "1.2.3" } }
 
     // Static, and it runs.
     let bin = ws.outside().join("app");
-    std::fs::copy(stored(&ws, &run, "a", "binary-linux-amd64"), &bin).unwrap();
+    std::fs::copy(ws.stored(&run, "a", "binary-linux-amd64"), &bin).unwrap();
     std::fs::set_permissions(&bin, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let elf = std::fs::read(&bin).unwrap();
     assert!(
@@ -435,7 +426,7 @@ with = { trimpath = false, output = "app", x = { "main.version" = "1.2.3" } }
     );
     let out = Command::new(&bin).output().unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout), "app 1.2.3\n");
-    let arm = std::fs::read(stored(&ws, &run, "a", "binary-linux-arm64")).unwrap();
+    let arm = std::fs::read(ws.stored(&run, "a", "binary-linux-arm64")).unwrap();
     assert_eq!(
         u16::from_le_bytes([arm[18], arm[19]]),
         183,
@@ -456,7 +447,7 @@ with = { trimpath = false, output = "app", x = { "main.version" = "1.2.3" } }
     assert!(trimmed.contains("build\t-trimpath=true"), "{trimmed}");
     assert!(trimmed.contains("build\tCGO_ENABLED=0"), "{trimmed}");
     let untrimmed_bin = ws.outside().join("app-untrimmed");
-    std::fs::copy(stored(&ws, &run, "untrimmed", "binary"), &untrimmed_bin).unwrap();
+    std::fs::copy(ws.stored(&run, "untrimmed", "binary"), &untrimmed_bin).unwrap();
     std::fs::set_permissions(
         &untrimmed_bin,
         std::os::unix::fs::PermissionsExt::from_mode(0o755),

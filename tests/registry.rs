@@ -3,11 +3,10 @@
 //! `skopeo` (inspect, copy) and `umoci` (unpack), then the binary in the image is run.
 
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::process::Command;
 
-use sluice_test_support::{Workspace, copy_dir, run_ok, step};
+use sluice_test_support::{Registry, Workspace, copy_dir, run_ok, step};
 
 const SLUICE: &str = env!("CARGO_BIN_EXE_sluice");
 
@@ -34,68 +33,6 @@ fn tools() -> bool {
     false
 }
 
-/// A `docker-registry` on 127.0.0.1, killed on drop.
-struct Registry {
-    port: u16,
-    child: Child,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Registry {
-    fn start(htpasswd: Option<(&str, &str)>) -> Registry {
-        let dir = tempfile::tempdir().unwrap();
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let mut config = format!(
-            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n",
-            dir.path().join("data").display()
-        );
-        if let Some((user, pw)) = htpasswd {
-            let out = run_ok(Command::new("htpasswd").args(["-Bbn", user, pw]));
-            std::fs::write(dir.path().join("htpasswd"), out.stdout).unwrap();
-            config.push_str(&format!(
-                "auth:\n  htpasswd:\n    realm: sluice-test\n    path: {}\n",
-                dir.path().join("htpasswd").display()
-            ));
-        }
-        std::fs::write(dir.path().join("config.yml"), config).unwrap();
-        let child = Command::new("docker-registry")
-            .arg("serve")
-            .arg(dir.path().join("config.yml"))
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("start docker-registry");
-        let started = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                started.elapsed() < Duration::from_secs(10),
-                "registry did not start"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Registry {
-            port,
-            child,
-            _dir: dir,
-        }
-    }
-
-    fn origin(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-}
-
 fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest as _;
     hex::encode(sha2::Sha256::digest(bytes))
@@ -109,15 +46,6 @@ fn blobs_in_dir(dir: &Path) -> Vec<String> {
         .collect();
     out.sort();
     out
-}
-
-fn stored(ws: &Workspace, run: &serde_json::Value, id: &str, output: &str) -> PathBuf {
-    let digest = step(run, id)["outputs"][output]["value"]["digest"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{id} has no artifact output {output}: {}", step(run, id)))
-        .trim_start_matches("sha256:")
-        .to_string();
-    ws.dir().join(".sluice/store/sha256").join(digest)
 }
 
 fn text<'a>(run: &'a serde_json::Value, id: &str, output: &str) -> &'a str {
@@ -260,7 +188,7 @@ with = {{ image = "${{{{ steps.image.outputs.image }}}}", registry = "{locked}",
     run_ok(
         Command::new("tar")
             .arg("-xf")
-            .arg(stored(&ws, &run, "image-multi", "image"))
+            .arg(ws.stored(&run, "image-multi", "image"))
             .arg("-C")
             .arg(&multi_ours),
     );
@@ -279,7 +207,7 @@ with = {{ image = "${{{{ steps.image.outputs.image }}}}", registry = "{locked}",
     run_ok(
         Command::new("tar")
             .arg("-xf")
-            .arg(stored(&ws, &run, "image", "image"))
+            .arg(ws.stored(&run, "image", "image"))
             .arg("-C")
             .arg(&ours),
     );

@@ -471,6 +471,17 @@ impl StepState {
         self.log.lock().expect("log lock").push(level, message);
     }
 
+    /// A host call's result, its error logged as a denial.
+    fn logged_denial<T>(&self, r: Result<T, String>) -> Result<T, String> {
+        if let Err(e) = &r {
+            self.log
+                .lock()
+                .expect("log lock")
+                .denied(&format!("denied: {e}"));
+        }
+        r
+    }
+
     /// Fails the host call (trapping the guest) once the step is past its deadline or the
     /// run is cancelled: time in host calls counts against the step's timeout.
     pub(crate) fn check_deadline(&mut self) -> wasmtime::Result<()> {
@@ -570,13 +581,7 @@ impl host::Host for StepState {
     fn secret_ref(&mut self, name: String) -> wasmtime::Result<Result<String, String>> {
         self.check_deadline()?;
         let r = self.net.secret_ref(&name);
-        if let Err(e) = &r {
-            self.log
-                .lock()
-                .expect("log lock")
-                .denied(&format!("denied: {e}"));
-        }
-        Ok(r)
+        Ok(self.logged_denial(r))
     }
 
     fn basic_auth_ref(
@@ -586,13 +591,7 @@ impl host::Host for StepState {
     ) -> wasmtime::Result<Result<String, String>> {
         self.check_deadline()?;
         let r = self.net.basic_auth_ref(&user, &password);
-        if let Err(e) = &r {
-            self.log
-                .lock()
-                .expect("log lock")
-                .denied(&format!("denied: {e}"));
-        }
-        Ok(r)
+        Ok(self.logged_denial(r))
     }
 
     fn digest(&mut self, path: String) -> wasmtime::Result<Result<String, String>> {

@@ -106,6 +106,16 @@ impl Workspace {
         }
     }
 
+    /// Where the artifact output `output` of step `id` is in the workspace's store.
+    pub fn stored(&self, run: &serde_json::Value, id: &str, output: &str) -> PathBuf {
+        let digest = step(run, id)["outputs"][output]["value"]["digest"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{id} has no artifact output {output}: {}", step(run, id)))
+            .trim_start_matches("sha256:")
+            .to_string();
+        self.dir().join(".sluice/store/sha256").join(digest)
+    }
+
     /// The newest run record's `run.json`.
     pub fn last_run(&self) -> serde_json::Value {
         let runs = self.dir().join(".sluice/runs");
@@ -283,4 +293,70 @@ pub fn python_venv(name: &str, packages: &[&str]) -> PathBuf {
         std::fs::write(&marker, "").unwrap();
     }
     python
+}
+
+/// A Debian `docker-registry` (distribution 2.8) on a free port of 127.0.0.1, with
+/// filesystem storage in a temporary directory and optionally htpasswd auth; killed on drop.
+pub struct Registry {
+    /// Its port.
+    pub port: u16,
+    child: std::process::Child,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Registry {
+    /// Starts one and waits until it accepts connections.
+    pub fn start(htpasswd: Option<(&str, &str)>) -> Registry {
+        let dir = tempfile::tempdir().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut config = format!(
+            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n",
+            dir.path().join("data").display()
+        );
+        if let Some((user, pw)) = htpasswd {
+            let out = run_ok(Command::new("htpasswd").args(["-Bbn", user, pw]));
+            std::fs::write(dir.path().join("htpasswd"), out.stdout).unwrap();
+            config.push_str(&format!(
+                "auth:\n  htpasswd:\n    realm: sluice-test\n    path: {}\n",
+                dir.path().join("htpasswd").display()
+            ));
+        }
+        std::fs::write(dir.path().join("config.yml"), config).unwrap();
+        let child = Command::new("docker-registry")
+            .arg("serve")
+            .arg(dir.path().join("config.yml"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start docker-registry");
+        let started = std::time::Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(10),
+                "docker-registry did not start"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        Registry {
+            port,
+            child,
+            _dir: dir,
+        }
+    }
+
+    /// `http://127.0.0.1:<port>`.
+    pub fn origin(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
 }

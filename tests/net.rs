@@ -255,18 +255,22 @@ with = {{ requests = [
 fn wildcards_names_and_sockets() {
     let a = Server::start();
     let pa = a.port;
-    // A name of this machine that resolves to loopback without being `localhost`.
-    let host = std::fs::read_to_string("/etc/hostname")
-        .map(|h| h.trim().to_string())
-        .unwrap_or_default();
-    let loops = (host.as_str(), pa)
-        .to_socket_addrs()
-        .map(|mut a| a.all(|a| a.ip().is_loopback()))
-        .unwrap_or(false);
-    assert!(
-        loops && !host.is_empty(),
-        "this test needs the machine's name ({host:?}) to resolve to loopback, as /etc/hosts makes it on Debian"
-    );
+    // A name of this machine that resolves to loopback without being `localhost`: Debian's
+    // /etc/hosts maps the machine's own name to 127.0.0.1 or 127.0.1.1.
+    let hosts = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
+    let host = hosts
+        .lines()
+        .map(|l| l.split('#').next().unwrap_or("").split_whitespace().collect::<Vec<_>>())
+        .filter(|f| f.first().is_some_and(|a| a.starts_with("127.")))
+        .flat_map(|f| f[1..].iter().map(|n| n.to_string()).collect::<Vec<_>>())
+        .find(|n| {
+            n != "localhost"
+                && !n.contains("localhost")
+                && (n.as_str(), pa)
+                    .to_socket_addrs()
+                    .is_ok_and(|mut a| a.all(|a| a.ip().is_loopback()))
+        })
+        .expect("this test needs a name other than localhost that /etc/hosts maps to 127.x (Debian maps the machine's own name)");
     let ws = client_ws(&format!(
         r#"[steps.http]
 uses = "./http.wasm"

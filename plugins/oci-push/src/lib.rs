@@ -60,11 +60,12 @@ struct Registry {
 fn failed(what: &str, r: &Response) -> Failure {
     let body = r.text();
     let detail = body.trim();
-    let detail = if detail.len() > 300 {
-        &detail[..300]
-    } else {
-        detail
-    };
+    // At most 300 bytes of the registry's answer, cut at a character boundary.
+    let mut end = detail.len().min(300);
+    while !detail.is_char_boundary(end) {
+        end -= 1;
+    }
+    let detail = &detail[..end];
     let why = match r.status {
         401 => "the registry wants credentials (401): set `password-secret` (and `username`) to send-only secrets granted for this registry".to_string(),
         403 => "the registry refused access (403): the credentials may not push to this repository".to_string(),

@@ -32,7 +32,7 @@ pub struct EgressEntry {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     #[serde(skip)]
-    started: Option<Instant>,
+    started: Instant,
 }
 
 impl EgressEntry {
@@ -48,15 +48,13 @@ impl EgressEntry {
             duration_ms: 0,
             denied: None,
             error: None,
-            started: Some(Instant::now()),
+            started: Instant::now(),
         }
     }
 
     /// Marks the end of the request (the last call wins).
     pub fn end(&mut self) {
-        if let Some(s) = self.started {
-            self.duration_ms = s.elapsed().as_millis() as u64;
-        }
+        self.duration_ms = self.started.elapsed().as_millis() as u64;
     }
 }
 
@@ -128,11 +126,6 @@ impl EgressLog {
     pub fn push_done(&mut self, mut entry: EgressEntry) {
         entry.end();
         self.push(entry);
-    }
-
-    /// Whether any request was made.
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
     }
 
     /// The log as the record keeps it.

@@ -299,8 +299,8 @@ impl fmt::Display for NetGrant {
 }
 
 impl Target {
-    /// The target of a request URL's scheme and authority; `None` for what sluice never
-    /// sends: another scheme, user info, a host that is neither a name nor an IP literal.
+    /// The target of a request URL's scheme and authority; an error (why) for what sluice
+    /// never sends: another scheme, user info, a host that is neither a name nor an IP literal.
     pub fn new(scheme: &str, authority: &str) -> Result<Target, String> {
         let scheme = Scheme::parse(scheme)
             .ok_or_else(|| format!("scheme `{scheme}` is not HTTP or HTTPS"))?;

@@ -315,7 +315,6 @@ impl wasmtime_wasi_http::WasiHttpHooks for NetHooks {
         _fut: Box<dyn std::future::Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>,
     ) -> SendFuture {
         use wasmtime_wasi_http::Error;
-        let started = Instant::now();
         let uri = request.uri().clone();
         let scheme = uri.scheme_str().unwrap_or("");
         let authority = uri.authority().map(|a| a.as_str()).unwrap_or("");
@@ -417,7 +416,6 @@ impl wasmtime_wasi_http::WasiHttpHooks for NetHooks {
             tls: net.tls.clone(),
             options,
             deadline: self.deadline,
-            started,
             entry,
             denied: self.denied.clone(),
             shown,

@@ -25,7 +25,6 @@ pub(super) struct Outgoing {
     pub tls: Arc<rustls::ClientConfig>,
     pub options: Option<RequestOptions>,
     pub deadline: Instant,
-    pub started: Instant,
     pub entry: LiveEntry,
     pub denied: DenialSink,
     pub shown: String,
@@ -67,7 +66,6 @@ async fn exchange(out: Outgoing) -> Result<(http::Response<WasiBody>, IoFuture),
         tls,
         options,
         deadline,
-        started,
         entry,
         denied,
         shown,
@@ -119,6 +117,12 @@ async fn exchange(out: Outgoing) -> Result<(http::Response<WasiBody>, IoFuture),
             _ => allowed.push(a),
         }
     }
+    if allowed.is_empty() && refused.is_empty() {
+        return Err(Error::DnsError {
+            rcode: Some(format!("`{}` has no address", target.host_str())),
+            info_code: None,
+        });
+    }
     if allowed.is_empty() {
         let why: Vec<String> = refused
             .iter()
@@ -127,11 +131,7 @@ async fn exchange(out: Outgoing) -> Result<(http::Response<WasiBody>, IoFuture),
         let message = format!(
             "denied: {shown}: `{}` resolves to {}, an address steps may not reach unless the grant names it; grant the address itself (e.g. `\"{}://{}:{}\"`) if this is intended",
             target.host_str(),
-            if why.is_empty() {
-                "nothing".to_string()
-            } else {
-                why.join(", ")
-            },
+            why.join(", "),
             target.scheme.as_str(),
             refused
                 .first()
@@ -237,7 +237,6 @@ async fn exchange(out: Outgoing) -> Result<(http::Response<WasiBody>, IoFuture),
         e.status = Some(response.status().as_u16());
         e.end();
     }
-    let _ = started;
     let io_deadline = tokio::time::Instant::from_std(deadline);
     let io: IoFuture = if conn_done {
         Box::new(async { Ok(()) })

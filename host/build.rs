@@ -57,6 +57,20 @@ const BUILTINS: &[(&str, ComponentCrate)] = &[
             artifact: "sluice_plugin_oci_push.wasm",
         },
     ),
+    (
+        "sign",
+        ComponentCrate {
+            package: "sluice-plugin-sign",
+            artifact: "sluice_plugin_sign.wasm",
+        },
+    ),
+    (
+        "verify",
+        ComponentCrate {
+            package: "sluice-plugin-verify",
+            artifact: "sluice_plugin_verify.wasm",
+        },
+    ),
 ];
 
 fn main() {

@@ -490,6 +490,18 @@ pub fn secret(name: &str) -> Option<String> {
     }
 }
 
+/// How an artifact input of this step was made in this run, as the host recorded it: a
+/// JSON document (see `provenance` in the WIT contract and `docs/provenance.md`) naming the
+/// producing step and every step upstream of it, with plugin digests, configuration, inputs,
+/// grants, programs started and times. `path` is the artifact's guest path, as the
+/// invocation gives it (`/inputs/<input>/<file>`).
+pub fn provenance(path: &str) -> Result<String, String> {
+    #[cfg(target_arch = "wasm32")]
+    return bindings::sluice::step::provenance::artifact(path);
+    #[cfg(not(target_arch = "wasm32"))]
+    Err(format!("provenance({path}) is only available inside a step"))
+}
+
 /// Computes `sha256:<hex>` of a file the step can see, natively in the host.
 pub fn digest(path: &str) -> Result<String, String> {
     #[cfg(target_arch = "wasm32")]

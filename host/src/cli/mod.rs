@@ -1,6 +1,7 @@
 //! The `sluice` command.
 
 pub mod exit_codes;
+mod keys;
 mod views;
 
 use std::collections::HashMap;
@@ -49,6 +50,9 @@ enum Command {
     Audit(ManifestArgs),
     /// Lists the built-in plugins with what they take, return and need.
     Plugins(JsonArg),
+    /// Signing keys for the `sign` and `verify` steps (cosign's formats).
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
 }
 
 #[derive(Debug, Args)]
@@ -132,6 +136,7 @@ async fn dispatch(cli: Cli, jobs: usize) -> i32 {
         Command::Validate(args) => validate(args).await,
         Command::Audit(args) => audit(args).await,
         Command::Plugins(args) => plugins(args).await,
+        Command::Keys(command) => keys::run(command),
     }
 }
 

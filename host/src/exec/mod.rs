@@ -3,6 +3,7 @@
 //! independent branches go on, unless `fail_fast` stops everything; cancellation (Ctrl-C)
 //! stops running steps at their next epoch tick and skips the rest.
 
+mod provenance;
 mod step;
 
 pub use step::{grants as step_grants, limits as step_limits};
@@ -99,6 +100,21 @@ pub struct StepReport {
     /// Milliseconds from the start of the run to the start of the step.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub started_ms: Option<u64>,
+    /// When it started, RFC 3339 (UTC).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<String>,
+    /// When it ended, RFC 3339 (UTC).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<String>,
+    /// The inputs it was given (declared ports), artifacts by digest (masked).
+    #[serde(skip_serializing_if = "IndexMap::is_empty")]
+    pub inputs: IndexMap<String, Value>,
+    /// The rest of its `with` table, as the plugin received it (masked).
+    #[serde(skip_serializing_if = "serde_json::Map::is_empty")]
+    pub config: serde_json::Map<String, serde_json::Value>,
+    /// The programs it started (`allow.exec`), with their digests.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub programs: Vec<crate::sandbox::exec::ProgramRun>,
     /// How long it ran.
     #[serde(
         rename = "duration_ms",
@@ -224,6 +240,14 @@ pub(crate) struct RunContext {
     pub(crate) cancel: Cancel,
     pub(crate) runtime: Arc<Runtime>,
     pub(crate) outputs: Mutex<HashMap<StepId, IndexMap<String, Value>>>,
+    /// The reports of the steps that passed, for provenance.
+    pub(crate) passed: Mutex<HashMap<StepId, StepReport>>,
+    /// Each step's dependencies, from the plan.
+    pub(crate) deps: HashMap<StepId, Vec<StepId>>,
+    /// When the run started, RFC 3339.
+    pub(crate) started_at: String,
+    /// Digests of workspace trees, computed once per run when provenance asks for them.
+    pub(crate) trees: Mutex<HashMap<String, Result<provenance::Tree, String>>>,
     pub(crate) started: Instant,
     /// The TLS settings of HTTPS requests, made on first use.
     pub(crate) tls: std::sync::OnceLock<Result<Arc<rustls::ClientConfig>, String>>,
@@ -337,6 +361,14 @@ pub async fn run(
         cancel: options.cancel.clone(),
         runtime,
         outputs: Mutex::new(HashMap::new()),
+        passed: Mutex::new(HashMap::new()),
+        deps: plan
+            .steps
+            .iter()
+            .map(|(id, s)| (id.clone(), s.deps.clone()))
+            .collect(),
+        started_at: started_at.clone(),
+        trees: Mutex::new(HashMap::new()),
         started: Instant::now(),
         tls: std::sync::OnceLock::new(),
     });
@@ -436,10 +468,14 @@ pub async fn run(
             ctx.cancel.cancel();
         }
         if report.status == Status::Passed {
-            ctx.outputs.lock().expect("lock").insert(
-                StepId::try_from(report.id.clone()).expect("valid id"),
-                report.outputs.clone(),
-            );
+            let id = StepId::try_from(report.id.clone()).expect("valid id");
+            ctx.outputs
+                .lock()
+                .expect("lock")
+                .insert(id.clone(), report.outputs.clone());
+            let mut kept = report.clone();
+            kept.log = Vec::new();
+            ctx.passed.lock().expect("lock").insert(id, kept);
         }
         reports.insert(
             StepId::try_from(report.id.clone()).expect("valid id"),

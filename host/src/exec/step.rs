@@ -10,7 +10,7 @@ use cap_std::fs::Dir;
 use indexmap::IndexMap;
 
 use super::{Grants, RunContext, Status, StepReport};
-use crate::manifest::{Expr, WithEntry, refs, types::format_duration};
+use crate::manifest::{Expr, StepId, WithEntry, refs, types::format_duration};
 use crate::plan::PlannedStep;
 use crate::runtime::{
     Call, CallEnd, GuestOutcome, GuestValue, HOST_COUNT, HOST_SARIF, InputValue, LoadedPlugin,
@@ -113,6 +113,11 @@ fn empty_report(
         digest: planned.plugin.digest.clone(),
         status,
         started_ms: None,
+        started_at: None,
+        finished_at: None,
+        inputs: IndexMap::new(),
+        config: serde_json::Map::new(),
+        programs: Vec::new(),
         duration: None,
         outputs: IndexMap::new(),
         findings: Vec::new(),
@@ -144,6 +149,7 @@ pub(crate) async fn execute(
     let limits = limits(&ctx.manifest.pipeline, &planned);
     let mut report = empty_report(&ctx.manifest.pipeline, &planned, Status::Errored);
     report.started_ms = Some(ctx.started.elapsed().as_millis() as u64);
+    report.started_at = Some(now_rfc3339());
     let started = Instant::now();
     let deadline = Deadline {
         at: started + limits.timeout,
@@ -173,12 +179,18 @@ pub(crate) async fn execute(
         report.error = Some(message);
     }
     report.duration = Some(started.elapsed());
+    report.finished_at = Some(now_rfc3339());
     let _ = ctx.tmp.remove_dir_all(planned.step.id.as_str());
     report
 }
 
+/// Now, RFC 3339 in UTC to the millisecond.
+fn now_rfc3339() -> String {
+    humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string()
+}
+
 async fn prepare_and_call(
-    ctx: &RunContext,
+    ctx: &Arc<RunContext>,
     planned: &PlannedStep,
     plugin: &LoadedPlugin,
     limits: Limits,
@@ -195,7 +207,12 @@ async fn prepare_and_call(
     let outputs_dir = scratch.open_dir("outputs").map_err(scratch_err)?;
     let inputs_dir = scratch.open_dir("inputs").map_err(scratch_err)?;
 
-    let (inputs, config) = resolve_with(ctx, step.with.iter(), info, &inputs_dir)?;
+    let resolved = resolve_with(ctx, step.with.iter(), info, &inputs_dir)?;
+    let (inputs, config) = (resolved.inputs, resolved.config.to_string());
+    report.inputs = resolved.recorded;
+    if let serde_json::Value::Object(map) = resolved.config {
+        report.config = map;
+    }
 
     let granted: GrantedFs =
         workspace_mounts(&ctx.root, &step.allow, scratch).map_err(|problems| {
@@ -258,6 +275,13 @@ async fn prepare_and_call(
         .map_err(exec_err)?;
         sandbox = sandbox.programs(Arc::new(exec));
     }
+    let source_ctx = ctx.clone();
+    let artifacts = resolved.artifacts;
+    sandbox = sandbox.provenance(crate::sandbox::ProvenanceSource(Arc::new(
+        move |path: &str, deadline: &Deadline| {
+            super::provenance::document(&source_ctx, &artifacts, path, deadline)
+        },
+    )));
     let mut notes = Vec::new();
     for name in &step.allow.secrets {
         match ctx.secrets.get(name.get_ref().as_str()) {
@@ -318,6 +342,7 @@ async fn prepare_and_call(
             },
         )
         .await;
+    report.programs = sandbox.exec().map(|e| e.runs()).unwrap_or_default();
     if !step.allow.net.is_empty() || !result.egress.requests.is_empty() {
         report.egress = Some(result.egress.clone());
     }
@@ -380,12 +405,24 @@ async fn prepare_and_call(
 /// Splits `with` into typed inputs (declared ports) and the JSON config (the rest), resolving
 /// `${{ }}` references against upstream outputs. Artifacts are made visible under
 /// `/inputs/<input>/`.
+/// A step's `with` table, resolved.
+struct Resolved {
+    /// Declared inputs, as the plugin receives them.
+    inputs: Vec<(String, InputValue)>,
+    /// The same, as the record shows them (artifacts by digest).
+    recorded: IndexMap<String, Value>,
+    /// Artifact inputs and where they came from, for provenance.
+    artifacts: Vec<super::provenance::InputArtifact>,
+    /// The rest of the table: the plugin's configuration.
+    config: serde_json::Value,
+}
+
 fn resolve_with<'a>(
     ctx: &RunContext,
     with: impl Iterator<Item = (&'a String, &'a WithEntry)>,
     info: &PluginInfo,
     inputs_dir: &Dir,
-) -> Result<(Vec<(String, InputValue)>, String), String> {
+) -> Result<Resolved, String> {
     let outputs = ctx.outputs.lock().expect("lock").clone();
     let lookup = |expr: &Expr| -> Option<Value> {
         match expr {
@@ -398,6 +435,8 @@ fn resolve_with<'a>(
         }
     };
     let mut inputs = Vec::new();
+    let mut recorded = IndexMap::new();
+    let mut artifacts = Vec::new();
     let mut config = serde_json::Map::new();
     for (key, entry) in with {
         let whole = entry.whole.clone();
@@ -416,6 +455,7 @@ fn resolve_with<'a>(
                     None => literal(&interpolate_json(&entry.value, &lookup)?, port.kind)
                         .ok_or_else(|| format!("input `{key}` takes {}", port.kind))?,
                 };
+                recorded.insert(key.clone(), value.clone());
                 let input = match value {
                     Value::Artifact(a) => {
                         inputs_dir
@@ -429,8 +469,22 @@ fn resolve_with<'a>(
                             .map_err(|e| {
                                 format!("cannot prepare input `{key}` from the store: {e}")
                             })?;
+                        let path = format!("{INPUTS}/{key}/{}", a.name);
+                        artifacts.push(super::provenance::InputArtifact {
+                            input: key.clone(),
+                            guest_path: path.clone(),
+                            artifact: a.clone(),
+                            from: match &whole {
+                                Some(Expr::StepOutput { step, output }) => {
+                                    StepId::try_from(step.clone())
+                                        .ok()
+                                        .map(|id| (id, output.clone()))
+                                }
+                                _ => None,
+                            },
+                        });
                         InputValue::Artifact {
-                            path: format!("{INPUTS}/{key}/{}", a.name),
+                            path,
                             digest: a.digest,
                             media_type: a.media_type,
                         }
@@ -448,7 +502,12 @@ fn resolve_with<'a>(
             }
         }
     }
-    Ok((inputs, serde_json::Value::Object(config).to_string()))
+    Ok(Resolved {
+        inputs,
+        recorded,
+        artifacts,
+        config: serde_json::Value::Object(config),
+    })
 }
 
 fn interpolate_json(

@@ -512,7 +512,15 @@ fn check_capabilities(
 ) {
     let _ = manifest;
     let uses = step.uses.get_ref();
-    let wants = |cap: &str| info.wants.iter().any(|w| w == cap);
+    // `<cap>?` asks for a capability the step's configuration may need (not required);
+    // `secret:*` asks for the secrets its configuration names.
+    let wants = |cap: &str| {
+        info.wants.iter().any(|w| {
+            w == cap
+                || w.strip_suffix('?') == Some(cap)
+                || (w == "secret:*" && cap.starts_with("secret:"))
+        })
+    };
     let at = step.allow.span.clone().unwrap_or(step.span.clone());
     let missing = |what: String, add: (&str, &str)| {
         Diagnostic::error(what, Some(at.clone()))
@@ -535,7 +543,7 @@ fn check_capabilities(
             "fs:write" if step.allow.write.is_empty() => {
                 diags.push(missing(format!("plugin `{uses}` wants to write files, but the step grants no `allow.write`"), ("write", ".")));
             }
-            "fs:read" | "fs:write" => {}
+            "fs:read" | "fs:write" | "fs:read?" | "fs:write?" | "secret:*" => {}
             "net" if step.allow.net.is_empty() => {
                 diags.push(missing(format!("plugin `{uses}` wants to send HTTP requests, but the step grants no origin"), ("net", "https://<host>")));
             }
@@ -555,7 +563,7 @@ fn check_capabilities(
                     Diagnostic::error(format!("plugin `{uses}` wants `{other}`, which this version of sluice cannot grant"), Some(step.uses.span()))
                         .step(id.as_str())
                         .label("this plugin")
-                        .help("use a plugin that needs only `fs:read`, `fs:write`, `exec:<program>`, `secret:<NAME>` and `net`"),
+                        .help("use a plugin that needs only `fs:read`, `fs:write`, `exec:<program>`, `secret:<NAME>`, `secret:*` and `net` (`?` after `fs:read` or `fs:write`: optional)"),
                 ),
             },
         }

@@ -419,6 +419,7 @@ pub struct StepState {
     http: wasmtime_wasi_http::WasiHttpCtx,
     pub(crate) net: NetHooks,
     pub(crate) egress: Arc<Mutex<EgressLog>>,
+    provenance: Option<crate::sandbox::ProvenanceSource>,
 }
 
 impl StepState {
@@ -458,6 +459,7 @@ impl StepState {
             progress: Arc::default(),
             events,
             exec: sandbox.exec().cloned(),
+            provenance: sandbox.provenance_source().cloned(),
         }
     }
 
@@ -515,6 +517,20 @@ impl wasmtime_wasi_http::WasiHttpView for StepState {
 }
 
 impl types::Host for StepState {}
+
+impl super::bindings::sluice::step::provenance::Host for StepState {
+    fn artifact(&mut self, path: String) -> wasmtime::Result<Result<String, String>> {
+        self.check_deadline()?;
+        let answer = match &self.provenance {
+            Some(source) => (source.0)(&path, &self.deadline),
+            None => Err("provenance is not available to this step".to_string()),
+        };
+        if answer.is_err() {
+            self.check_deadline()?;
+        }
+        Ok(answer)
+    }
+}
 
 /// A guest-provided name shown in a message: at most 64 characters.
 pub(crate) fn shown_name(name: &str) -> String {

@@ -18,6 +18,19 @@ pub mod secrets;
 
 use std::collections::BTreeMap;
 
+/// Answers a step's `provenance.artifact` calls: given the guest path of one of its artifact
+/// inputs and its deadline, the provenance document (JSON) the host builds from the run.
+#[derive(Clone)]
+pub struct ProvenanceSource(
+    pub std::sync::Arc<dyn Fn(&str, &limits::Deadline) -> Result<String, String> + Send + Sync>,
+);
+
+impl std::fmt::Debug for ProvenanceSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ProvenanceSource")
+    }
+}
+
 use wasmtime_wasi::cli::StdoutStream;
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder};
 
@@ -44,6 +57,7 @@ pub struct StepSandbox {
     secrets: BTreeMap<String, String>,
     exec: Option<std::sync::Arc<exec::StepExec>>,
     net: Option<std::sync::Arc<net::StepNet>>,
+    provenance: Option<ProvenanceSource>,
 }
 
 impl StepSandbox {
@@ -56,6 +70,7 @@ impl StepSandbox {
             secrets: BTreeMap::new(),
             exec: None,
             net: None,
+            provenance: None,
         }
     }
 
@@ -87,6 +102,17 @@ impl StepSandbox {
     pub fn network(mut self, net: std::sync::Arc<net::StepNet>) -> Self {
         self.net = Some(net);
         self
+    }
+
+    /// Lets the step ask how its artifact inputs were made in this run.
+    pub fn provenance(mut self, source: ProvenanceSource) -> Self {
+        self.provenance = Some(source);
+        self
+    }
+
+    /// Where the step's provenance questions go, when it may ask them.
+    pub fn provenance_source(&self) -> Option<&ProvenanceSource> {
+        self.provenance.as_ref()
     }
 
     /// What the step may reach over HTTP, when it has a grant.

@@ -60,6 +60,20 @@ pub struct StepExec {
     cgroup: Mutex<Option<Arc<cgroup::StepCgroup>>>,
     spawner: Mutex<Option<Spawner>>,
     seq: AtomicU32,
+    runs: Mutex<Vec<ProgramRun>>,
+}
+
+/// A program a step started, for the run record and provenance.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ProgramRun {
+    /// The name as granted.
+    pub name: String,
+    /// The file it resolved to.
+    pub path: PathBuf,
+    /// `sha256:<hex>` of that file (checked unchanged at every start).
+    pub digest: String,
+    /// How many times the step started it.
+    pub starts: u32,
 }
 
 type Job = Box<dyn FnOnce() + Send>;
@@ -255,6 +269,7 @@ impl StepExec {
             cgroup: Mutex::new(None),
             spawner: Mutex::new(None),
             seq: AtomicU32::new(0),
+            runs: Mutex::new(Vec::new()),
         })
     }
 
@@ -279,6 +294,24 @@ impl StepExec {
         let c = Arc::new(cgroup::StepCgroup::create(&hierarchy, &name, self.memory)?);
         *slot = Some(c.clone());
         Ok(c)
+    }
+
+    /// The programs the step started so far, in the order of their first start.
+    pub fn runs(&self) -> Vec<ProgramRun> {
+        self.runs.lock().expect("runs lock").clone()
+    }
+
+    fn record_run(&self, program: &Program) {
+        let mut runs = self.runs.lock().expect("runs lock");
+        match runs.iter_mut().find(|r| r.name == program.name) {
+            Some(run) => run.starts += 1,
+            None => runs.push(ProgramRun {
+                name: program.name.clone(),
+                path: program.path.clone(),
+                digest: program.digest.clone(),
+                starts: 1,
+            }),
+        }
     }
 
     /// Starts a granted program, confined. `Err` is a message for the step.
@@ -366,6 +399,7 @@ impl StepExec {
         let forks_before = cgroup.forks_refused();
         let started = Instant::now();
         let mut spawned = spawner.run(move || jail::spawn(&layout, launch, &support))??;
+        self.record_run(program);
         let pidfd = rustix::process::pidfd_open(
             rustix::process::Pid::from_raw(spawned.child.id() as i32).expect("a child pid"),
             rustix::process::PidfdFlags::empty(),

@@ -61,6 +61,10 @@ enum Action {
         contents: String,
     },
     ReadInput,
+    /// Asks the host for the provenance of `path` (`in-artifact`'s guest path when none).
+    Provenance {
+        path: Option<String>,
+    },
     Digest {
         path: String,
     },
@@ -358,6 +362,18 @@ impl Plugin for Probe {
                     let value = sluice_sdk::write_artifact(&name, contents.as_bytes(), None)?;
                     outcome = set_output(std::mem::take(&mut outcome), "artifact", value);
                     record("artifact", Ok(name))
+                }
+                Action::Provenance { path } => {
+                    let path = path.or_else(|| {
+                        invocation.artifact("in-artifact").map(|a| a.path.clone())
+                    });
+                    record(
+                        "provenance",
+                        match path {
+                            Some(p) => sluice_sdk::provenance(&p),
+                            None => Err("no path and no in-artifact input".into()),
+                        },
+                    )
                 }
                 Action::ReadInput => match invocation.artifact("in-artifact") {
                     Some(artifact) => {

@@ -29,7 +29,7 @@ build:
 
 # All benchmarks: per-step overhead, the Go analysers over the stdlib, the cost of confining
 # programs (figures in the README).
-bench: bench-runtime bench-analysers bench-exec bench-net
+bench: bench-runtime bench-analysers bench-exec bench-net bench-sign
 
 # Per-step overhead against fork+exec of /bin/true.
 bench-runtime *ARGS:
@@ -49,6 +49,11 @@ bench-exec *ARGS:
 # the egress check per request (needs `apt-get install docker-registry skopeo`).
 bench-net *ARGS:
     cargo bench -p sluice --bench net -- {{ARGS}}
+
+# The sign step over a 200 MiB artifact against `openssl dgst -sha256 -sign` on the same file
+# (needs `openssl`).
+bench-sign *ARGS:
+    cargo bench -p sluice --bench sign -- {{ARGS}}
 
 # golint against staticcheck's ST1003/5/6/12/16/20/21/22 on the Go stdlib, per check
 # (needs `apt-get install golang-go go-staticcheck`).

@@ -37,6 +37,12 @@ fn demo() -> Workspace {
         "go.mod",
         "module example.com/demo\n\ngo 1.22\n\nrequire golang.org/x/text v0.14.0\n",
     );
+    // A fixed signing key (PKCS#8, unencrypted): the same signature every run.
+    let key = signing::keys::signing_key_from_random(&[7; 32]).unwrap();
+    ws.file(
+        "cosign.key",
+        signing::keys::private_key_pem(&key).unwrap().as_bytes(),
+    );
     ws.manifest(
         r#"[pipeline]
 name = "demo"
@@ -57,6 +63,11 @@ needs = ["package"]
 env = { REGION = "eu" }
 allow = { secrets = ["PUBLISH_TOKEN"], write = ["dist"] }
 with = { in-artifact = "${{ steps.package.outputs.artifact }}", actions = [{ op = "read-input" }] }
+
+[steps.sign]
+uses = "sign"
+allow = { read = ["cosign.key"] }
+with = { artifact = "${{ steps.package.outputs.artifact }}", key = "cosign.key", attest = true }
 "#,
     );
     ws

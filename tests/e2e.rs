@@ -32,7 +32,30 @@ fn the_demo_pipeline_passes() {
     }
     let ws = Workspace::new();
     copy_dir(&Path::new(REPO).join("examples/go-service"), &ws.dir());
-    let out = ws.sluice(SLUICE, &["run", "sluice.toml"]);
+    // The key pair, made as ./demo makes it: outside the workspace, passed in as secrets.
+    let keys = ws.outside().join("cosign");
+    let made = ws
+        .command(SLUICE, &["keys", "generate", "--output-key-prefix"])
+        .arg(&keys)
+        .env("COSIGN_PASSWORD", "demo password")
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{made:?}");
+    std::fs::copy(keys.with_extension("pub"), ws.dir().join("cosign.pub")).unwrap();
+    let out = ws
+        .command(SLUICE, &["run", "sluice.toml"])
+        .env("COSIGN_PASSWORD", "demo password")
+        .env(
+            "COSIGN_KEY",
+            std::fs::read_to_string(keys.with_extension("key")).unwrap(),
+        )
+        .output()
+        .unwrap();
+    let out = sluice_test_support::Output {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     let run = ws.last_run();
     let module = step(&run, "module");
@@ -42,7 +65,17 @@ fn the_demo_pipeline_passes() {
         "example.com/go-service"
     );
     assert_eq!(module["outputs"]["go-version"]["value"], "1.19");
-    assert!(out.stdout.contains("passed: 5 steps in"), "{}", out.stdout);
+    assert!(out.stdout.contains("passed: 7 steps in"), "{}", out.stdout);
+    // The binary is signed with provenance, and verified against the public key.
+    assert_eq!(step(&run, "verify")["status"], "passed");
+    assert!(
+        step(&run, "verify")["summary"]
+            .as_str()
+            .unwrap()
+            .starts_with("verified signature, bundle, attestation of sha256:"),
+        "{}",
+        step(&run, "verify")
+    );
 
     // go test with the race detector meets the demo's coverage gate; go build makes a static
     // binary that prints the version the pipeline set.

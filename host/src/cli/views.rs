@@ -108,6 +108,8 @@ struct MountView {
 struct Want {
     capability: String,
     granted: bool,
+    /// The plugin may use it but does not require it (`fs:read?`, `secret:*`).
+    optional: bool,
 }
 
 /// The whole audit.
@@ -127,7 +129,7 @@ pub fn audit(manifest: &Manifest, plan: &Plan) -> Audit {
             let planned = &plan.steps[id];
             let step = &planned.step;
             let info = &planned.plugin.info;
-            let has = |cap: &str| match cap {
+            let has = |cap: &str| match cap.strip_suffix('?').unwrap_or(cap) {
                 "fs:read" => !step.allow.read.is_empty() || !step.allow.write.is_empty(),
                 "fs:write" => !step.allow.write.is_empty(),
                 "net" => !step.allow.net.is_empty(),
@@ -137,11 +139,12 @@ pub fn audit(manifest: &Manifest, plan: &Plan) -> Audit {
                             .file_name()
                             .is_some_and(|f| f == &other["exec:".len()..])
                 }),
+                "secret:*" => !step.allow.secrets.is_empty(),
                 other => other
                     .strip_prefix("secret:")
                     .is_some_and(|n| step.allow.secrets.iter().any(|s| s.get_ref().as_str() == n)),
             };
-            let wants_any = |caps: &[&str]| caps.iter().any(|c| info.wants.iter().any(|w| w == c));
+            let wants_any = |caps: &[&str]| caps.iter().any(|c| crate::plan::wants(info, c));
             let mut unwanted = Vec::new();
             if !wants_any(&["fs:read", "fs:write"]) {
                 unwanted.extend(
@@ -226,6 +229,7 @@ pub fn audit(manifest: &Manifest, plan: &Plan) -> Audit {
                     .map(|w| Want {
                         capability: w.clone(),
                         granted: has(w),
+                        optional: w.ends_with('?') || w == "secret:*",
                     })
                     .collect(),
                 unwanted,
@@ -354,7 +358,11 @@ pub fn audit_text(audit: &Audit) -> String {
                             format!(
                                 "{} ({})",
                                 clean(&w.capability),
-                                if w.granted { "granted" } else { "NOT granted" }
+                                match (w.granted, w.optional) {
+                                    (true, _) => "granted",
+                                    (false, true) => "optional, not granted",
+                                    (false, false) => "NOT granted",
+                                }
                             )
                         })
                         .collect(),

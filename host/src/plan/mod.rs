@@ -503,6 +503,17 @@ fn allow_line(allow: &Allow, add: (&str, &str)) -> String {
     format!("allow = {{ {} }}", parts.join(", "))
 }
 
+/// Whether a plugin asks for `cap` (`fs:read`, `secret:NAME`, …): as written, optionally
+/// (`fs:read?`: its configuration may need it) or, for secrets, as `secret:*` (the secrets
+/// its configuration names).
+pub fn wants(info: &PluginInfo, cap: &str) -> bool {
+    info.wants.iter().any(|w| {
+        w == cap
+            || w.strip_suffix('?') == Some(cap)
+            || (w == "secret:*" && cap.starts_with("secret:"))
+    })
+}
+
 fn check_capabilities(
     manifest: &Manifest,
     id: &StepId,
@@ -512,15 +523,7 @@ fn check_capabilities(
 ) {
     let _ = manifest;
     let uses = step.uses.get_ref();
-    // `<cap>?` asks for a capability the step's configuration may need (not required);
-    // `secret:*` asks for the secrets its configuration names.
-    let wants = |cap: &str| {
-        info.wants.iter().any(|w| {
-            w == cap
-                || w.strip_suffix('?') == Some(cap)
-                || (w == "secret:*" && cap.starts_with("secret:"))
-        })
-    };
+    let wants = |cap: &str| wants(info, cap);
     let at = step.allow.span.clone().unwrap_or(step.span.clone());
     let missing = |what: String, add: (&str, &str)| {
         Diagnostic::error(what, Some(at.clone()))

@@ -117,6 +117,11 @@ enum Action {
         path: String,
         bytes: u64,
     },
+    /// Writes `bytes` pseudo-random (incompressible) bytes to `path`, 1 MiB at a time.
+    Fill {
+        path: String,
+        bytes: u64,
+    },
     /// Returns the file at `path` as the `artifact` output.
     ArtifactAt {
         path: String,
@@ -479,6 +484,7 @@ impl Plugin for Probe {
                         .map(|()| bytes.to_string())
                         .map_err(|e| e.to_string()),
                 ),
+                Action::Fill { path, bytes } => record("fill", fill(&path, bytes)),
                 Action::ArtifactAt { path, media_type } => {
                     outcome = set_output(
                         std::mem::take(&mut outcome),
@@ -641,6 +647,27 @@ mod raw {
             .map(|()| "linked".into())
             .map_err(|e| format!("{e:?}"))
     }
+}
+
+/// `bytes` of xorshift64 output written to `path`.
+fn fill(path: &str, bytes: u64) -> Result<String, String> {
+    use std::io::Write;
+    let mut file = std::fs::File::create(path).map_err(|e| e.to_string())?;
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut chunk = vec![0u8; 1 << 20];
+    let mut left = bytes;
+    while left > 0 {
+        for word in chunk.chunks_exact_mut(8) {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            word.copy_from_slice(&state.to_le_bytes());
+        }
+        let n = left.min(chunk.len() as u64) as usize;
+        file.write_all(&chunk[..n]).map_err(|e| e.to_string())?;
+        left -= n as u64;
+    }
+    Ok(bytes.to_string())
 }
 
 sluice_sdk::export_plugin!(Probe);

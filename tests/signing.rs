@@ -54,12 +54,22 @@ fn tools() -> Option<Tools> {
     let python = python_venv("signing", PIP_PACKAGES);
     let dir = target_dir().join("test-tools/signing-node");
     let node_modules = dir.join("node_modules");
-    let marker = dir.join(format!("installed-{}", NPM_PACKAGES.join("-").replace('/', "_")));
+    let marker = dir.join(format!(
+        "installed-{}",
+        NPM_PACKAGES.join("-").replace('/', "_")
+    ));
     if !marker.exists() {
         std::fs::create_dir_all(&dir).unwrap();
         run_ok(
             Command::new("npm")
-                .args(["install", "--silent", "--no-audit", "--no-fund", "--no-save", "--prefix"])
+                .args([
+                    "install",
+                    "--silent",
+                    "--no-audit",
+                    "--no-fund",
+                    "--no-save",
+                    "--prefix",
+                ])
                 .arg(&dir)
                 .args(NPM_PACKAGES),
         );
@@ -143,7 +153,11 @@ fn generate_keys(ws: &Workspace, prefix: &str, password: &str) -> String {
         .env("COSIGN_PASSWORD", password)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap()
 }
 
@@ -162,7 +176,10 @@ fn signatures_bundles_and_attestations_interoperate() {
     let said = generate_keys(&ws, "cosign", PASSWORD);
     insta::assert_snapshot!("keys_generate", said);
     let mode = std::fs::metadata(ws.dir().join("cosign.key")).unwrap();
-    assert_eq!(std::os::unix::fs::PermissionsExt::mode(&mode.permissions()) & 0o777, 0o600);
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&mode.permissions()) & 0o777,
+        0o600
+    );
     // Refuses to overwrite.
     let again = ws
         .command(SLUICE, &["keys", "generate"])
@@ -170,7 +187,10 @@ fn signatures_bundles_and_attestations_interoperate() {
         .output()
         .unwrap();
     assert_eq!(again.status.code(), Some(2));
-    insta::assert_snapshot!("keys_generate_exists", String::from_utf8_lossy(&again.stderr));
+    insta::assert_snapshot!(
+        "keys_generate_exists",
+        String::from_utf8_lossy(&again.stderr)
+    );
 
     ws.file("src/main.go", "package main\n").manifest(&format!(
         r#"
@@ -205,7 +225,11 @@ allow = {{ read = ["cosign.pub"] }}
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let run = ws.last_run();
     assert_eq!(step(&run, "verify")["status"], "passed", "{stdout}");
     let public = ws.dir().join("cosign.pub");
@@ -215,7 +239,10 @@ allow = {{ read = ["cosign.pub"] }}
         assert_eq!(std::fs::read_to_string(&blob).unwrap(), blob_text);
         // openssl accepts the cosign-style blob signature.
         let sig = take(&ws, &run, "sign", &format!("signature{suffix}"));
-        assert!(openssl_verifies(&public, &sig, &blob), "openssl rejects {input}'s signature");
+        assert!(
+            openssl_verifies(&public, &sig, &blob),
+            "openssl rejects {input}'s signature"
+        );
         // @sigstore/verify accepts the bundle, and refuses it for another blob.
         let bundle = take(&ws, &run, "sign", &format!("bundle{suffix}"));
         tools.verify_bundle(&bundle, &blob, &public).unwrap();
@@ -255,7 +282,10 @@ allow = {{ read = ["cosign.pub"] }}
         .unwrap();
     let plugin_dep = deps.iter().find(|d| d["name"] == "plugin:probe").unwrap();
     assert_eq!(
-        format!("sha256:{}", plugin_dep["digest"]["sha256"].as_str().unwrap()),
+        format!(
+            "sha256:{}",
+            plugin_dep["digest"]["sha256"].as_str().unwrap()
+        ),
         build["digest"].as_str().unwrap()
     );
     let external = &predicate["buildDefinition"]["externalParameters"];
@@ -286,8 +316,17 @@ allow = {{ read = ["cosign.pub"] }}
     // The generated key: Python opens it with scrypt + secretbox, openssl reads the result,
     // and its public half is `cosign.pub`.
     let pem = ws.outside().join("opened.pem");
-    tools.check_py(&[&"decrypt-key", &ws.dir().join("cosign.key"), &PASSWORD, &pem]);
-    let pub_out = run_ok(Command::new("openssl").args(["pkey", "-pubout", "-in"]).arg(&pem));
+    tools.check_py(&[
+        &"decrypt-key",
+        &ws.dir().join("cosign.key"),
+        &PASSWORD,
+        &pem,
+    ]);
+    let pub_out = run_ok(
+        Command::new("openssl")
+            .args(["pkey", "-pubout", "-in"])
+            .arg(&pem),
+    );
     assert_eq!(
         String::from_utf8_lossy(&pub_out.stdout),
         std::fs::read_to_string(&public).unwrap()
@@ -299,7 +338,11 @@ allow = {{ read = ["cosign.pub"] }}
     )
     .unwrap();
     let ours_pem = ws.outside().join("ours.pem");
-    std::fs::write(&ours_pem, signing::keys::private_key_pem(&ours).unwrap().as_bytes()).unwrap();
+    std::fs::write(
+        &ours_pem,
+        signing::keys::private_key_pem(&ours).unwrap().as_bytes(),
+    )
+    .unwrap();
     let theirs = run_ok(Command::new("openssl").args(["pkey", "-in"]).arg(&pem));
     let mine = run_ok(Command::new("openssl").args(["pkey", "-in"]).arg(&ours_pem));
     assert_eq!(theirs.stdout, mine.stdout);
@@ -322,7 +365,11 @@ fn cosigns_key_signs_and_its_signatures_verify() {
     std::fs::write(&key_file, COSIGN_KEY).unwrap();
     let pem = ws.outside().join("cosign-test.pem");
     tools.check_py(&[&"decrypt-key", &key_file, &COSIGN_KEY_PASSWORD, &pem]);
-    let public = run_ok(Command::new("openssl").args(["pkey", "-pubout", "-in"]).arg(&pem));
+    let public = run_ok(
+        Command::new("openssl")
+            .args(["pkey", "-pubout", "-in"])
+            .arg(&pem),
+    );
     ws.file("cosign.pub", &public.stdout);
     // A signature over the blob by cosign's key, made by Python's `cryptography`.
     let blob = ws.outside().join("blob");
@@ -364,16 +411,27 @@ allow = {{ read = ["cosign.pub"] }}
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let run = ws.last_run();
     let sig = take(&ws, &run, "sign", "signature");
     assert!(openssl_verifies(&ws.dir().join("cosign.pub"), &sig, &blob));
     tools
-        .verify_bundle(&take(&ws, &run, "sign", "bundle"), &blob, &ws.dir().join("cosign.pub"))
+        .verify_bundle(
+            &take(&ws, &run, "sign", "bundle"),
+            &blob,
+            &ws.dir().join("cosign.pub"),
+        )
         .unwrap();
     let records = ws.all_records();
     for line in COSIGN_KEY.lines().filter(|l| !l.starts_with("-----")) {
-        assert!(!stdout.contains(line) && !records.contains(line), "key line leaked: {line}");
+        assert!(
+            !stdout.contains(line) && !records.contains(line),
+            "key line leaked: {line}"
+        );
     }
 }
 
@@ -411,7 +469,11 @@ allow = {{ read = ["cosign.key"], secrets = ["COSIGN_PASSWORD"] }}
         .env("COSIGN_PASSWORD", PASSWORD)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     let run = ws.last_run();
     let read = |output: &str| std::fs::read_to_string(ws.stored(&run, "sign", output)).unwrap();
     let signature = read("signature");
@@ -422,11 +484,8 @@ allow = {{ read = ["cosign.key"], secrets = ["COSIGN_PASSWORD"] }}
     let mut envelope: serde_json::Value = serde_json::from_str(&attestation).unwrap();
     use base64::Engine as _;
     let b64 = base64::engine::general_purpose::STANDARD;
-    let payload = String::from_utf8(
-        b64.decode(envelope["payload"].as_str().unwrap())
-            .unwrap(),
-    )
-    .unwrap();
+    let payload =
+        String::from_utf8(b64.decode(envelope["payload"].as_str().unwrap()).unwrap()).unwrap();
     let forged = payload.replace("\"payload.bin\"", "\"payload.bim\"");
     assert_ne!(forged, payload);
     envelope["payload"] = b64.encode(forged).into();
@@ -444,7 +503,11 @@ allow = {{ read = ["cosign.key"], secrets = ["COSIGN_PASSWORD"] }}
     };
     let mut manifest = String::new();
     manifest += &artifact("blob", "payload.bin", PAYLOAD);
-    manifest += &artifact("blob-changed", "payload.bin", &flip_b64(PAYLOAD, 0).replacen('t', "T", 1));
+    manifest += &artifact(
+        "blob-changed",
+        "payload.bin",
+        &flip_b64(PAYLOAD, 0).replacen('t', "T", 1),
+    );
     manifest += &artifact("sig", "payload.bin.sig", &signature);
     manifest += &artifact("sig-changed", "payload.bin.sig", &signature_changed);
     manifest += &artifact("bundle", "payload.bin.sigstore.json", &bundle);
@@ -475,7 +538,11 @@ allow = {{ read = ["cosign.key"], secrets = ["COSIGN_PASSWORD"] }}
     );
     manifest += &verify(
         "payload-changed",
-        &format!("artifact = {}, attestation = {}", o("blob"), o("att-changed")),
+        &format!(
+            "artifact = {}, attestation = {}",
+            o("blob"),
+            o("att-changed")
+        ),
         "cosign.pub",
     );
     manifest += &verify(
@@ -518,7 +585,11 @@ allow = {{ read = ["cosign.key"], secrets = ["COSIGN_PASSWORD"] }}
         "malformed",
     ] {
         let s = step(&run, id);
-        report += &format!("{id}: {} — {}\n", s["status"].as_str().unwrap(), s["summary"].as_str().unwrap());
+        report += &format!(
+            "{id}: {} — {}\n",
+            s["status"].as_str().unwrap(),
+            s["summary"].as_str().unwrap()
+        );
         for f in s["findings"].as_array().unwrap() {
             report += &format!(
                 "  {}: {}\n",
@@ -609,8 +680,14 @@ with = { in-artifact = "${{ steps.build.outputs.artifact }}", actions = [
     assert!(report[0].1, "{report:?}");
     let doc: serde_json::Value = serde_json::from_str(&report[0].2).unwrap();
     assert_eq!(doc["artifact"]["step"], "build");
-    assert_eq!(doc["artifact"]["digest"], step(&run, "build")["outputs"]["artifact"]["value"]["digest"]);
-    assert_eq!(doc["steps"][0]["plugin"]["digest"], step(&run, "build")["digest"]);
+    assert_eq!(
+        doc["artifact"]["digest"],
+        step(&run, "build")["outputs"]["artifact"]["value"]["digest"]
+    );
+    assert_eq!(
+        doc["steps"][0]["plugin"]["digest"],
+        step(&run, "build")["digest"]
+    );
     assert_eq!(doc["run"]["id"], run["run_id"]);
     let refused: Vec<String> = report[1..]
         .iter()

@@ -54,8 +54,8 @@ fn main() {
     let key = signing::keys::signing_key_from_random(&[11; 32]).unwrap();
     let pem = signing::keys::private_key_pem(&key).unwrap();
     ws.file("plain.key", pem.as_bytes());
-    let sealed = signing::keys::encrypt_private_key(&key, PASSWORD.as_bytes(), [1; 32], [2; 24])
-        .unwrap();
+    let sealed =
+        signing::keys::encrypt_private_key(&key, PASSWORD.as_bytes(), [1; 32], [2; 24]).unwrap();
     ws.file("cosign.key", sealed.as_bytes());
     let key_pem = ws.outside().join("key.pem");
     std::fs::write(&key_pem, pem.as_bytes()).unwrap();
@@ -91,7 +91,11 @@ allow = {{ read = ["plain.key"] }}
             .stderr(Stdio::null())
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
         let run: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         ours.push(step_ms(&run, "sign"));
         encrypted.push(step_ms(&run, "sign-encrypted-key"));
@@ -115,15 +119,29 @@ allow = {{ read = ["plain.key"] }}
     }
     let (o, t) = (median(ours), median(theirs));
     println!("sign a 200 MiB artifact ({rounds} rounds, medians):");
-    println!("  sign step (plain PKCS#8 key)      {:>10}  {:>10}", ms(o), mib_s(o));
-    println!("  openssl dgst -sha256 -sign        {:>10}  {:>10}", ms(t), mib_s(t));
+    println!(
+        "  sign step (plain PKCS#8 key)      {:>10}  {:>10}",
+        ms(o),
+        mib_s(o)
+    );
+    println!(
+        "  openssl dgst -sha256 -sign        {:>10}  {:>10}",
+        ms(t),
+        mib_s(t)
+    );
     println!(
         "  throughput ratio step/openssl     {:>10.2}x  (target >= 0.90x)",
         t.as_secs_f64() / o.as_secs_f64()
     );
     let (e, a) = (median(encrypted), median(attest));
-    println!("  sign step, cosign encrypted key   {:>10}  (scrypt N=2^16 in the step)", ms(e));
-    println!("  sign step, attest = true          {:>10}  (provenance + DSSE)", ms(a));
+    println!(
+        "  sign step, cosign encrypted key   {:>10}  (scrypt N=2^16 in the step)",
+        ms(e)
+    );
+    println!(
+        "  sign step, attest = true          {:>10}  (provenance + DSSE)",
+        ms(a)
+    );
 }
 
 /// The step's signature and openssl's are both valid for the same key and file.

@@ -499,7 +499,9 @@ pub fn provenance(path: &str) -> Result<String, String> {
     #[cfg(target_arch = "wasm32")]
     return bindings::sluice::step::provenance::artifact(path);
     #[cfg(not(target_arch = "wasm32"))]
-    Err(format!("provenance({path}) is only available inside a step"))
+    Err(format!(
+        "provenance({path}) is only available inside a step"
+    ))
 }
 
 /// Computes `sha256:<hex>` of a file the step can see, natively in the host.

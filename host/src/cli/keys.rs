@@ -93,7 +93,10 @@ fn generate(args: &GenerateArgs) -> Result<(PathBuf, PathBuf), (i32, String)> {
 /// not even for a moment), through a temporary file renamed into place.
 fn write_new(path: &Path, bytes: &[u8], mode: u32, force: bool) -> Result<(), String> {
     use std::os::unix::fs::OpenOptionsExt;
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let tmp = dir.join(format!(
         ".{}.tmp",
         path.file_name().unwrap_or_default().to_string_lossy()

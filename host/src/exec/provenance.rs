@@ -200,9 +200,10 @@ pub(crate) fn document(
             started: &ctx.started_at,
             pipeline: &manifest.pipeline.name,
             manifest: ManifestRef {
-                path: Path::new(&manifest.path)
-                    .file_name()
-                    .map_or_else(|| manifest.path.clone(), |n| n.to_string_lossy().into_owned()),
+                path: Path::new(&manifest.path).file_name().map_or_else(
+                    || manifest.path.clone(),
+                    |n| n.to_string_lossy().into_owned(),
+                ),
                 digest: format!("sha256:{}", hex::encode(Sha256::digest(&manifest.source))),
             },
         },
@@ -283,7 +284,14 @@ pub(crate) fn digest_tree(root: &Dir, rel: &Path, deadline: &Deadline) -> Result
         }
         Opened::Dir(dir) => {
             let at_root = rel == Path::new(".") || rel.as_os_str().is_empty();
-            walk(&dir, PathBuf::new(), at_root, deadline, &mut lines, &mut tree)?;
+            walk(
+                &dir,
+                PathBuf::new(),
+                at_root,
+                deadline,
+                &mut lines,
+                &mut tree,
+            )?;
         }
     }
     lines.sort();

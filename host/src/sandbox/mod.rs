@@ -21,9 +21,10 @@ use std::collections::BTreeMap;
 /// Answers a step's `provenance.artifact` calls: given the guest path of one of its artifact
 /// inputs and its deadline, the provenance document (JSON) the host builds from the run.
 #[derive(Clone)]
-pub struct ProvenanceSource(
-    pub std::sync::Arc<dyn Fn(&str, &limits::Deadline) -> Result<String, String> + Send + Sync>,
-);
+pub struct ProvenanceSource(pub std::sync::Arc<ProvenanceFn>);
+
+/// The function behind a [`ProvenanceSource`]: guest path and deadline to document.
+pub type ProvenanceFn = dyn Fn(&str, &limits::Deadline) -> Result<String, String> + Send + Sync;
 
 impl std::fmt::Debug for ProvenanceSource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

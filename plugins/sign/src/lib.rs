@@ -157,9 +157,8 @@ impl Plugin for Sign {
                 )?,
             );
             if config.attest {
-                let provenance = sluice_sdk::provenance(&artifact.path).map_err(|e| {
-                    Failure::invalid(format!("cannot attest `{input}`: {e}"))
-                })?;
+                let provenance = sluice_sdk::provenance(&artifact.path)
+                    .map_err(|e| Failure::invalid(format!("cannot attest `{input}`: {e}")))?;
                 let provenance: Json = serde_json::from_str(&provenance)
                     .map_err(|e| Failure::error(format!("the host's provenance: {e}")))?;
                 let statement = statement(
@@ -182,14 +181,22 @@ impl Plugin for Sign {
                 "signed {} (sha256:{}){}",
                 artifact.path,
                 hex(&sha256),
-                if config.attest { " and attested its provenance" } else { "" }
+                if config.attest {
+                    " and attested its provenance"
+                } else {
+                    ""
+                }
             );
         }
         let summary = format!(
             "signed {} artifact{}{} with key {hint}",
             names.len(),
             if names.len() == 1 { "" } else { "s" },
-            if config.attest { " (with provenance)" } else { "" },
+            if config.attest {
+                " (with provenance)"
+            } else {
+                ""
+            },
         );
         Ok(outcome
             .output("key-hint", Value::Text(hint))
@@ -250,7 +257,11 @@ fn load_key(config: &Config) -> Result<PrivateKey, Failure> {
             ));
         }
         (Some(path), None) => {
-            let guest = format!("{}/{}", sluice_sdk::WORKSPACE, path.trim_start_matches("./"));
+            let guest = format!(
+                "{}/{}",
+                sluice_sdk::WORKSPACE,
+                path.trim_start_matches("./")
+            );
             let text = std::fs::read_to_string(&guest).map_err(|e| {
                 let why = if e.kind() == std::io::ErrorKind::NotFound {
                     "this step cannot see it".to_string()

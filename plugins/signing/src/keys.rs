@@ -142,14 +142,22 @@ fn open(body: &[u8], password: &[u8]) -> Result<Zeroizing<Vec<u8>>, KeyError> {
     let sealed: Sealed = serde_json::from_slice(body)
         .map_err(|e| KeyError::Malformed(format!("the encrypted key's JSON: {e}")))?;
     if sealed.kdf.name != "scrypt" {
-        return Err(KeyError::Unsupported(format!("key derivation `{}`", sealed.kdf.name)));
+        return Err(KeyError::Unsupported(format!(
+            "key derivation `{}`",
+            sealed.kdf.name
+        )));
     }
     if sealed.cipher.name != "nacl/secretbox" {
-        return Err(KeyError::Unsupported(format!("cipher `{}`", sealed.cipher.name)));
+        return Err(KeyError::Unsupported(format!(
+            "cipher `{}`",
+            sealed.cipher.name
+        )));
     }
     let n = sealed.kdf.params.n;
     if !n.is_power_of_two() || n < 2 {
-        return Err(KeyError::Malformed(format!("scrypt N = {n} is not a power of two")));
+        return Err(KeyError::Malformed(format!(
+            "scrypt N = {n} is not a power of two"
+        )));
     }
     let log_n = n.trailing_zeros() as u8;
     if log_n > MAX_SCRYPT_LOG_N || sealed.kdf.params.r > 32 || sealed.kdf.params.p > 16 {
@@ -167,7 +175,13 @@ fn open(body: &[u8], password: &[u8]) -> Result<Zeroizing<Vec<u8>>, KeyError> {
         )));
     }
     let ciphertext = b64("ciphertext", &sealed.ciphertext)?;
-    let key = derive(password, &salt, log_n, sealed.kdf.params.r, sealed.kdf.params.p)?;
+    let key = derive(
+        password,
+        &salt,
+        log_n,
+        sealed.kdf.params.r,
+        sealed.kdf.params.p,
+    )?;
     let cipher = XSalsa20Poly1305::new((&*key).into());
     cipher
         .decrypt(nonce.as_slice().into(), ciphertext.as_slice())

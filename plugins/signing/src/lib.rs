@@ -78,11 +78,7 @@ pub fn unbase64(text: &str) -> Result<Vec<u8>, VerifyError> {
 
 /// Verifies a DER signature over a SHA-256 digest. High-S signatures (as OpenSSL and Go
 /// make them) are accepted, as cosign accepts them.
-pub fn verify_digest(
-    key: &VerifyingKey,
-    sha256: &[u8; 32],
-    der: &[u8],
-) -> Result<(), VerifyError> {
+pub fn verify_digest(key: &VerifyingKey, sha256: &[u8; 32], der: &[u8]) -> Result<(), VerifyError> {
     let sig = Signature::from_der(der)
         .map_err(|_| VerifyError::Malformed("not an ASN.1 DER ECDSA P-256 signature".into()))?;
     let sig = sig.normalize_s().unwrap_or(sig);

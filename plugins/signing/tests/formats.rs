@@ -60,7 +60,11 @@ fn a_changed_ciphertext_byte_is_refused() {
     // Flip one character of the base64 body (inside the JSON's ciphertext).
     let mut lines: Vec<String> = pem.lines().map(String::from).collect();
     let line = &mut lines[3];
-    let c = if line.as_bytes()[10] == b'A' { "B" } else { "A" };
+    let c = if line.as_bytes()[10] == b'A' {
+        "B"
+    } else {
+        "A"
+    };
     line.replace_range(10..11, c);
     let damaged = lines.join("\n");
     assert!(keys::private_key_from_pem(&damaged, Some(b"pw")).is_err());
@@ -97,7 +101,10 @@ fn bundles_carry_the_key_hint_digest_and_signature() {
         json["mediaType"],
         "application/vnd.dev.sigstore.bundle.v0.3+json"
     );
-    assert_eq!(json["messageSignature"]["messageDigest"]["algorithm"], "SHA2_256");
+    assert_eq!(
+        json["messageSignature"]["messageDigest"]["algorithm"],
+        "SHA2_256"
+    );
     assert_eq!(
         json["verificationMaterial"]["publicKey"]["hint"],
         keys::key_hint(key.verifying_key())

@@ -33,10 +33,7 @@ const OPTIONS: &[(&str, &str)] = &[
         "builder-id",
         "Policy: the attestation's required SLSA builder.id",
     ),
-    (
-        "pipeline",
-        "Policy: the pipeline the attestation must name",
-    ),
+    ("pipeline", "Policy: the pipeline the attestation must name"),
     (
         "max-age",
         "Policy: how long ago the attested build may have finished, e.g. \"24h\" or \"7days\"",
@@ -212,14 +209,19 @@ impl Plugin for Verify {
         }
         let mut subject = None;
         if let Some(a) = attestation {
-            subject = check_attestation(&mut checks, &key, &read(&a.path)?, expected, &config, max_age);
+            subject = check_attestation(
+                &mut checks,
+                &key,
+                &read(&a.path)?,
+                expected,
+                &config,
+                max_age,
+            );
         }
 
         let digest = expected.or(subject).map(|d| format!("sha256:{}", hex(&d)));
-        let mut outcome = Outcome::new().output(
-            "digest",
-            Value::Text(digest.clone().unwrap_or_default()),
-        );
+        let mut outcome =
+            Outcome::new().output("digest", Value::Text(digest.clone().unwrap_or_default()));
         let failed = checks.findings.len();
         for f in checks.findings {
             outcome = outcome.finding(f);
@@ -251,8 +253,8 @@ fn hex(bytes: &[u8]) -> String {
 
 fn read(path: &str) -> Result<Vec<u8>, Failure> {
     use std::io::Read;
-    let file =
-        std::fs::File::open(path).map_err(|e| Failure::error(format!("cannot read {path}: {e}")))?;
+    let file = std::fs::File::open(path)
+        .map_err(|e| Failure::error(format!("cannot read {path}: {e}")))?;
     let mut out = Vec::new();
     file.take(MAX_DOCUMENT + 1)
         .read_to_end(&mut out)
@@ -269,7 +271,11 @@ fn read(path: &str) -> Result<Vec<u8>, Failure> {
 fn load_key(config: &Config) -> Result<PublicKey, Failure> {
     let (pem, from) = match (&config.key, &config.public_key) {
         (Some(path), None) => {
-            let guest = format!("{}/{}", sluice_sdk::WORKSPACE, path.trim_start_matches("./"));
+            let guest = format!(
+                "{}/{}",
+                sluice_sdk::WORKSPACE,
+                path.trim_start_matches("./")
+            );
             let text = std::fs::read_to_string(&guest).map_err(|e| {
                 let why = if e.kind() == std::io::ErrorKind::NotFound {
                     "this step cannot see it".to_string()
@@ -337,14 +343,18 @@ fn check_bundle(checks: &mut Checks, key: &PublicKey, bytes: &[u8], expected: Op
         _ => {
             return checks.fail(
                 "verify/malformed",
-                format!("bundle: message digest {} {:?} is not a SHA-256", md.algorithm, md.digest),
+                format!(
+                    "bundle: message digest {} {:?} is not a SHA-256",
+                    md.algorithm, md.digest
+                ),
             );
         }
     };
     let Some(expected) = expected else {
         return checks.fail(
             "verify/digest",
-            "bundle: a bundle is checked against its blob: wire `artifact` (or set `digest`)".into(),
+            "bundle: a bundle is checked against its blob: wire `artifact` (or set `digest`)"
+                .into(),
         );
     };
     if digest != expected {
@@ -404,14 +414,20 @@ fn check_attestation(
     let statement: Json = match serde_json::from_slice(&payload) {
         Ok(s) => s,
         Err(e) => {
-            checks.fail("verify/malformed", format!("attestation: the statement is not JSON: {e}"));
+            checks.fail(
+                "verify/malformed",
+                format!("attestation: the statement is not JSON: {e}"),
+            );
             return None;
         }
     };
     if statement["_type"] != STATEMENT_V1 {
         checks.fail(
             "verify/malformed",
-            format!("attestation: `_type` is {}, expected {STATEMENT_V1:?}", statement["_type"]),
+            format!(
+                "attestation: `_type` is {}, expected {STATEMENT_V1:?}",
+                statement["_type"]
+            ),
         );
         return None;
     }
@@ -419,10 +435,17 @@ fn check_attestation(
         .as_array()
         .into_iter()
         .flatten()
-        .filter_map(|s| s["digest"]["sha256"].as_str().and_then(signing::parse_sha256))
+        .filter_map(|s| {
+            s["digest"]["sha256"]
+                .as_str()
+                .and_then(signing::parse_sha256)
+        })
         .collect();
     let Some(first) = subjects.first().copied() else {
-        checks.fail("verify/malformed", "attestation: the statement has no sha256 subject".into());
+        checks.fail(
+            "verify/malformed",
+            "attestation: the statement has no sha256 subject".into(),
+        );
         return None;
     };
     let subject = match expected {
@@ -432,7 +455,11 @@ fn check_attestation(
                 "verify/digest",
                 format!(
                     "attestation: its subject is sha256:{}, but the artifact is sha256:{}",
-                    subjects.iter().map(|d| hex(d)).collect::<Vec<_>>().join(", sha256:"),
+                    subjects
+                        .iter()
+                        .map(|d| hex(d))
+                        .collect::<Vec<_>>()
+                        .join(", sha256:"),
                     hex(&want)
                 ),
             );
@@ -458,7 +485,9 @@ fn check_attestation(
     let predicate = &statement["predicate"];
     let mut ok = true;
     if let Some(want) = &config.builder_id {
-        let got = predicate["runDetails"]["builder"]["id"].as_str().unwrap_or("(none)");
+        let got = predicate["runDetails"]["builder"]["id"]
+            .as_str()
+            .unwrap_or("(none)");
         if got != want {
             ok = false;
             checks.fail(

@@ -369,9 +369,8 @@ impl Plugin for Probe {
                     record("artifact", Ok(name))
                 }
                 Action::Provenance { path } => {
-                    let path = path.or_else(|| {
-                        invocation.artifact("in-artifact").map(|a| a.path.clone())
-                    });
+                    let path =
+                        path.or_else(|| invocation.artifact("in-artifact").map(|a| a.path.clone()));
                     record(
                         "provenance",
                         match path {

@@ -698,3 +698,195 @@ with = { in-artifact = "${{ steps.build.outputs.artifact }}", actions = [
         .collect();
     insta::assert_snapshot!("provenance_refused", refused.join("\n"));
 }
+
+/// An image is signed the cosign way and its signature and attestation are pushed beside it
+/// by `oci-push` (tags `sha256-<hex>.sig` / `.att`) to a real registry (Debian's
+/// `docker-registry`); read back with `skopeo`, the signature manifest is cosign's (a
+/// simple-signing layer naming the pushed digest, the signature in its annotation) and
+/// `openssl` verifies that signature; `verify` accepts the layouts and refuses another
+/// image's digest and another repository.
+#[test]
+fn images_are_signed_the_cosign_way_and_pushed_beside_them() {
+    let missing: Vec<&str> = ["docker-registry", "skopeo", "openssl"]
+        .into_iter()
+        .filter(|t| !have(t))
+        .collect();
+    if !missing.is_empty() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must install {missing:?} (see .ci/run)"
+        );
+        eprintln!("skipped: needs {missing:?} (apt-get install docker-registry skopeo openssl)");
+        return;
+    }
+    let registry = sluice_test_support::Registry::start(None);
+    let origin = registry.origin();
+    let repository = format!("127.0.0.1:{}/demo/signed", registry.port);
+    let ws = Workspace::new();
+    ws.with_probe();
+    generate_keys(&ws, "cosign", PASSWORD);
+    let push = |id: &str, image: &str, tag: Option<&str>| {
+        format!(
+            "[steps.{id}]\nuses = \"oci-push\"\nallow = {{ net = [\"{origin}\"] }}\nwith = {{ image = \"${{{{ steps.{image} }}}}\", registry = \"{origin}\", repository = \"demo/signed\"{} }}\n\n",
+            tag.map(|t| format!(", tag = \"{t}\"")).unwrap_or_default()
+        )
+    };
+    let mut manifest = format!(
+        r##"
+[steps.build]
+uses = "./probe.wasm"
+with = {{ actions = [{{ op = "artifact", name = "server", contents = "#!/bin/true\n" }}] }}
+
+[steps.image]
+uses = "oci-image"
+with = {{ binary = "${{{{ steps.build.outputs.artifact }}}}" }}
+
+[steps.sign]
+uses = "sign"
+allow = {{ read = ["cosign.key"], secrets = ["COSIGN_PASSWORD"] }}
+with = {{ image = "${{{{ steps.image.outputs.image }}}}", image-repository = "{repository}", key = "cosign.key", attest = true }}
+
+[steps.verify]
+uses = "verify"
+allow = {{ read = ["cosign.pub"] }}
+with = {{ image = "${{{{ steps.image.outputs.image }}}}", image-signature = "${{{{ steps.sign.outputs.image-signature }}}}", image-attestation = "${{{{ steps.sign.outputs.image-attestation }}}}", image-repository = "{repository}", key = "cosign.pub", max-age = "1h" }}
+
+[steps.verify-other-repository]
+uses = "verify"
+allow = {{ read = ["cosign.pub"] }}
+with = {{ image = "${{{{ steps.image.outputs.image }}}}", image-signature = "${{{{ steps.sign.outputs.image-signature }}}}", image-repository = "registry.example.com/demo/signed", key = "cosign.pub" }}
+
+[steps.verify-other-image]
+uses = "verify"
+allow = {{ read = ["cosign.pub"] }}
+with = {{ image-signature = "${{{{ steps.sign.outputs.image-signature }}}}", image-attestation = "${{{{ steps.sign.outputs.image-attestation }}}}", digest = "sha256:{other}", key = "cosign.pub" }}
+
+"##,
+        other = sha256_hex(b"another image")
+    );
+    manifest += &push("push", "image.outputs.image", Some("v1"));
+    manifest += &push("push-signature", "sign.outputs.image-signature", None);
+    manifest += &push("push-attestation", "sign.outputs.image-attestation", None);
+    ws.manifest(&manifest);
+    let out = ws
+        .command(SLUICE, &["run"])
+        .env("COSIGN_PASSWORD", PASSWORD)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    let run = ws.last_run();
+    for id in ["push", "push-signature", "push-attestation", "verify"] {
+        assert_eq!(step(&run, id)["status"], "passed", "{id}: {stdout}");
+    }
+    assert!(
+        step(&run, "verify")["summary"]
+            .as_str()
+            .unwrap()
+            .starts_with("verified image signature, image attestation of sha256:"),
+        "{}",
+        step(&run, "verify")
+    );
+    let mut refused = String::new();
+    for id in ["verify-other-repository", "verify-other-image"] {
+        let s = step(&run, id);
+        assert_eq!(s["status"], "failed");
+        for f in s["findings"].as_array().unwrap() {
+            refused += &format!(
+                "{id}: {}: {}\n",
+                f["rule"].as_str().unwrap(),
+                f["message"].as_str().unwrap()
+            );
+        }
+    }
+    insta::with_settings!({filters => vec![(r"[0-9a-f]{64}", "<sha256>"), (r"127\.0\.0\.1:[0-9]+", "127.0.0.1:<port>")]}, {
+        insta::assert_snapshot!("image_refused", refused);
+    });
+
+    // Read back with skopeo: the image by tag has the digest `sign` signed, and the
+    // signature is found at cosign's tag for it.
+    let digest = step(&run, "push")["outputs"]["digest"]["value"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        step(&run, "sign")["outputs"]["image-digest"]["value"],
+        digest.as_str()
+    );
+    let skopeo = |args: &[&str]| {
+        String::from_utf8(run_ok(Command::new("skopeo").args(args)).stdout).unwrap()
+    };
+    let inspected: serde_json::Value = serde_json::from_str(&skopeo(&[
+        "inspect",
+        "--tls-verify=false",
+        &format!("docker://{repository}:v1"),
+    ]))
+    .unwrap();
+    assert_eq!(inspected["Digest"], digest.as_str());
+    let sig_tag = format!("{}.sig", digest.replace(':', "-"));
+    let raw: serde_json::Value = serde_json::from_str(&skopeo(&[
+        "inspect",
+        "--raw",
+        "--tls-verify=false",
+        &format!("docker://{repository}:{sig_tag}"),
+    ]))
+    .unwrap();
+    let layer = &raw["layers"][0];
+    assert_eq!(
+        layer["mediaType"],
+        "application/vnd.dev.cosign.simplesigning.v1+json"
+    );
+    let sig_b64 = layer["annotations"]["dev.cosignproject.cosign/signature"]
+        .as_str()
+        .unwrap();
+    let dir = ws.outside().join("sig-dir");
+    skopeo(&[
+        "copy",
+        "--src-tls-verify=false",
+        &format!("docker://{repository}:{sig_tag}"),
+        &format!("dir:{}", dir.display()),
+    ]);
+    let payload_path = dir.join(
+        layer["digest"]
+            .as_str()
+            .unwrap()
+            .trim_start_matches("sha256:"),
+    );
+    let payload: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&payload_path).unwrap()).unwrap();
+    assert_eq!(
+        payload["critical"]["image"]["docker-manifest-digest"],
+        digest.as_str()
+    );
+    assert_eq!(
+        payload["critical"]["identity"]["docker-reference"],
+        repository.as_str()
+    );
+    assert_eq!(
+        payload["critical"]["type"],
+        "cosign container image signature"
+    );
+    let sig_file = ws.outside().join("image.sig");
+    std::fs::write(&sig_file, sig_b64).unwrap();
+    assert!(openssl_verifies(
+        &ws.dir().join("cosign.pub"),
+        &sig_file,
+        &payload_path
+    ));
+    // The attestation is at cosign's `.att` tag, its subject the image by digest.
+    let att: serde_json::Value = serde_json::from_str(&skopeo(&[
+        "inspect",
+        "--raw",
+        "--tls-verify=false",
+        &format!("docker://{repository}:{}.att", digest.replace(':', "-")),
+    ]))
+    .unwrap();
+    assert_eq!(
+        att["layers"][0]["mediaType"],
+        "application/vnd.dsse.envelope.v1+json"
+    );
+    assert_eq!(
+        att["layers"][0]["annotations"]["predicateType"],
+        "https://slsa.dev/provenance/v1"
+    );
+}

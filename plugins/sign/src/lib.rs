@@ -12,6 +12,14 @@
 //!   provenance the host recorded for it (`provenance.artifact`), not from anything a build
 //!   step said.
 //!
+//! An OCI image (`image`, an oci-archive such as `oci-image`'s) is signed the way
+//! `cosign sign --key` does it, by the digest of its manifest: `image-signature` is a layout
+//! holding cosign's signature manifest (a simple-signing payload naming
+//! `image-repository@digest`, the signature in its layer annotation), tagged
+//! `sha256-<hex>.sig`; with `attest = true`, `image-attestation` holds the DSSE envelope,
+//! tagged `sha256-<hex>.att`. `oci-push` pushes them beside the image (its default tag is the
+//! layout's), so the step itself needs no network.
+//!
 //! The blob is hashed by the host (`digest`), natively; only the 32-byte digest enters the
 //! step. The key comes from a read grant (`key = "cosign.key"`) or a secret
 //! (`key-secret = "COSIGN_KEY"`, the PEM text); an encrypted cosign key is opened with the
@@ -62,6 +70,10 @@ const OPTIONS: &[(&str, &str)] = &[
         "Also write an in-toto/SLSA provenance attestation per artifact (default false)",
     ),
     (
+        "image-repository",
+        "The repository `image` is pushed to, e.g. \"registry.example.com/team/service\" (the signature names it)",
+    ),
+    (
         "builder-id",
         "The SLSA builder.id (default https://github.com/sluice-ci/sluice/builder/local@v1)",
     ),
@@ -76,6 +88,7 @@ struct Config {
     #[serde(default)]
     attest: bool,
     builder_id: Option<String>,
+    image_repository: Option<String>,
 }
 
 struct Sign;
@@ -89,32 +102,45 @@ impl Plugin for Sign {
         )
         .wants("fs:read?")
         .wants("secret:*");
-        for (i, (input, suffix)) in SLOTS.iter().enumerate() {
-            let port = Port::new(*input, ValueKind::Artifact, "An artifact to sign");
-            info = info.input(if i == 0 { port.required() } else { port });
-            let out = |name: &str, what: &str, required: bool| {
-                let p = Port::new(format!("{name}{suffix}"), ValueKind::Artifact, what);
-                if required { p.required() } else { p }
+        for (input, suffix) in SLOTS {
+            let out = |name: &str, what: String| {
+                Port::new(format!("{name}{suffix}"), ValueKind::Artifact, what)
             };
             info = info
+                .input(Port::new(*input, ValueKind::Artifact, "An artifact to sign"))
                 .output(out(
                     "signature",
-                    &format!("Base64 DER ECDSA signature of `{input}` (cosign sign-blob)"),
-                    i == 0,
+                    format!("Base64 DER ECDSA signature of `{input}` (cosign sign-blob)"),
                 ))
-                .output(out(
-                    "bundle",
-                    &format!("Sigstore bundle v0.3 for `{input}`"),
-                    i == 0,
-                ))
+                .output(out("bundle", format!("Sigstore bundle v0.3 for `{input}`")))
                 .output(out(
                     "attestation",
-                    &format!(
+                    format!(
                         "DSSE envelope: in-toto Statement v1 with SLSA Provenance v1 for `{input}` (attest = true)"
                     ),
-                    false,
                 ));
         }
+        info = info
+            .input(Port::new(
+                "image",
+                ValueKind::Artifact,
+                "An OCI image layout (oci-archive) to sign by its manifest digest, as cosign sign does",
+            ))
+            .output(Port::new(
+                "image-signature",
+                ValueKind::Artifact,
+                "cosign's signature of `image`: a layout tagged sha256-<hex>.sig, for oci-push",
+            ))
+            .output(Port::new(
+                "image-attestation",
+                ValueKind::Artifact,
+                "cosign's attestation of `image` (attest = true): a layout tagged sha256-<hex>.att",
+            ))
+            .output(Port::new(
+                "image-digest",
+                ValueKind::Text,
+                "The signed image's manifest digest",
+            ));
         info = info.output(
             Port::new(
                 "key-hint",
@@ -164,6 +190,7 @@ impl Plugin for Sign {
                 let statement = statement(
                     &provenance,
                     &sha256,
+                    None,
                     config.builder_id.as_deref().unwrap_or(DEFAULT_BUILDER_ID),
                 )?;
                 let payload = serde_json::to_vec(&statement).expect("serializes");
@@ -187,6 +214,28 @@ impl Plugin for Sign {
                     ""
                 }
             );
+        }
+        if let Some(image) = invocation.artifact("image") {
+            let repository = config.image_repository.as_deref().ok_or_else(|| {
+                Failure::invalid(
+                    "signing an image needs `image-repository`: the repository it is pushed to, e.g. \"registry.example.com/team/service\" (cosign's docker-reference)",
+                )
+            })?;
+            let (digest, signed) = sign_image(&key, image, repository, &config)?;
+            for (name, value) in signed {
+                outcome = outcome.output(name, value);
+            }
+            outcome = outcome.output("image-digest", Value::Text(digest.clone()));
+            names.push(format!("{repository}@{digest}"));
+        } else if config.image_repository.is_some() {
+            return Err(Failure::invalid(
+                "`image-repository` is set but no `image` is wired: wire `image = \"${{ steps.<id>.outputs.image }}\"`",
+            ));
+        }
+        if names.is_empty() {
+            return Err(Failure::invalid(
+                "nothing to sign: wire `artifact` (and `artifact-2` …) or `image`",
+            ));
         }
         let summary = format!(
             "signed {} artifact{}{} with key {hint}",
@@ -307,11 +356,16 @@ fn digest_map(digest: &str) -> Json {
     }
 }
 
-/// The in-toto Statement v1 with SLSA Provenance v1 for the artifact, from the host's
-/// provenance document.
-fn statement(provenance: &Json, sha256: &[u8; 32], builder_id: &str) -> Result<Json, Failure> {
+/// The in-toto Statement v1 with SLSA Provenance v1 for the artifact whose file has SHA-256
+/// `sha256`, from the host's provenance document. The subject is the artifact itself, or
+/// `subject` (name, sha256 hex) when given (an image, named by its manifest digest).
+fn statement(
+    provenance: &Json,
+    sha256: &[u8; 32],
+    subject: Option<(&str, &str)>,
+    builder_id: &str,
+) -> Result<Json, Failure> {
     let artifact = &provenance["artifact"];
-    let name = artifact["name"].as_str().unwrap_or("artifact");
     let host_digest = artifact["digest"].as_str().unwrap_or_default();
     let digest = format!("sha256:{}", hex(sha256));
     if host_digest != digest {
@@ -396,8 +450,15 @@ fn statement(provenance: &Json, sha256: &[u8; 32], builder_id: &str) -> Result<J
         .and_then(|s| s["finished"].as_str())
         .unwrap_or_default()
         .to_string();
+    let (name, subject_hex) = match subject {
+        Some((name, hex)) => (name.to_string(), hex.to_string()),
+        None => (
+            artifact["name"].as_str().unwrap_or("artifact").to_string(),
+            hex(sha256),
+        ),
+    };
     let mut digest_set = BTreeMap::new();
-    digest_set.insert("sha256".to_string(), hex(sha256));
+    digest_set.insert("sha256".to_string(), subject_hex);
     let mut metadata = json!({ "invocationId": run["id"] });
     if !started_on.is_empty() {
         metadata["startedOn"] = json!(started_on);
@@ -436,5 +497,112 @@ fn statement(provenance: &Json, sha256: &[u8; 32], builder_id: &str) -> Result<J
         },
     }))
 }
+
+/// Signs an image layout the cosign way; returns its digest and the outputs.
+fn sign_image(
+    key: &PrivateKey,
+    image: &Artifact,
+    repository: &str,
+    config: &Config,
+) -> Result<(String, Vec<(String, Value)>), Failure> {
+    use oci_layout::{Archive, CONFIG, Index, LayoutWriter, MANIFEST, Manifest, REF_NAME};
+    use signing::image as cosign;
+    let last = repository.rsplit('/').next().unwrap_or_default();
+    if !repository.contains('/') || repository.contains('@') || last.contains(':') {
+        return Err(Failure::invalid(format!(
+            "`image-repository` {repository:?} is not `registry/repository` without tag or digest, e.g. \"127.0.0.1:5000/team/service\""
+        )));
+    }
+    let file_sha256 = hashed(image)?;
+    let archive = Archive::open(std::path::Path::new(&image.path)).map_err(Failure::invalid)?;
+    let index = archive.index().map_err(Failure::invalid)?;
+    let [top] = index.manifests.as_slice() else {
+        return Err(Failure::invalid(
+            "`image` must hold exactly one image (or one multi-platform index)",
+        ));
+    };
+    let digest = top.digest.clone();
+    let layout = |tag: &str,
+                  layer_type: &str,
+                  layer: Vec<u8>,
+                  annotations: BTreeMap<String, String>|
+     -> Result<Vec<u8>, Failure> {
+        let mut w = LayoutWriter::default();
+        let mut layer = w.blob(layer_type, layer);
+        layer.annotations = Some(annotations);
+        let config_blob = w.json(CONFIG, &cosign::config(std::slice::from_ref(&layer.digest)));
+        let mut manifest = w.json(
+            MANIFEST,
+            &Manifest {
+                schema_version: 2,
+                media_type: Some(MANIFEST.into()),
+                config: config_blob,
+                layers: vec![layer],
+                annotations: None,
+            },
+        );
+        manifest.annotations = Some(BTreeMap::from([(REF_NAME.to_string(), tag.to_string())]));
+        let mut out = Vec::new();
+        w.write(
+            &Index {
+                schema_version: 2,
+                media_type: Some(oci_layout::INDEX.into()),
+                manifests: vec![manifest],
+            },
+            &mut out,
+        )
+        .map_err(|e| Failure::error(format!("cannot write the signature layout: {e}")))?;
+        Ok(out)
+    };
+    let payload = cosign::payload(repository, &digest);
+    let sig = signing::sign_message(key, &payload);
+    let tag = cosign::signature_tag(&digest);
+    let tar = layout(
+        &tag,
+        cosign::SIMPLE_SIGNING,
+        payload,
+        BTreeMap::from([(
+            cosign::SIGNATURE_ANNOTATION.to_string(),
+            signing::base64(&sig),
+        )]),
+    )?;
+    let mut outputs = vec![(
+        "image-signature".to_string(),
+        sluice_sdk::write_artifact(&format!("{tag}.tar"), &tar, Some(LAYOUT_TAR))?,
+    )];
+    if config.attest {
+        let provenance = sluice_sdk::provenance(&image.path)
+            .map_err(|e| Failure::invalid(format!("cannot attest `image`: {e}")))?;
+        let provenance: Json = serde_json::from_str(&provenance)
+            .map_err(|e| Failure::error(format!("the host's provenance: {e}")))?;
+        let statement = statement(
+            &provenance,
+            &file_sha256,
+            Some((repository, digest.trim_start_matches("sha256:"))),
+            config.builder_id.as_deref().unwrap_or(DEFAULT_BUILDER_ID),
+        )?;
+        let payload = serde_json::to_vec(&statement).expect("serializes");
+        let envelope = Envelope::sign(key, "", IN_TOTO_PAYLOAD_TYPE, &payload);
+        let att_tag = cosign::attestation_tag(&digest);
+        let tar = layout(
+            &att_tag,
+            cosign::DSSE_ENVELOPE,
+            serde_json::to_vec(&envelope).expect("serializes"),
+            BTreeMap::from([
+                ("predicateType".to_string(), SLSA_PROVENANCE_V1.to_string()),
+                (cosign::SIGNATURE_ANNOTATION.to_string(), String::new()),
+            ]),
+        )?;
+        outputs.push((
+            "image-attestation".to_string(),
+            sluice_sdk::write_artifact(&format!("{att_tag}.tar"), &tar, Some(LAYOUT_TAR))?,
+        ));
+    }
+    sluice_sdk::info!("signed image {repository}@{digest} (tag {tag})");
+    Ok((digest, outputs))
+}
+
+/// The media type of an OCI layout in a tar.
+const LAYOUT_TAR: &str = "application/vnd.oci.image.layout.v1+tar";
 
 sluice_sdk::export_plugin!(Sign);

@@ -12,6 +12,7 @@
 
 pub mod bundle;
 pub mod dsse;
+pub mod image;
 pub mod keys;
 
 use base64::Engine as _;

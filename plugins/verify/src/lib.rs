@@ -8,6 +8,11 @@
 //! Statement v1). The key is a workspace file (`key = "cosign.pub"`) or PEM text
 //! (`public-key`). Policy: `digest` (the subject's expected `sha256:…`), `builder-id`,
 //! `pipeline`, `max-age` (e.g. `"24h"`: how old the attested build may be).
+//!
+//! Images, the cosign way: `image-signature` and `image-attestation` are the layouts `sign`
+//! writes (or any copy of cosign's `sha256-<hex>.sig` / `.att` manifests as a layout), checked
+//! against the image's manifest digest (from `image`, a layout, or `digest`) and
+//! `image-repository`.
 
 use serde::Deserialize;
 use serde_json::Value as Json;
@@ -25,6 +30,10 @@ const OPTIONS: &[(&str, &str)] = &[
         "The public key file (SPKI PEM, e.g. cosign.pub), a workspace path the step may read",
     ),
     ("public-key", "Or: the public key's PEM text"),
+    (
+        "image-repository",
+        "Policy: the repository an image signature must name (cosign's docker-reference)",
+    ),
     (
         "digest",
         "Policy: the subject's expected digest, sha256:<hex> (default: the artifact's, when wired)",
@@ -49,6 +58,7 @@ struct Config {
     key: Option<String>,
     public_key: Option<String>,
     digest: Option<String>,
+    image_repository: Option<String>,
     builder_id: Option<String>,
     pipeline: Option<String>,
     max_age: Option<String>,
@@ -122,6 +132,21 @@ impl Plugin for Verify {
             ValueKind::Artifact,
             "A DSSE envelope with an in-toto Statement v1 about it",
         ))
+        .input(Port::new(
+            "image",
+            ValueKind::Artifact,
+            "The signed image as an OCI layout (oci-archive): its manifest digest is expected",
+        ))
+        .input(Port::new(
+            "image-signature",
+            ValueKind::Artifact,
+            "cosign's signature of the image (sign's image-signature layout)",
+        ))
+        .input(Port::new(
+            "image-attestation",
+            ValueKind::Artifact,
+            "cosign's attestation of the image (sign's image-attestation layout)",
+        ))
         .output(
             Port::new("digest", ValueKind::Text, "The verified subject's sha256:<hex>")
                 .required(),
@@ -141,9 +166,16 @@ impl Plugin for Verify {
         let signature = invocation.artifact("signature");
         let bundle = invocation.artifact("bundle");
         let attestation = invocation.artifact("attestation");
-        if signature.is_none() && bundle.is_none() && attestation.is_none() {
+        let image_signature = invocation.artifact("image-signature");
+        let image_attestation = invocation.artifact("image-attestation");
+        if signature.is_none()
+            && bundle.is_none()
+            && attestation.is_none()
+            && image_signature.is_none()
+            && image_attestation.is_none()
+        {
             return Err(Failure::invalid(
-                "nothing to verify: wire `signature`, `bundle` or `attestation` (e.g. `${{ steps.sign.outputs.bundle }}`)",
+                "nothing to verify: wire `signature`, `bundle`, `attestation`, `image-signature` or `image-attestation` (e.g. `${{ steps.sign.outputs.bundle }}`)",
             ));
         }
         let policy_digest = match &config.digest {
@@ -211,6 +243,7 @@ impl Plugin for Verify {
         if let Some(a) = attestation {
             subject = check_attestation(
                 &mut checks,
+                "attestation",
                 &key,
                 &read(&a.path)?,
                 expected,
@@ -219,6 +252,49 @@ impl Plugin for Verify {
             );
         }
 
+        if image_signature.is_some() || image_attestation.is_some() {
+            let image = match invocation.artifact("image") {
+                Some(i) => Some(image_digest(&i.path)?),
+                None => None,
+            };
+            let Some(want) = image.or(policy_digest) else {
+                return Err(Failure::invalid(
+                    "an image signature is checked against the image: wire `image` (its layout) or set `digest` to its manifest digest",
+                ));
+            };
+            if let (Some(i), Some(p)) = (image, policy_digest)
+                && i != p
+            {
+                checks.fail(
+                    "verify/digest",
+                    format!(
+                        "the image is sha256:{}, but the policy requires sha256:{}",
+                        hex(&i),
+                        hex(&p)
+                    ),
+                );
+            }
+            if let Some(layout) = image_signature {
+                check_image_signature(&mut checks, &key, &layout.path, &want, &config);
+            }
+            if let Some(layout) = image_attestation {
+                match layer_of(&layout.path, signing::image::DSSE_ENVELOPE) {
+                    Ok((bytes, _)) => {
+                        check_attestation(
+                            &mut checks,
+                            "image attestation",
+                            &key,
+                            &bytes,
+                            Some(want),
+                            &config,
+                            max_age,
+                        );
+                    }
+                    Err(e) => checks.fail("verify/malformed", format!("image attestation: {e}")),
+                }
+            }
+            subject = subject.or(Some(want));
+        }
         let digest = expected.or(subject).map(|d| format!("sha256:{}", hex(&d)));
         let mut outcome =
             Outcome::new().output("digest", Value::Text(digest.clone().unwrap_or_default()));
@@ -237,6 +313,121 @@ impl Plugin for Verify {
             checks.passed.join(", "),
             digest.unwrap_or_else(|| "the subject".into())
         )))
+    }
+}
+
+/// The manifest digest of the one image in a layout.
+fn image_digest(path: &str) -> Result<[u8; 32], Failure> {
+    let archive =
+        oci_layout::Archive::open(std::path::Path::new(path)).map_err(Failure::invalid)?;
+    let index = archive.index().map_err(Failure::invalid)?;
+    match index.manifests.as_slice() {
+        [one] => signing::parse_sha256(&one.digest)
+            .ok_or_else(|| Failure::invalid(format!("{path}: odd digest {}", one.digest))),
+        _ => Err(Failure::invalid(format!(
+            "{path}: `image` must hold exactly one image"
+        ))),
+    }
+}
+
+/// The one layer of `media_type` in the one manifest of a layout: its bytes (checked
+/// against its digest) and annotations.
+fn layer_of(
+    path: &str,
+    media_type: &str,
+) -> Result<(Vec<u8>, std::collections::BTreeMap<String, String>), String> {
+    let archive = oci_layout::Archive::open(std::path::Path::new(path))?;
+    let index = archive.index()?;
+    let [top] = index.manifests.as_slice() else {
+        return Err("the layout must hold exactly one manifest".into());
+    };
+    let manifest: oci_layout::Manifest = serde_json::from_slice(&archive.read_blob(&top.digest)?)
+        .map_err(|e| format!("not an image manifest: {e}"))?;
+    let layer = manifest
+        .layers
+        .iter()
+        .find(|l| l.media_type == media_type)
+        .ok_or_else(|| format!("no {media_type} layer"))?;
+    Ok((
+        archive.read_blob(&layer.digest)?,
+        layer.annotations.clone().unwrap_or_default(),
+    ))
+}
+
+/// cosign's image signature: the payload's signature (layer annotation), then what the
+/// payload names against the image digest and repository expected.
+fn check_image_signature(
+    checks: &mut Checks,
+    key: &PublicKey,
+    path: &str,
+    want: &[u8; 32],
+    config: &Config,
+) {
+    use signing::image as cosign;
+    let (payload, annotations) = match layer_of(path, cosign::SIMPLE_SIGNING) {
+        Ok(found) => found,
+        Err(e) => return checks.fail("verify/malformed", format!("image signature: {e}")),
+    };
+    let Some(sig) = annotations.get(cosign::SIGNATURE_ANNOTATION) else {
+        return checks.fail(
+            "verify/malformed",
+            format!(
+                "image signature: the layer has no {} annotation",
+                cosign::SIGNATURE_ANNOTATION
+            ),
+        );
+    };
+    if let Err(e) =
+        signing::unbase64(sig).and_then(|der| signing::verify_message(key, &payload, &der))
+    {
+        return checks.fail(rule_of(&e), format!("image signature: {e}"));
+    }
+    let payload: cosign::Payload = match serde_json::from_slice(&payload) {
+        Ok(p) => p,
+        Err(e) => {
+            return checks.fail(
+                "verify/malformed",
+                format!("image signature: not a simple-signing payload: {e}"),
+            );
+        }
+    };
+    let mut ok = true;
+    if payload.critical.type_ != cosign::SIGNATURE_TYPE {
+        ok = false;
+        checks.fail(
+            "verify/malformed",
+            format!(
+                "image signature: type {:?}, expected {:?}",
+                payload.critical.type_,
+                cosign::SIGNATURE_TYPE
+            ),
+        );
+    }
+    let signed = &payload.critical.image.docker_manifest_digest;
+    if signing::parse_sha256(signed) != Some(*want) {
+        ok = false;
+        checks.fail(
+            "verify/digest",
+            format!(
+                "image signature: it signs {signed}, but the image is sha256:{}",
+                hex(want)
+            ),
+        );
+    }
+    if let Some(repo) = &config.image_repository
+        && &payload.critical.identity.docker_reference != repo
+    {
+        ok = false;
+        checks.fail(
+            "verify/policy",
+            format!(
+                "image signature: it names {:?}, but the policy requires {repo:?}",
+                payload.critical.identity.docker_reference
+            ),
+        );
+    }
+    if ok {
+        checks.passed.push("image signature");
     }
 }
 
@@ -378,6 +569,7 @@ fn check_bundle(checks: &mut Checks, key: &PublicKey, bytes: &[u8], expected: Op
 /// Checks an attestation; returns the subject's digest when the envelope verified.
 fn check_attestation(
     checks: &mut Checks,
+    label: &str,
     key: &PublicKey,
     bytes: &[u8],
     expected: Option<[u8; 32]>,
@@ -389,7 +581,7 @@ fn check_attestation(
         Err(e) => {
             checks.fail(
                 "verify/malformed",
-                format!("attestation: not a DSSE envelope: {e}"),
+                format!("{label}: not a DSSE envelope: {e}"),
             );
             return None;
         }
@@ -397,7 +589,7 @@ fn check_attestation(
     let payload = match envelope.verify(key) {
         Ok(p) => p,
         Err(e) => {
-            checks.fail(rule_of(&e), format!("attestation: {e}"));
+            checks.fail(rule_of(&e), format!("{label}: {e}"));
             return None;
         }
     };
@@ -405,7 +597,7 @@ fn check_attestation(
         checks.fail(
             "verify/malformed",
             format!(
-                "attestation: payload type {:?}, expected {IN_TOTO_PAYLOAD_TYPE:?}",
+                "{label}: payload type {:?}, expected {IN_TOTO_PAYLOAD_TYPE:?}",
                 envelope.payload_type
             ),
         );
@@ -416,7 +608,7 @@ fn check_attestation(
         Err(e) => {
             checks.fail(
                 "verify/malformed",
-                format!("attestation: the statement is not JSON: {e}"),
+                format!("{label}: the statement is not JSON: {e}"),
             );
             return None;
         }
@@ -425,7 +617,7 @@ fn check_attestation(
         checks.fail(
             "verify/malformed",
             format!(
-                "attestation: `_type` is {}, expected {STATEMENT_V1:?}",
+                "{label}: `_type` is {}, expected {STATEMENT_V1:?}",
                 statement["_type"]
             ),
         );
@@ -444,9 +636,14 @@ fn check_attestation(
     let Some(first) = subjects.first().copied() else {
         checks.fail(
             "verify/malformed",
-            "attestation: the statement has no sha256 subject".into(),
+            format!("{label}: the statement has no sha256 subject"),
         );
         return None;
+    };
+    let what = if label == "attestation" {
+        "the artifact"
+    } else {
+        "the image"
     };
     let subject = match expected {
         Some(want) if subjects.contains(&want) => want,
@@ -454,7 +651,7 @@ fn check_attestation(
             checks.fail(
                 "verify/digest",
                 format!(
-                    "attestation: its subject is sha256:{}, but the artifact is sha256:{}",
+                    "{label}: its subject is sha256:{}, but {what} is sha256:{}",
                     subjects
                         .iter()
                         .map(|d| hex(d))
@@ -473,13 +670,13 @@ fn check_attestation(
             checks.fail(
                 "verify/policy",
                 format!(
-                    "attestation: predicate type {}, but the policy needs SLSA provenance ({SLSA_PROVENANCE_V1})",
+                    "{label}: predicate type {}, but the policy needs SLSA provenance ({SLSA_PROVENANCE_V1})",
                     statement["predicateType"]
                 ),
             );
             return None;
         }
-        checks.passed.push("attestation");
+        checks.passed.push(passed_name(label));
         return Some(subject);
     }
     let predicate = &statement["predicate"];
@@ -492,7 +689,7 @@ fn check_attestation(
             ok = false;
             checks.fail(
                 "verify/policy",
-                format!("attestation: built by {got:?}, but the policy requires builder {want:?}"),
+                format!("{label}: built by {got:?}, but the policy requires builder {want:?}"),
             );
         }
     }
@@ -504,7 +701,7 @@ fn check_attestation(
             ok = false;
             checks.fail(
                 "verify/policy",
-                format!("attestation: made by pipeline {got:?}, but the policy requires {want:?}"),
+                format!("{label}: made by pipeline {got:?}, but the policy requires {want:?}"),
             );
         }
     }
@@ -520,7 +717,7 @@ fn check_attestation(
                     checks.fail(
                         "verify/policy",
                         format!(
-                            "attestation: the build finished {} ago ({}), more than the policy's max-age of {}",
+                            "{label}: the build finished {} ago ({}), more than the policy's max-age of {}",
                             humantime::format_duration(std::time::Duration::from_secs(age.as_secs())),
                             finished.unwrap_or_default(),
                             humantime::format_duration(max)
@@ -533,16 +730,24 @@ fn check_attestation(
                 checks.fail(
                     "verify/policy",
                     format!(
-                        "attestation: no readable runDetails.metadata.finishedOn ({finished:?}) to check max-age against"
+                        "{label}: no readable runDetails.metadata.finishedOn ({finished:?}) to check max-age against"
                     ),
                 );
             }
         }
     }
     if ok {
-        checks.passed.push("attestation");
+        checks.passed.push(passed_name(label));
     }
     Some(subject)
+}
+
+fn passed_name(label: &str) -> &'static str {
+    if label == "attestation" {
+        "attestation"
+    } else {
+        "image attestation"
+    }
 }
 
 sluice_sdk::export_plugin!(Verify);

@@ -102,6 +102,36 @@ fn the_demo_pipeline_passes() {
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&version.stdout), "0.1.0\n");
 
+    // The attestation names the program `go-build` ran, by the digest the run recorded.
+    let sign = step(&run, "sign");
+    let digest = sign["outputs"]["attestation"]["value"]["digest"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("sha256:")
+        .to_string();
+    let envelope: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(ws.dir().join(".sluice/store/sha256").join(digest)).unwrap(),
+    )
+    .unwrap();
+    use base64::Engine as _;
+    let statement: serde_json::Value = serde_json::from_slice(
+        &base64::engine::general_purpose::STANDARD
+            .decode(envelope["payload"].as_str().unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    let go = statement["predicate"]["buildDefinition"]["resolvedDependencies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["name"] == "program:go" && d["annotations"]["step"] == "build")
+        .unwrap_or_else(|| panic!("{statement}"));
+    assert_eq!(
+        format!("sha256:{}", go["digest"]["sha256"].as_str().unwrap()),
+        build["programs"][0]["digest"].as_str().unwrap()
+    );
+    assert_eq!(build["programs"][0]["name"], "go");
+
     // The deliberate findings of the demo's Go code (examples/go-service/README.md).
     let lint = step(&run, "lint");
     assert_eq!(lint["outputs"]["count"]["value"], 3, "{lint}");

@@ -191,6 +191,26 @@ fn signatures_bundles_and_attestations_interoperate() {
         "keys_generate_exists",
         String::from_utf8_lossy(&again.stderr)
     );
+    // No password in the environment and no terminal to ask on (a new session has none).
+    let mut no_tty = ws.command(
+        SLUICE,
+        &["keys", "generate", "--output-key-prefix", "other"],
+    );
+    no_tty.env_remove("COSIGN_PASSWORD");
+    // SAFETY: setsid is async-signal-safe; it only detaches the child from the terminal.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut no_tty, || {
+            libc::setsid();
+            Ok(())
+        });
+    }
+    let no_tty = no_tty.output().unwrap();
+    assert_eq!(no_tty.status.code(), Some(2));
+    insta::assert_snapshot!(
+        "keys_generate_no_password",
+        String::from_utf8_lossy(&no_tty.stderr)
+    );
+    assert!(!ws.dir().join("other.key").exists());
 
     ws.file("src/main.go", "package main\n").manifest(&format!(
         r#"

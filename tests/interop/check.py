@@ -6,8 +6,9 @@
         protobuf bindings (unknown or mistyped fields fail) and its required fields
         checked. Prints the subject and builder as JSON.
     check.py decrypt-key ENCRYPTED_KEY PASSWORD OUT_PEM
-        opens a cosign encrypted key with hashlib's scrypt and PyNaCl's secretbox, and
-        writes its PKCS#8 PEM with `cryptography`.
+        opens a cosign encrypted key with hashlib's scrypt and PyNaCl's secretbox, signs
+        and verifies with it through securesystemslib's CryptoSigner, and writes its PKCS#8
+        PEM with `cryptography`.
     check.py sign-blob PRIVATE_KEY_PEM BLOB OUT_SIG
         signs a blob the way cosign sign-blob does (ECDSA P-256, SHA-256, DER, base64),
         with `cryptography`.
@@ -76,6 +77,11 @@ def decrypt_key(key_path, password, out_path):
         base64.b64decode(body["ciphertext"]), base64.b64decode(body["cipher"]["nonce"])
     )
     key = serialization.load_der_private_key(der, password=None)
+    # securesystemslib takes it as a signer, and its signature verifies with its public key.
+    from securesystemslib.signer import CryptoSigner
+    signer = CryptoSigner(key)
+    signature = signer.sign(b"loaded by securesystemslib")
+    signer.public_key.verify_signature(signature, b"loaded by securesystemslib")
     with open(out_path, "wb") as f:
         f.write(key.private_bytes(
             serialization.Encoding.PEM,

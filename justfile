@@ -8,20 +8,30 @@ test:
 demo:
     ./demo
 
-# Build, image and push the demo service to a local registry on 127.0.0.1:5000 (installs
-# Debian's docker-registry and skopeo when missing, starts the registry, runs
-# examples/go-service/push.toml, shows the pushed manifest, stops the registry).
+# Build, image, sign and push the demo service to a local registry on 127.0.0.1:5000 (installs
+# Debian's docker-registry and skopeo when missing, makes the demo's key pair like ./demo,
+# starts the registry, runs examples/go-service/push.toml, shows the pushed manifest and
+# cosign's signature manifest beside it, stops the registry).
 push-demo: build
     #!/usr/bin/env bash
     set -euo pipefail
     if ! command -v docker-registry >/dev/null || ! command -v skopeo >/dev/null; then
       DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-registry skopeo >/dev/null
     fi
+    keys=target/demo-keys
+    if [ ! -f "$keys/cosign.key" ]; then
+      mkdir -p "$keys"
+      (umask 077 && head -c 24 /dev/urandom | base64 > "$keys/password")
+      COSIGN_PASSWORD="$(cat "$keys/password")" target/release/sluice keys generate --output-key-prefix "$keys/cosign"
+    fi
+    export COSIGN_PASSWORD="$(cat "$keys/password")" COSIGN_KEY="$(cat "$keys/cosign.key")"
     docker-registry serve examples/go-service/registry.yml & registry=$!
     trap 'kill $registry' EXIT
     until (exec 3<>/dev/tcp/127.0.0.1/5000) 2>/dev/null; do sleep 0.1; done
     target/release/sluice run examples/go-service/push.toml
     skopeo inspect --tls-verify=false docker://127.0.0.1:5000/demo/go-service:0.1.0
+    digest=$(skopeo inspect --tls-verify=false docker://127.0.0.1:5000/demo/go-service:0.1.0 | python3 -c 'import json, sys; print(json.load(sys.stdin)["Digest"])')
+    skopeo inspect --raw --tls-verify=false "docker://127.0.0.1:5000/demo/go-service:${digest/:/-}.sig"
 
 # Build the release binary (embeds the built-in plugins).
 build:

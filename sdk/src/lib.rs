@@ -57,6 +57,8 @@
 //! - the programs of `allow.exec`, started confined through [`process::Command`];
 //! - HTTP to the origins of `allow.net`, through `sluice_sdk::http` (the `http` feature),
 //!   with send-only secrets (`allow.send`) placed by reference.
+//! - how its artifact inputs were made in this run, as the host recorded it, through
+//!   [`provenance`] (for attestations).
 //!
 //! Everything a step prints to stdout or stderr goes to its log.
 #![deny(missing_docs)]
@@ -459,6 +461,23 @@ pub fn write_artifact(
         digest: String::new(),
         media_type: media_type.map(str::to_owned),
     }))
+}
+
+/// Reads a workspace file that the step's configuration names (e.g. `key = "cosign.key"`) as
+/// text, from [`WORKSPACE`]. `what` says what it is, for the message: a file the step cannot
+/// see is [`Failure::Invalid`] naming the grant that would show it.
+pub fn read_workspace_text(path: &str, what: &str) -> Result<String, Failure> {
+    let guest = Path::new(WORKSPACE).join(path.trim_start_matches("./"));
+    std::fs::read_to_string(&guest).map_err(|e| {
+        let why = if e.kind() == std::io::ErrorKind::NotFound {
+            "this step cannot see it".to_string()
+        } else {
+            e.to_string()
+        };
+        Failure::invalid(format!(
+            "cannot read {what} `{path}` ({why}): grant it with `read = [\"{path}\"]` in the step's `allow` table"
+        ))
+    })
 }
 
 /// Writes a line to the step's log. Prefer the [`info!`] family of macros.

@@ -306,21 +306,7 @@ fn load_key(config: &Config) -> Result<PrivateKey, Failure> {
             ));
         }
         (Some(path), None) => {
-            let guest = format!(
-                "{}/{}",
-                sluice_sdk::WORKSPACE,
-                path.trim_start_matches("./")
-            );
-            let text = std::fs::read_to_string(&guest).map_err(|e| {
-                let why = if e.kind() == std::io::ErrorKind::NotFound {
-                    "this step cannot see it".to_string()
-                } else {
-                    e.to_string()
-                };
-                Failure::invalid(format!(
-                    "cannot read the key `{path}` ({why}): grant it with `read = [\"{path}\"]` in the step's `allow` table"
-                ))
-            })?;
+            let text = sluice_sdk::read_workspace_text(path, "the key")?;
             (text, format!("`{path}`"))
         }
         (None, Some(name)) => {

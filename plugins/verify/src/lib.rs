@@ -462,21 +462,7 @@ fn read(path: &str) -> Result<Vec<u8>, Failure> {
 fn load_key(config: &Config) -> Result<PublicKey, Failure> {
     let (pem, from) = match (&config.key, &config.public_key) {
         (Some(path), None) => {
-            let guest = format!(
-                "{}/{}",
-                sluice_sdk::WORKSPACE,
-                path.trim_start_matches("./")
-            );
-            let text = std::fs::read_to_string(&guest).map_err(|e| {
-                let why = if e.kind() == std::io::ErrorKind::NotFound {
-                    "this step cannot see it".to_string()
-                } else {
-                    e.to_string()
-                };
-                Failure::invalid(format!(
-                    "cannot read the public key `{path}` ({why}): grant it with `read = [\"{path}\"]` in the step's `allow` table"
-                ))
-            })?;
+            let text = sluice_sdk::read_workspace_text(path, "the public key")?;
             (text, format!("`{path}`"))
         }
         (None, Some(text)) => (text.clone(), "`public-key`".to_string()),

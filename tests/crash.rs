@@ -51,18 +51,20 @@ fn kill_9_at_random_points_never_leaves_anything_a_later_run_trusts() {
     let ws = Workspace::new();
     ws.with_probe();
     let cache = ws.dir().join(".sluice/private-cache");
+    // Sizes such that a run (storing 520 MB of artifacts) lasts past the latest kill at
+    // 950 ms, even with SHA-256 optimized in debug builds.
     ws.manifest(
         r#"[steps.big]
 uses = "./probe.wasm"
 with = { actions = [
-  { op = "sparse", path = "/outputs/big", bytes = 100000000 },
+  { op = "sparse", path = "/outputs/big", bytes = 400000000 },
   { op = "artifact-at", path = "/outputs/big" },
 ] }
 
 [steps.medium]
 uses = "./probe.wasm"
 with = { actions = [
-  { op = "sparse", path = "/outputs/medium", bytes = 30000000 },
+  { op = "sparse", path = "/outputs/medium", bytes = 120000000 },
   { op = "artifact-at", path = "/outputs/medium" },
 ] }
 

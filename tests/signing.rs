@@ -38,7 +38,14 @@ struct Tools {
     node_modules: PathBuf,
 }
 
-fn tools() -> Option<Tools> {
+/// The tools, set up once per test binary: tests run in parallel threads, and two of them
+/// making the same venv at once would break it.
+fn tools() -> Option<&'static Tools> {
+    static TOOLS: std::sync::OnceLock<Option<Tools>> = std::sync::OnceLock::new();
+    TOOLS.get_or_init(install_tools).as_ref()
+}
+
+fn install_tools() -> Option<Tools> {
     let missing: Vec<&str> = ["openssl", "python3", "npm", "node"]
         .into_iter()
         .filter(|t| !have(t))

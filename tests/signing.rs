@@ -917,3 +917,83 @@ with = {{ image-signature = "${{{{ steps.sign.outputs.image-signature }}}}", ima
         "https://slsa.dev/provenance/v1"
     );
 }
+
+/// Configuration mistakes are `invalid` errors that say what to set or wire (before any key
+/// is opened where the mistake is in the wiring).
+#[test]
+fn configuration_mistakes_say_what_to_do() {
+    let ws = Workspace::new();
+    ws.with_probe();
+    let key = signing::keys::signing_key_from_random(&[9; 32]).unwrap();
+    ws.file(
+        "plain.key",
+        signing::keys::private_key_pem(&key).unwrap().as_bytes(),
+    );
+    ws.file(
+        "cosign.pub",
+        signing::keys::public_key_pem(key.verifying_key()),
+    );
+    ws.manifest(
+        r#"
+[steps.build]
+uses = "./probe.wasm"
+with = { actions = [{ op = "artifact", name = "blob", contents = "x" }] }
+
+[steps.nothing-to-sign]
+uses = "sign"
+allow = { read = ["plain.key"] }
+with = { key = "plain.key" }
+
+[steps.no-key]
+uses = "sign"
+with = { artifact = "${{ steps.build.outputs.artifact }}" }
+
+[steps.two-keys]
+uses = "sign"
+allow = { read = ["plain.key"], secrets = ["COSIGN_KEY"] }
+with = { artifact = "${{ steps.build.outputs.artifact }}", key = "plain.key", key-secret = "COSIGN_KEY" }
+
+[steps.repository-without-image]
+uses = "sign"
+allow = { read = ["plain.key"] }
+with = { artifact = "${{ steps.build.outputs.artifact }}", key = "plain.key", image-repository = "127.0.0.1:5000/x/y" }
+
+[steps.not-an-image]
+uses = "sign"
+allow = { read = ["plain.key"] }
+with = { image = "${{ steps.build.outputs.artifact }}", key = "plain.key", image-repository = "127.0.0.1:5000/x/y" }
+
+[steps.image-without-repository]
+uses = "sign"
+allow = { read = ["plain.key"] }
+with = { image = "${{ steps.build.outputs.artifact }}", key = "plain.key" }
+
+[steps.nothing-to-verify]
+uses = "verify"
+allow = { read = ["cosign.pub"] }
+with = { artifact = "${{ steps.build.outputs.artifact }}", key = "cosign.pub" }
+
+[steps.no-public-key]
+uses = "verify"
+with = { signature = "${{ steps.build.outputs.artifact }}" }
+
+[steps.bad-policy]
+uses = "verify"
+allow = { read = ["cosign.pub"] }
+with = { signature = "${{ steps.build.outputs.artifact }}", key = "cosign.pub", digest = "md5:abc", max-age = "soon" }
+"#,
+    );
+    let out = ws.sluice(SLUICE, &["run"]);
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    let run = ws.last_run();
+    let mut report = String::new();
+    for s in run["steps"].as_array().unwrap().iter().skip(1) {
+        report += &format!(
+            "{}: {} — {}\n",
+            s["id"].as_str().unwrap(),
+            s["status"].as_str().unwrap(),
+            s["error"].as_str().unwrap_or_default()
+        );
+    }
+    insta::assert_snapshot!("configuration_mistakes", report);
+}

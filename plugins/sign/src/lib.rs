@@ -500,8 +500,13 @@ fn sign_image(
         )));
     }
     let file_sha256 = hashed(image)?;
-    let archive = Archive::open(std::path::Path::new(&image.path)).map_err(Failure::invalid)?;
-    let index = archive.index().map_err(Failure::invalid)?;
+    let not_layout = |e: String| {
+        Failure::invalid(format!(
+            "`image` is not an OCI image layout (oci-archive): {e}; wire it to an `oci-image` step's `image` output"
+        ))
+    };
+    let archive = Archive::open(std::path::Path::new(&image.path)).map_err(not_layout)?;
+    let index = archive.index().map_err(not_layout)?;
     let [top] = index.manifests.as_slice() else {
         return Err(Failure::invalid(
             "`image` must hold exactly one image (or one multi-platform index)",

@@ -318,9 +318,13 @@ impl Plugin for Verify {
 
 /// The manifest digest of the one image in a layout.
 fn image_digest(path: &str) -> Result<[u8; 32], Failure> {
-    let archive =
-        oci_layout::Archive::open(std::path::Path::new(path)).map_err(Failure::invalid)?;
-    let index = archive.index().map_err(Failure::invalid)?;
+    let not_layout = |e: String| {
+        Failure::invalid(format!(
+            "`image` is not an OCI image layout (oci-archive): {e}; wire it to an `oci-image` step's `image` output"
+        ))
+    };
+    let archive = oci_layout::Archive::open(std::path::Path::new(path)).map_err(not_layout)?;
+    let index = archive.index().map_err(not_layout)?;
     match index.manifests.as_slice() {
         [one] => signing::parse_sha256(&one.digest)
             .ok_or_else(|| Failure::invalid(format!("{path}: odd digest {}", one.digest))),

@@ -726,6 +726,41 @@ with = { in-artifact = "${{ steps.build.outputs.artifact }}", actions = [
     insta::assert_snapshot!("provenance_refused", refused.join("\n"));
 }
 
+/// A granted tree nested deeper than the host walks (a step with a write grant can make one)
+/// makes provenance fail with the reason, never the host.
+#[test]
+fn provenance_refuses_a_tree_nested_without_end() {
+    let ws = Workspace::new();
+    ws.with_probe();
+    ws.file(&format!("deep/{}f", "d/".repeat(200)), "x");
+    ws.manifest(
+        r#"
+[steps.build]
+uses = "./probe.wasm"
+allow = { read = ["deep"] }
+with = { actions = [{ op = "artifact", name = "out.bin", contents = "bytes" }] }
+
+[steps.ask]
+uses = "./probe.wasm"
+with = { in-artifact = "${{ steps.build.outputs.artifact }}", actions = [{ op = "provenance" }] }
+"#,
+    );
+    let out = ws.sluice(SLUICE, &["run"]);
+    assert_eq!(out.code, 0, "{}", out.stdout);
+    let report = probe_report(&ws.last_run(), "ask");
+    assert!(!report[0].1, "{report:?}");
+    assert!(
+        report[0]
+            .2
+            .starts_with("cannot digest the granted tree `deep`: d/d/d/")
+            && report[0]
+                .2
+                .ends_with(": directories nested deeper than 128 levels"),
+        "{}",
+        report[0].2
+    );
+}
+
 /// An image is signed the cosign way and its signature and attestation are pushed beside it
 /// by `oci-push` (tags `sha256-<hex>.sig` / `.att`) to a real registry (Debian's
 /// `docker-registry`); read back with `skopeo`, the signature manifest is cosign's (a

@@ -23,6 +23,9 @@ pub const TYPE: &str = "https://github.com/sluice-ci/sluice/blob/main/docs/prove
 
 /// The most entries a tree digest walks; a larger tree is reported as too large.
 const MAX_TREE_ENTRIES: usize = 200_000;
+/// The deepest directory a tree digest descends into: a step with a write grant can nest
+/// directories without end, and each level holds a descriptor and a stack frame of the host.
+const MAX_TREE_DEPTH: usize = 128;
 
 /// An artifact input of the step asking: where it is and where it came from.
 #[derive(Debug, Clone)]
@@ -287,6 +290,7 @@ pub(crate) fn digest_tree(root: &Dir, rel: &Path, deadline: &Deadline) -> Result
             walk(
                 &dir,
                 PathBuf::new(),
+                0,
                 at_root,
                 deadline,
                 &mut lines,
@@ -387,6 +391,7 @@ fn hash_file(mut file: cap_std::fs::File, deadline: &Deadline) -> Result<(String
 fn walk(
     dir: &Dir,
     prefix: PathBuf,
+    depth: usize,
     at_root: bool,
     deadline: &Deadline,
     lines: &mut Vec<(String, String)>,
@@ -411,9 +416,15 @@ fn walk(
             continue;
         };
         if meta.is_dir() {
+            if depth >= MAX_TREE_DEPTH {
+                return Err(format!(
+                    "{}: directories nested deeper than {MAX_TREE_DEPTH} levels",
+                    path.display()
+                ));
+            }
             let sub = open_dir_nofollow(dir, Path::new(&name))
                 .map_err(|e| format!("{}: {e}", path.display()))?;
-            walk(&sub, path, false, deadline, lines, tree)?;
+            walk(&sub, path, depth + 1, false, deadline, lines, tree)?;
         } else if meta.is_file() {
             let file = open_file(dir, Path::new(&name))?;
             let (hex, n) = hash_file(file, deadline)?;

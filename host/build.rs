@@ -71,6 +71,13 @@ const BUILTINS: &[(&str, ComponentCrate)] = &[
             artifact: "sluice_plugin_verify.wasm",
         },
     ),
+    (
+        "deploy",
+        ComponentCrate {
+            package: "sluice-plugin-deploy",
+            artifact: "sluice_plugin_deploy.wasm",
+        },
+    ),
 ];
 
 fn main() {

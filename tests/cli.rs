@@ -88,6 +88,24 @@ fn audit_shows_every_grant() {
     snapshot!(show(&demo(), &["audit"]));
 }
 
+/// A unix-socket grant is shown for what it is: control of the host's containers.
+#[test]
+fn audit_marks_an_engine_socket() {
+    let ws = Workspace::new();
+    ws.file("cosign.pub", "");
+    ws.manifest(
+        r#"[pipeline]
+name = "release"
+
+[steps.deploy]
+uses = "deploy"
+allow = { net = ["unix:/run/podman/podman.sock", "http://127.0.0.1:8080"], read = ["cosign.pub"], send = { DB_PASSWORD = "unix:/run/podman/podman.sock" } }
+with = { engine = "unix:/run/podman/podman.sock", service = "go-service", image = "127.0.0.1:5000/demo/go-service@sha256:0000000000000000000000000000000000000000000000000000000000000000", ports = ["127.0.0.1:8080:8080"], health = { path = "/healthz" }, secret-env = { DB_PASSWORD = "DB_PASSWORD" }, verify-key = "cosign.pub" }
+"#,
+    );
+    snapshot!(show(&ws, &["audit"]));
+}
+
 #[test]
 fn audit_json() {
     snapshot!(show(&demo(), &["audit", "--json"]));

@@ -204,3 +204,8 @@ case!(
     read_grant_reaching_sluice_state,
     "[steps.probe]\nuses = \"./probe.wasm\"\nallow = { read = [\".sluice/runs\", \".sluice\"] }\n"
 );
+
+case!(
+    unix_socket_grant_not_a_path,
+    "[steps.deploy]\nuses = \"deploy\"\nallow = { net = [\"unix:run/podman/podman.sock\", \"unix:/run/../podman.sock\"] }\nwith = { engine = \"unix:/run/podman/podman.sock\", service = \"svc\", action = \"status\" }\n"
+);

@@ -474,3 +474,120 @@ fn https_trusts_the_pipelines_ca_file() {
     let error = r["requests"][0]["error"].as_str().unwrap_or_default();
     assert!(error.contains("TlsCertificateError"), "{r:#}");
 }
+
+/// What a unix-socket server received: path, `Host`, body.
+type UnixSeen = Arc<Mutex<Vec<(String, String, String)>>>;
+
+/// An HTTP/1.1 server on a unix socket (a container engine's API stands there): answers 200
+/// with the body it got, records every request.
+fn unix_server(path: &std::path::Path) -> UnixSeen {
+    let listener = std::os::unix::net::UnixListener::bind(path).unwrap();
+    let seen: UnixSeen = Arc::default();
+    let log = seen.clone();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { continue };
+            let mut reader = BufReader::new(conn.try_clone().unwrap());
+            let mut line = String::new();
+            if reader.read_line(&mut line).is_err() {
+                continue;
+            }
+            let path = line.split(' ').nth(1).unwrap_or("").to_string();
+            let (mut host, mut len) = (String::new(), 0usize);
+            loop {
+                let mut h = String::new();
+                if reader.read_line(&mut h).is_err() || h.trim().is_empty() {
+                    break;
+                }
+                let (k, v) = h.split_once(':').unwrap_or(("", ""));
+                match k.to_ascii_lowercase().as_str() {
+                    "host" => host = v.trim().to_string(),
+                    "content-length" => len = v.trim().parse().unwrap_or(0),
+                    _ => {}
+                }
+            }
+            let mut body = vec![0; len];
+            let _ = reader.read_exact(&mut body);
+            let body = String::from_utf8_lossy(&body).into_owned();
+            let reply = format!(
+                "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            log.lock().unwrap().push((path, host, body));
+            let _ = conn.write_all(reply.as_bytes());
+        }
+    });
+    seen
+}
+
+/// `unix:` grants: the granted socket is reached (its egress logged under `unix:/path`); a
+/// socket not granted, a URL host that is not a hex path, or a path with `..` is refused
+/// before anything connects; a send-only secret in a small JSON body reaches the socket it
+/// is bound to, escaped as a JSON string, and is refused anywhere else.
+#[test]
+fn unix_socket_grants_and_json_secrets() {
+    // A value that would end a JSON string unescaped.
+    const TOKEN: &str = "tok\"en-7c1e";
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a.sock"), dir.path().join("b.sock"));
+    let (seen_a, seen_b) = (unix_server(&a), unix_server(&b));
+    let http = Server::start();
+    let ph = http.port;
+    let (a, b) = (a.display().to_string(), b.display().to_string());
+    let dotted = format!("{}/../b.sock", a);
+    let hex_dotted: String = dotted.bytes().map(|c| format!("{c:02x}")).collect();
+    let ws = client_ws(&format!(
+        r#"[steps.http]
+uses = "./http.wasm"
+allow = {{ net = ["unix:{a}", "http://127.0.0.1:{ph}"], send = {{ TOKEN = "unix:{a}" }} }}
+with = {{ requests = [
+  {{ socket = "{a}", url = "/v1.41/_ping" }},
+  {{ socket = "{b}", url = "/v1.41/_ping" }},
+  {{ url = "http+unix://not-hex/v1.41/_ping" }},
+  {{ url = "http+unix://{hex_dotted}/v1.41/_ping" }},
+  {{ socket = "{a}", url = "/v1.41/containers/create", method = "POST", json_ref = "TOKEN" }},
+  {{ url = "http://127.0.0.1:{ph}/echo", method = "POST", json_ref = "TOKEN" }},
+] }}
+"#
+    ));
+    let out = ws
+        .command(SLUICE, &["run"])
+        .env("TOKEN", TOKEN)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    let run = ws.last_run();
+    let r = results(&run);
+    let reqs = r["requests"].as_array().unwrap();
+    assert_eq!(reqs[0]["status"], 200, "{r:#}");
+    for i in [1, 2, 3, 5] {
+        assert!(
+            reqs[i]["error"]
+                .as_str()
+                .is_some_and(|e| e.contains("refused")),
+            "request {i}: {r:#}"
+        );
+    }
+    assert_eq!(reqs[4]["status"], 200, "{r:#}");
+    let got = seen_a.lock().unwrap().clone();
+    assert_eq!(got.len(), 2, "{got:?}");
+    assert_eq!(got[0].0, "/v1.41/_ping");
+    assert_eq!(got[0].1, "localhost");
+    // The engine got the value, escaped inside its JSON string; the step never saw it.
+    let body: serde_json::Value = serde_json::from_str(&got[1].2).unwrap();
+    assert_eq!(body["Env"][0], format!("TOKEN={TOKEN}"));
+    assert!(seen_b.lock().unwrap().is_empty());
+    assert!(http.seen().is_empty(), "{:?}", http.seen());
+    let records = ws.all_records();
+    assert!(!records.contains("tok\\\"en-7c1e") && !records.contains(TOKEN));
+    assert!(
+        records.contains(&format!("\"origin\": \"unix:{a}\""))
+            || records.contains(&format!("\"origin\":\"unix:{a}\"")),
+        "the egress log names the socket"
+    );
+    let denied = denials(&ws, &[(ph, "PH")])
+        .replace(&dir.path().display().to_string(), "DIR")
+        .replace(&hex_dotted, "HEX");
+    insta::assert_snapshot!(denied);
+}

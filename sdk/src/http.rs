@@ -57,6 +57,14 @@ impl Body {
     }
 }
 
+/// The URL of `path` (`/v1.41/_ping`) on the HTTP server behind the unix socket `socket`
+/// (`/run/podman/podman.sock`), which the step's `allow.net` must grant as
+/// `"unix:/run/podman/podman.sock"`. The URL names the socket in hex: `http+unix://2f72…/path`.
+pub fn unix_url(socket: &str, path: &str) -> String {
+    let hex: String = socket.bytes().map(|b| format!("{b:02x}")).collect();
+    format!("http+unix://{hex}{path}")
+}
+
 /// An HTTP request.
 #[derive(Debug, Clone)]
 pub struct Request {
@@ -68,6 +76,9 @@ pub struct Request {
     pub headers: Vec<(String, String)>,
     /// The body.
     pub body: Body,
+    /// How long to wait for the connection and then for the response's first byte (each);
+    /// `None` waits until the step's deadline.
+    pub timeout: Option<std::time::Duration>,
 }
 
 impl Request {
@@ -78,6 +89,7 @@ impl Request {
             url: url.into(),
             headers: Vec::new(),
             body: Body::Empty,
+            timeout: None,
         }
     }
 
@@ -89,6 +101,12 @@ impl Request {
     /// Adds a header.
     pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// Gives up when connecting, or the response's first byte, takes longer than `timeout`.
+    pub fn timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.timeout = Some(timeout);
         self
     }
 
@@ -205,7 +223,8 @@ mod wasi {
     use super::{Body, MAX_BODY, Request, Response, read_chunks, split_url};
     use wasip2::http::outgoing_handler;
     use wasip2::http::types::{
-        ErrorCode, Fields, IncomingBody, Method, OutgoingBody, OutgoingRequest, Scheme,
+        ErrorCode, Fields, IncomingBody, Method, OutgoingBody, OutgoingRequest, RequestOptions,
+        Scheme,
     };
     use wasip2::io::streams::{OutputStream, StreamError};
 
@@ -291,7 +310,18 @@ mod wasi {
         req.set_path_with_query(Some(path))
             .map_err(|()| format!("invalid path `{path}`"))?;
         let body = req.body().map_err(|()| "no request body".to_string())?;
-        let future = outgoing_handler::handle(req, None).map_err(|e| describe(&e))?;
+        let options = match request.timeout {
+            Some(t) => {
+                let o = RequestOptions::new();
+                let ns = u64::try_from(t.as_nanos()).unwrap_or(u64::MAX);
+                o.set_connect_timeout(Some(ns))
+                    .and_then(|()| o.set_first_byte_timeout(Some(ns)))
+                    .map_err(|()| "the host refused a request timeout".to_string())?;
+                Some(o)
+            }
+            None => None,
+        };
+        let future = outgoing_handler::handle(req, options).map_err(|e| describe(&e))?;
         let sent = (|| {
             let out = body
                 .write()

@@ -85,7 +85,7 @@ pub mod bindings {
     });
 }
 
-pub use bindings::sluice::step::host::Level;
+pub use bindings::sluice::step::host::{Level, RunDetails};
 pub use bindings::sluice::step::types::{
     Artifact, ConfigOption, Failure, Finding, Invocation, Outcome, PluginInfo, Port, Rule,
     Severity, Span, Suppression, Value, ValueKind,
@@ -494,6 +494,21 @@ pub fn progress(done: u64, total: u64, message: &str) {
     bindings::sluice::step::host::progress(done, total, message);
     #[cfg(not(target_arch = "wasm32"))]
     let _ = (done, total, message);
+}
+
+/// Which run this step is part of: run id, pipeline name, step id, and the milliseconds left
+/// before the step's deadline (a step that must undo work before it is stopped budgets its
+/// waits with them).
+pub fn run_info() -> RunDetails {
+    #[cfg(target_arch = "wasm32")]
+    return bindings::sluice::step::host::run_info();
+    #[cfg(not(target_arch = "wasm32"))]
+    RunDetails {
+        run: String::new(),
+        pipeline: String::new(),
+        step: String::new(),
+        remaining_ms: u64::MAX,
+    }
 }
 
 /// Reads a secret granted to the step by `allow.secrets`; `None` otherwise.

@@ -326,7 +326,14 @@ pub fn audit_text(audit: &Audit) -> String {
                         s.grants
                             .net
                             .iter()
-                            .map(|g| clean(g))
+                            .map(|g| if g.starts_with("unix:") {
+                                format!(
+                                    "{} (a unix socket: a container engine's API there is control of the host's containers, as root)",
+                                    clean(g)
+                                )
+                            } else {
+                                clean(g).into_owned()
+                            })
                             .collect::<Vec<_>>()
                             .join(", ")
                     )

@@ -230,7 +230,11 @@ async fn prepare_and_call(
                 .collect::<Vec<_>>()
                 .join("; ")
         })?;
-    let mut sandbox = StepSandbox::new(info.name.clone());
+    let mut sandbox =
+        StepSandbox::new(info.name.clone()).run_identity(crate::sandbox::RunIdentity {
+            run: ctx.run_id.clone(),
+            pipeline: ctx.manifest.pipeline.name.clone(),
+        });
     for mount in &granted.mounts {
         sandbox = sandbox.mount(mount.clone());
     }

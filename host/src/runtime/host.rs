@@ -420,6 +420,7 @@ pub struct StepState {
     pub(crate) net: NetHooks,
     pub(crate) egress: Arc<Mutex<EgressLog>>,
     provenance: Option<crate::sandbox::ProvenanceSource>,
+    run: crate::sandbox::RunIdentity,
 }
 
 impl StepState {
@@ -460,6 +461,7 @@ impl StepState {
             events,
             exec: sandbox.exec().cloned(),
             provenance: sandbox.provenance_source().cloned(),
+            run: sandbox.identity().clone(),
         }
     }
 
@@ -543,6 +545,22 @@ pub(crate) fn shown_name(name: &str) -> String {
 }
 
 impl host::Host for StepState {
+    fn run_info(&mut self) -> wasmtime::Result<host::RunDetails> {
+        self.check_deadline()?;
+        Ok(host::RunDetails {
+            run: self.run.run.clone(),
+            pipeline: self.run.pipeline.clone(),
+            step: self.step.clone(),
+            remaining_ms: self
+                .deadline
+                .at
+                .saturating_duration_since(std::time::Instant::now())
+                .as_millis()
+                .try_into()
+                .unwrap_or(u64::MAX),
+        })
+    }
+
     fn log(&mut self, level: Level, message: String) -> wasmtime::Result<()> {
         self.check_deadline()?;
         let level = match level {

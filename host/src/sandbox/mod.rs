@@ -59,6 +59,16 @@ pub struct StepSandbox {
     exec: Option<std::sync::Arc<exec::StepExec>>,
     net: Option<std::sync::Arc<net::StepNet>>,
     provenance: Option<ProvenanceSource>,
+    run: RunIdentity,
+}
+
+/// Which run a step belongs to, as the `run-info` host call tells it.
+#[derive(Debug, Clone, Default)]
+pub struct RunIdentity {
+    /// The run's id.
+    pub run: String,
+    /// The pipeline's name.
+    pub pipeline: String,
 }
 
 impl StepSandbox {
@@ -72,7 +82,19 @@ impl StepSandbox {
             exec: None,
             net: None,
             provenance: None,
+            run: RunIdentity::default(),
         }
+    }
+
+    /// Tells the step which run and pipeline it is part of.
+    pub fn run_identity(mut self, run: RunIdentity) -> Self {
+        self.run = run;
+        self
+    }
+
+    /// The run and pipeline the step is part of.
+    pub fn identity(&self) -> &RunIdentity {
+        &self.run
     }
 
     /// Makes a directory, already open, visible.

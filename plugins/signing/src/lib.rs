@@ -92,3 +92,9 @@ pub fn verify_message(key: &VerifyingKey, message: &[u8], der: &[u8]) -> Result<
     use sha2::Digest as _;
     verify_digest(key, &sha2::Sha256::digest(message).into(), der)
 }
+
+/// The SHA-256 of `bytes`.
+pub fn sha256(bytes: &[u8]) -> [u8; 32] {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(bytes).into()
+}

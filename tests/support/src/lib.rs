@@ -360,3 +360,188 @@ impl Registry {
         format!("http://127.0.0.1:{}", self.port)
     }
 }
+
+/// A container engine serving the Docker Engine API on a unix socket of its own, with its
+/// storage in a temporary directory: podman's service (runc, the ulimits these kernels
+/// allow, through a `containers.conf` of its own) or dockerd. Its containers are removed and
+/// the service stopped on drop.
+pub struct ContainerEngine {
+    /// `podman` or `dockerd`.
+    pub kind: &'static str,
+    /// The API socket.
+    pub socket: PathBuf,
+    child: std::process::Child,
+    dir: tempfile::TempDir,
+}
+
+impl ContainerEngine {
+    /// Starts `kind` (`podman` or `dockerd`) and waits until its API answers.
+    pub fn start(kind: &'static str) -> ContainerEngine {
+        let dir = tempfile::Builder::new()
+            .prefix("sluice-engine-")
+            .tempdir()
+            .unwrap();
+        let socket = dir.path().join("api.sock");
+        let mut cmd = match kind {
+            "podman" => {
+                std::fs::write(
+                    dir.path().join("containers.conf"),
+                    "[containers]\ndefault_ulimits = [\"nofile=1024:1024\", \"nproc=1024:1024\"]\n[engine]\nruntime = \"runc\"\n",
+                )
+                .unwrap();
+                let mut c = Command::new("podman");
+                c.env("CONTAINERS_CONF", dir.path().join("containers.conf"))
+                    .args(Self::podman_roots(dir.path()))
+                    .args(["system", "service", "--time=0"])
+                    .arg(format!("unix://{}", socket.display()));
+                c
+            }
+            "dockerd" => {
+                let mut c = Command::new("dockerd");
+                c.arg(format!("--host=unix://{}", socket.display()))
+                    .arg(format!("--data-root={}", dir.path().join("data").display()))
+                    .arg(format!("--exec-root={}", dir.path().join("exec").display()))
+                    .arg(format!(
+                        "--pidfile={}",
+                        dir.path().join("dockerd.pid").display()
+                    ));
+                c
+            }
+            other => panic!("unknown engine {other}"),
+        };
+        let log = std::fs::File::create(dir.path().join("engine.log")).unwrap();
+        let child = cmd
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {kind}: {e}"));
+        let engine = ContainerEngine {
+            kind,
+            socket,
+            child,
+            dir,
+        };
+        let started = std::time::Instant::now();
+        while engine.api("GET", "/_ping").0 != 200 {
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(30),
+                "{kind} did not start: {}",
+                std::fs::read_to_string(engine.dir.path().join("engine.log")).unwrap_or_default()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        engine
+    }
+
+    fn podman_roots(dir: &Path) -> Vec<String> {
+        vec![
+            format!("--root={}", dir.join("root").display()),
+            format!("--runroot={}", dir.join("run").display()),
+        ]
+    }
+
+    /// `unix:<socket>`, as `engine` and `allow.net` name it.
+    pub fn endpoint(&self) -> String {
+        format!("unix:{}", self.socket.display())
+    }
+
+    /// One API call with a raw HTTP/1.0 exchange over the socket: status and body.
+    pub fn api(&self, method: &str, path: &str) -> (u16, String) {
+        use std::io::{Read as _, Write as _};
+        let Ok(mut s) = std::os::unix::net::UnixStream::connect(&self.socket) else {
+            return (0, String::new());
+        };
+        let _ = write!(
+            s,
+            "{method} /v1.41{path} HTTP/1.0\r\nHost: localhost\r\nContent-Length: 0\r\n\r\n"
+        );
+        let mut out = Vec::new();
+        let _ = s.read_to_end(&mut out);
+        let text = String::from_utf8_lossy(&out).into_owned();
+        let status = text
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        let body = text
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_string())
+            .unwrap_or_default();
+        (status, body)
+    }
+
+    /// The containers labelled `sluice.service=<service>`: (name, state, image label).
+    pub fn containers(&self, service: &str) -> Vec<(String, String, String)> {
+        let filters = format!("{{\"label\":[\"sluice.service={service}\"]}}");
+        let q: String = filters
+            .bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => {
+                    (b as char).to_string()
+                }
+                _ => format!("%{b:02X}"),
+            })
+            .collect();
+        let (status, body) = self.api("GET", &format!("/containers/json?all=1&filters={q}"));
+        assert_eq!(status, 200, "{body}");
+        let list: serde_json::Value = serde_json::from_str(&body).unwrap();
+        let mut out: Vec<(String, String, String)> = list
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                (
+                    c["Names"][0]
+                        .as_str()
+                        .unwrap_or("")
+                        .trim_start_matches('/')
+                        .to_string(),
+                    c["State"].as_str().unwrap_or("").to_string(),
+                    c["Labels"]["sluice.image"]
+                        .as_str()
+                        .unwrap_or("")
+                        .to_string(),
+                )
+            })
+            .collect();
+        out.sort();
+        out
+    }
+}
+
+impl Drop for ContainerEngine {
+    fn drop(&mut self) {
+        if self.kind == "podman" {
+            let _ = Command::new("podman")
+                .env("CONTAINERS_CONF", self.dir.path().join("containers.conf"))
+                .args(Self::podman_roots(self.dir.path()))
+                .args(["rm", "--all", "--force", "--time=0"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        } else {
+            let (_, body) = self.api("GET", "/containers/json?all=1");
+            if let Ok(serde_json::Value::Array(list)) = serde_json::from_str(&body) {
+                for c in list {
+                    if let Some(id) = c["Id"].as_str() {
+                        self.api("DELETE", &format!("/containers/{id}?force=1"));
+                    }
+                }
+            }
+        }
+        // SIGTERM: dockerd stops the containerd it started.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let _ = self.child.wait();
+        if self.kind == "podman" {
+            // Storage of a rootful podman holds overlay mounts: unmounted before the
+            // directory goes.
+            let _ = Command::new("podman")
+                .env("CONTAINERS_CONF", self.dir.path().join("containers.conf"))
+                .args(Self::podman_roots(self.dir.path()))
+                .args(["system", "reset", "--force"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        }
+    }
+}

@@ -3,6 +3,11 @@
 //! `http://127.0.0.1:5000`, `https://registry.example.com` (port 443), `https://*.example.com:8443`
 //! (any subdomain, never `example.com` itself). A grant is an origin and nothing more: a path,
 //! a query, user info or a bare `*` is refused with the fix.
+//!
+//! `unix:/run/podman/podman.sock` grants HTTP over one unix socket, named by its absolute path
+//! (a container engine's API: control of the host's containers). A guest addresses it as
+//! `http+unix://<hex of the path>/…` ([`socket_authority`]); the host connects to the path the
+//! grant names, and nothing else.
 
 use std::fmt;
 use std::net::IpAddr;
@@ -15,6 +20,8 @@ pub enum Scheme {
     Http,
     /// HTTP over TLS.
     Https,
+    /// HTTP over a unix socket (`unix:/path` grants, `http+unix://` URLs).
+    Unix,
 }
 
 impl Scheme {
@@ -23,6 +30,7 @@ impl Scheme {
         match self {
             Scheme::Http => "http",
             Scheme::Https => "https",
+            Scheme::Unix => "unix",
         }
     }
 
@@ -31,6 +39,7 @@ impl Scheme {
         match self {
             Scheme::Http => 80,
             Scheme::Https => 443,
+            Scheme::Unix => 0,
         }
     }
 
@@ -38,6 +47,7 @@ impl Scheme {
         match s.to_ascii_lowercase().as_str() {
             "http" => Some(Scheme::Http),
             "https" => Some(Scheme::Https),
+            "http+unix" => Some(Scheme::Unix),
             _ => None,
         }
     }
@@ -52,6 +62,8 @@ pub enum HostPattern {
     Ip(IpAddr),
     /// Every name ending in `.<domain>` (`*.<domain>`), never `<domain>` itself.
     Subdomains(String),
+    /// One unix socket, by absolute path.
+    Socket(String),
 }
 
 /// One `allow.net` entry.
@@ -83,6 +95,8 @@ pub enum TargetHost {
     Name(String),
     /// An address.
     Ip(IpAddr),
+    /// A unix socket's absolute path.
+    Socket(String),
 }
 
 /// Why a grant or a URL is not an origin.
@@ -171,13 +185,30 @@ impl NetGrant {
                 "name each origin the step needs, like \"https://registry.example.com\"; `*.` covers the subdomains of one domain: \"https://*.example.com\"",
             ));
         }
+        if let Some(path) = s.strip_prefix("unix:") {
+            let path = path
+                .strip_prefix("//")
+                .filter(|p| p.starts_with('/'))
+                .unwrap_or(path);
+            return match socket_path(path) {
+                Ok(()) => Ok(NetGrant {
+                    scheme: Scheme::Unix,
+                    host: HostPattern::Socket(path.to_string()),
+                    port: 0,
+                }),
+                Err(why) => Err(bad(
+                    format!("`{s}` is not a socket path: {why}"),
+                    "name the socket by its absolute path, like \"unix:/run/podman/podman.sock\"",
+                )),
+            };
+        }
         let Some((scheme, rest)) = s.split_once("://") else {
             return Err(bad(format!("`{s}` has no scheme"), example));
         };
-        let Some(scheme_v) = Scheme::parse(scheme) else {
+        let Some(scheme_v) = Scheme::parse(scheme).filter(|s| *s != Scheme::Unix) else {
             return Err(bad(
                 format!("unknown scheme `{scheme}` in `{s}`"),
-                "a step reaches the network only over HTTP: use `http://` or `https://`",
+                "a step reaches the network only over HTTP: use `http://` or `https://`, or `unix:/path` for a unix socket",
             ));
         };
         let (authority, tail) = match rest.find(['/', '?', '#']) {
@@ -245,7 +276,9 @@ impl NetGrant {
             match normal_host(host, bracketed) {
                 Some(TargetHost::Name(n)) => HostPattern::Name(n),
                 Some(TargetHost::Ip(ip)) => HostPattern::Ip(ip),
-                None => return Err(bad(format!("`{s}` has no valid host"), example)),
+                Some(TargetHost::Socket(_)) | None => {
+                    return Err(bad(format!("`{s}` has no valid host"), example));
+                }
             }
         };
         Ok(NetGrant {
@@ -262,6 +295,7 @@ impl NetGrant {
             && match (&self.host, &target.host) {
                 (HostPattern::Name(n), TargetHost::Name(t)) => n == t,
                 (HostPattern::Ip(a), TargetHost::Ip(b)) => a == b,
+                (HostPattern::Socket(a), TargetHost::Socket(b)) => a == b,
                 (HostPattern::Subdomains(d), TargetHost::Name(t)) => {
                     t.len() > d.len() + 1
                         && t.ends_with(d.as_str())
@@ -277,19 +311,55 @@ impl NetGrant {
         match &self.host {
             HostPattern::Ip(a) => *a == canonical(ip),
             HostPattern::Name(n) => n == "localhost" && canonical(ip).is_loopback(),
-            HostPattern::Subdomains(_) => false,
+            HostPattern::Subdomains(_) | HostPattern::Socket(_) => false,
         }
     }
+
+    /// Whether this grant is a unix socket (a container engine's API, typically).
+    pub fn is_socket(&self) -> bool {
+        matches!(self.host, HostPattern::Socket(_))
+    }
+}
+
+/// Why `path` cannot name a granted socket: it must be absolute and plain (no `.` or `..`
+/// component, no empty one, no NUL), and fit a socket address (107 bytes).
+fn socket_path(path: &str) -> Result<(), &'static str> {
+    if !path.starts_with('/') {
+        return Err("it is not absolute");
+    }
+    if path.len() > 107 {
+        return Err("it is longer than a socket address holds (107 bytes)");
+    }
+    if path.contains('\0') {
+        return Err("it holds a NUL byte");
+    }
+    if path[1..]
+        .split('/')
+        .any(|c| c.is_empty() || c == "." || c == "..")
+    {
+        return Err("it has an empty, `.` or `..` component");
+    }
+    Ok(())
+}
+
+/// The authority a guest puts in an `http+unix://` URL for the socket at `path`: the path's
+/// bytes in lower-case hex (a URL's host cannot hold `/`).
+pub fn socket_authority(path: &str) -> String {
+    hex::encode(path.as_bytes())
 }
 
 impl fmt::Display for NetGrant {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let HostPattern::Socket(path) = &self.host {
+            return write!(f, "unix:{path}");
+        }
         write!(f, "{}://", self.scheme.as_str())?;
         match &self.host {
             HostPattern::Name(n) => f.write_str(n)?,
             HostPattern::Ip(IpAddr::V6(ip)) => write!(f, "[{ip}]")?,
             HostPattern::Ip(ip) => write!(f, "{ip}")?,
             HostPattern::Subdomains(d) => write!(f, "*.{d}")?,
+            HostPattern::Socket(_) => unreachable!("written above"),
         }
         if self.port != self.scheme.default_port() {
             write!(f, ":{}", self.port)?;
@@ -304,6 +374,21 @@ impl Target {
     pub fn new(scheme: &str, authority: &str) -> Result<Target, String> {
         let scheme = Scheme::parse(scheme)
             .ok_or_else(|| format!("scheme `{scheme}` is not HTTP or HTTPS"))?;
+        if scheme == Scheme::Unix {
+            let path = hex::decode(authority)
+                .ok()
+                .and_then(|b| String::from_utf8(b).ok())
+                .ok_or_else(|| {
+                    "an `http+unix://` URL's host is the socket path in hex".to_string()
+                })?;
+            socket_path(&path)
+                .map_err(|why| format!("the socket path `{path}` is refused: {why}"))?;
+            return Ok(Target {
+                scheme,
+                host: TargetHost::Socket(path),
+                port: 0,
+            });
+        }
         if authority.contains('@') {
             return Err("the URL holds user info".into());
         }
@@ -323,6 +408,7 @@ impl Target {
             host: match &self.host {
                 TargetHost::Name(n) => HostPattern::Name(n.clone()),
                 TargetHost::Ip(ip) => HostPattern::Ip(*ip),
+                TargetHost::Socket(p) => HostPattern::Socket(p.clone()),
             },
             port: self.port,
         }
@@ -333,11 +419,12 @@ impl Target {
         self.grant().to_string()
     }
 
-    /// The host as TLS and the `Host` header name it.
+    /// The host as TLS and the `Host` header name it (`localhost` for a unix socket).
     pub fn host_str(&self) -> String {
         match &self.host {
             TargetHost::Name(n) => n.clone(),
             TargetHost::Ip(ip) => ip.to_string(),
+            TargetHost::Socket(_) => "localhost".into(),
         }
     }
 }
@@ -480,6 +567,36 @@ mod tests {
         assert!(!g.covers(&target("https://example.com")));
         assert!(!g.covers(&target("https://badexample.com")));
         assert!(!g.covers(&target("https://a.example.com.evil.net")));
+    }
+
+    #[test]
+    fn unix_socket_grants() {
+        let g = NetGrant::parse("unix:/run/podman/podman.sock").unwrap();
+        assert!(g.is_socket());
+        assert_eq!(g.to_string(), "unix:/run/podman/podman.sock");
+        assert_eq!(
+            NetGrant::parse("unix:///run/podman/podman.sock").unwrap(),
+            g
+        );
+        let authority = socket_authority("/run/podman/podman.sock");
+        let t = Target::new("http+unix", &authority).unwrap();
+        assert!(g.covers(&t));
+        assert_eq!(t.origin(), "unix:/run/podman/podman.sock");
+        let other = Target::new("http+unix", &socket_authority("/var/run/docker.sock")).unwrap();
+        assert!(!g.covers(&other));
+        assert!(!g.covers(&target("http://localhost")));
+        for (bad, says) in [
+            ("unix:run/podman.sock", "not absolute"),
+            ("unix:/run/../etc/podman.sock", "`..`"),
+            ("unix:/run//podman.sock", "empty"),
+            ("unix:/run/./podman.sock", "`.`"),
+            ("http+unix://2f72756e", "unknown scheme"),
+        ] {
+            let e = NetGrant::parse(bad).expect_err(bad);
+            assert!(e.message.contains(says), "{bad}: {}", e.message);
+        }
+        assert!(Target::new("http+unix", "zz").is_err());
+        assert!(Target::new("http+unix", &socket_authority("/a/../b")).is_err());
     }
 
     #[test]

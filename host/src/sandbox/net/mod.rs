@@ -30,7 +30,7 @@ use std::time::Instant;
 use base64::Engine as _;
 
 pub use egress::{EgressEntry, EgressLog, OriginTotals};
-pub use grant::{GrantError, HostPattern, NetGrant, Scheme, Target, TargetHost};
+pub use grant::{GrantError, HostPattern, NetGrant, Scheme, Target, TargetHost, socket_authority};
 
 /// The most bytes one request may send in its body.
 pub const MAX_REQUEST_BODY: u64 = 2 << 30;
@@ -39,6 +39,10 @@ pub const MAX_RESPONSE_BODY: u64 = 2 << 30;
 /// How long a connection (name lookup included) may take, at most; the step's deadline may
 /// cut it shorter.
 pub const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+/// The largest JSON request body in which the host replaces send-only secret references
+/// (a container engine's create request carries the environment there); larger bodies are
+/// sent as they are.
+pub const MAX_SUBSTITUTED_BODY: u64 = 1 << 20;
 /// The most send-only secret references one step may create.
 const MAX_REFS: usize = 64;
 
@@ -258,6 +262,18 @@ impl NetHooks {
 
     /// `text` with every reference replaced by its value, and the references used.
     fn substitute(&self, text: &str) -> Result<(String, Vec<SecretRef>), String> {
+        substitute(&self.refs, text, |v| v.to_string())
+    }
+}
+
+/// `text` with every reference of `refs` replaced by its value as `encode` writes it, and the
+/// references used; an unknown reference is an error.
+fn substitute(
+    refs: &HashMap<String, SecretRef>,
+    text: &str,
+    encode: impl Fn(&str) -> String,
+) -> Result<(String, Vec<SecretRef>), String> {
+    {
         let mut out = String::new();
         let mut used = Vec::new();
         let mut rest = text;
@@ -270,18 +286,19 @@ impl NetHooks {
                 .take_while(|b| b.is_ascii_hexdigit())
                 .count();
             let token = &rest[i..i + REF_PREFIX.len() + hex_len];
-            let r = self
-                .refs
+            let r = refs
                 .get(token)
                 .ok_or_else(|| "it holds a secret reference this step was not given".to_string())?;
-            out.push_str(&r.value);
+            out.push_str(&encode(&r.value));
             used.push(r.clone());
             rest = &rest[i + token.len()..];
         }
         out.push_str(rest);
         Ok((out, used))
     }
+}
 
+impl NetHooks {
     fn deny(&self, entry: &mut EgressEntry, message: String) {
         (self.denied)(&message);
         entry.denied = Some(message);
@@ -337,6 +354,16 @@ impl wasmtime_wasi_http::WasiHttpHooks for NetHooks {
             }
         };
         entry.origin = target.origin();
+        let shown = if matches!(target.host, TargetHost::Socket(_)) {
+            format!(
+                "{} {}{}",
+                request.method(),
+                crate::runtime::shown_name(&target.origin()),
+                crate::runtime::shown_name(uri.path())
+            )
+        } else {
+            shown
+        };
         let Some(net) = self.net.clone() else {
             self.deny(
                 &mut entry,
@@ -408,6 +435,7 @@ impl wasmtime_wasi_http::WasiHttpHooks for NetHooks {
                 }
             }
         }
+        let body_filter = self.body_filter(&request, &target);
         let entry = self.egress.lock().expect("egress lock").push(entry);
         Box::new(send::send(send::Outgoing {
             request,
@@ -419,6 +447,73 @@ impl wasmtime_wasi_http::WasiHttpHooks for NetHooks {
             entry,
             denied: self.denied.clone(),
             shown,
+            body_filter,
+        }))
+    }
+
+    fn is_supported_scheme(&mut self, scheme: &http::uri::Scheme) -> bool {
+        *scheme == http::uri::Scheme::HTTP
+            || *scheme == http::uri::Scheme::HTTPS
+            || scheme.as_str() == "http+unix"
+    }
+}
+
+impl NetHooks {
+    /// For a JSON body of at most [`MAX_SUBSTITUTED_BODY`] bytes, when the step holds secret
+    /// references: replaces them in the body, for the origins they are bound to only.
+    fn body_filter(
+        &self,
+        request: &http::Request<wasmtime_wasi_http::WasiBody>,
+        target: &Target,
+    ) -> Option<send::BodyFilter> {
+        if self.refs.is_empty() {
+            return None;
+        }
+        let headers = request.headers();
+        let json = headers
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| {
+                let v = v.trim_start().to_ascii_lowercase();
+                v.starts_with("application/json")
+                    || v.starts_with("application/") && v.contains("+json")
+            });
+        let small = headers
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok())
+            .is_some_and(|n| n <= MAX_SUBSTITUTED_BODY);
+        if !json || !small {
+            return None;
+        }
+        let refs = self.refs.clone();
+        let target = target.clone();
+        Some(Box::new(move |text: &str| {
+            // A value lands inside a JSON string: escaped as one, so it cannot end it.
+            let (replaced, used) = substitute(&refs, text, |v| {
+                let quoted = serde_json::to_string(v).unwrap_or_default();
+                quoted[1..quoted.len() - 1].to_string()
+            })?;
+            if let Some(r) = used
+                .iter()
+                .find(|r| !r.origins.iter().any(|o| o.covers(&target)))
+            {
+                return Err(format!(
+                    "it holds send-only secret {} bound to {}, not to `{}`; bind it in the step's `allow.send` if this origin should receive it",
+                    r.names
+                        .iter()
+                        .map(|n| format!("`{n}`"))
+                        .collect::<Vec<_>>()
+                        .join(" and "),
+                    r.origins
+                        .iter()
+                        .map(|o| o.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    target.origin()
+                ));
+            }
+            Ok(replaced)
         }))
     }
 }

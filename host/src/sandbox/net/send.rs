@@ -28,7 +28,12 @@ pub(super) struct Outgoing {
     pub entry: LiveEntry,
     pub denied: DenialSink,
     pub shown: String,
+    /// Replaces send-only secret references in a small JSON body, or says why not.
+    pub body_filter: Option<BodyFilter>,
 }
+
+/// What [`Outgoing::body_filter`] does to the whole body.
+pub(super) type BodyFilter = Box<dyn FnOnce(&str) -> Result<String, String> + Send>;
 
 trait Stream: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
 impl<T: AsyncRead + AsyncWrite + Send + Unpin + 'static> Stream for T {}
@@ -69,7 +74,44 @@ async fn exchange(out: Outgoing) -> Result<(http::Response<WasiBody>, IoFuture),
         entry,
         denied,
         shown,
+        body_filter,
     } = out;
+    if let Some(filter) = body_filter {
+        // Read whole (the sender allowed it only for a small body), replaced, sent as is.
+        let mut bytes = Vec::new();
+        let body = request.body_mut();
+        while let Some(frame) = body.frame().await {
+            if let Ok(data) = frame?.into_data() {
+                bytes.extend_from_slice(&data);
+                if bytes.len() as u64 > super::MAX_SUBSTITUTED_BODY {
+                    return Err(Error::HttpRequestBodySize(Some(
+                        super::MAX_SUBSTITUTED_BODY,
+                    )));
+                }
+            }
+        }
+        let replaced = match std::str::from_utf8(&bytes) {
+            Ok(text) => filter(text),
+            Err(_) => Err("a JSON body that is not UTF-8 cannot carry a secret".into()),
+        };
+        match replaced {
+            Ok(text) => {
+                let len = text.len();
+                *request.body_mut() = http_body_util::Full::new(Bytes::from(text))
+                    .map_err(|never| match never {})
+                    .boxed_unsync();
+                request
+                    .headers_mut()
+                    .insert(http::header::CONTENT_LENGTH, http::HeaderValue::from(len));
+            }
+            Err(why) => {
+                let message = format!("denied: {shown}: the body is refused: {why}");
+                denied(&message);
+                entry.lock().expect("egress entry").denied = Some(message);
+                return Err(Error::HttpRequestDenied);
+            }
+        }
+    }
     let connect_timeout = within(
         deadline,
         options
@@ -88,105 +130,38 @@ async fn exchange(out: Outgoing) -> Result<(http::Response<WasiBody>, IoFuture),
         .unwrap_or(Duration::MAX)
         .max(Duration::from_millis(1));
 
-    // Resolve once, check every address, connect only to a checked one.
-    let addrs: Vec<SocketAddr> = match &target.host {
-        TargetHost::Ip(ip) => vec![SocketAddr::new(*ip, target.port)],
-        TargetHost::Name(name) => {
-            match tokio::time::timeout(
-                connect_timeout,
-                tokio::net::lookup_host((name.as_str(), target.port)),
-            )
-            .await
+    let stream: Box<dyn Stream> = match &target.host {
+        TargetHost::Socket(path) => {
+            match tokio::time::timeout(connect_timeout, tokio::net::UnixStream::connect(path)).await
             {
-                Ok(Ok(a)) => a.collect(),
-                Ok(Err(e)) => {
-                    return Err(Error::DnsError {
-                        rcode: Some(e.to_string()),
-                        info_code: None,
-                    });
-                }
-                Err(_) => return Err(Error::DnsTimeout),
-            }
-        }
-    };
-    let mut allowed = Vec::new();
-    let mut refused = Vec::new();
-    for a in addrs {
-        match forbidden_range(a.ip()) {
-            Some(range) if !grant.names_address(a.ip()) => refused.push((canonical(a.ip()), range)),
-            _ => allowed.push(a),
-        }
-    }
-    if allowed.is_empty() && refused.is_empty() {
-        return Err(Error::DnsError {
-            rcode: Some(format!("`{}` has no address", target.host_str())),
-            info_code: None,
-        });
-    }
-    if allowed.is_empty() {
-        let why: Vec<String> = refused
-            .iter()
-            .map(|(ip, range)| format!("{ip} ({range})"))
-            .collect();
-        let message = format!(
-            "denied: {shown}: `{}` resolves to {}, an address steps may not reach unless the grant names it; grant the address itself (e.g. `\"{}://{}:{}\"`) if this is intended",
-            target.host_str(),
-            why.join(", "),
-            target.scheme.as_str(),
-            refused
-                .first()
-                .map(|(ip, _)| match ip {
-                    std::net::IpAddr::V6(v6) => format!("[{v6}]"),
-                    v4 => v4.to_string(),
-                })
-                .unwrap_or_default(),
-            target.port
-        );
-        denied(&message);
-        entry.lock().expect("egress entry").denied = Some(message);
-        return Err(Error::DestinationIpProhibited);
-    }
-    let mut tcp = None;
-    let mut last_error = Error::DestinationUnavailable;
-    for addr in &allowed {
-        match tokio::time::timeout(connect_timeout, tokio::net::TcpStream::connect(addr)).await {
-            Ok(Ok(s)) => {
-                tcp = Some(s);
-                break;
-            }
-            Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
-                last_error = Error::ConnectionRefused;
-            }
-            Ok(Err(e)) => last_error = Error::Connect(e),
-            Err(_) => last_error = Error::ConnectionTimeout,
-        }
-    }
-    let Some(tcp) = tcp else {
-        return Err(last_error);
-    };
-    let _ = tcp.set_nodelay(true);
-    let stream: Box<dyn Stream> = match target.scheme {
-        Scheme::Http => Box::new(tcp),
-        Scheme::Https => {
-            let name = match &target.host {
-                TargetHost::Ip(ip) => rustls::pki_types::ServerName::from(*ip),
-                TargetHost::Name(n) => rustls::pki_types::ServerName::try_from(n.clone())
-                    .map_err(|_| Error::HttpRequestUriInvalid)?,
-            };
-            let connector = tokio_rustls::TlsConnector::from(tls);
-            match tokio::time::timeout(connect_timeout, connector.connect(name, tcp)).await {
                 Ok(Ok(s)) => Box::new(s),
-                Ok(Err(e)) => {
-                    return Err(if e.to_string().contains("certificate") {
-                        Error::TlsCertificateError
-                    } else {
-                        Error::Tls(e)
-                    });
+                Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                    return Err(Error::ConnectionRefused);
                 }
+                Ok(Err(e)) => return Err(Error::Connect(e)),
                 Err(_) => return Err(Error::ConnectionTimeout),
             }
         }
+        _ => {
+            connect_tcp(
+                &target,
+                &grant,
+                tls,
+                connect_timeout,
+                &entry,
+                &denied,
+                &shown,
+            )
+            .await?
+        }
     };
+    if matches!(target.host, TargetHost::Socket(_)) {
+        // The URL's host is the socket path in hex: the engine sees a plain local name.
+        request.headers_mut().insert(
+            http::header::HOST,
+            http::HeaderValue::from_static("localhost"),
+        );
+    }
     let (mut sender, conn) = tokio::time::timeout(
         connect_timeout,
         hyper::client::conn::http1::Builder::new()
@@ -260,6 +235,122 @@ async fn exchange(out: Outgoing) -> Result<(http::Response<WasiBody>, IoFuture),
         .boxed_unsync()
     });
     Ok((response, io))
+}
+
+/// Resolves the target once, checks every address, connects only to a checked one (TLS for
+/// `https`).
+async fn connect_tcp(
+    target: &Target,
+    grant: &NetGrant,
+    tls: Arc<rustls::ClientConfig>,
+    connect_timeout: Duration,
+    entry: &LiveEntry,
+    denied: &DenialSink,
+    shown: &str,
+) -> Result<Box<dyn Stream>, Error> {
+    // Resolve once, check every address, connect only to a checked one.
+    let addrs: Vec<SocketAddr> = match &target.host {
+        TargetHost::Ip(ip) => vec![SocketAddr::new(*ip, target.port)],
+        TargetHost::Name(name) => {
+            match tokio::time::timeout(
+                connect_timeout,
+                tokio::net::lookup_host((name.as_str(), target.port)),
+            )
+            .await
+            {
+                Ok(Ok(a)) => a.collect(),
+                Ok(Err(e)) => {
+                    return Err(Error::DnsError {
+                        rcode: Some(e.to_string()),
+                        info_code: None,
+                    });
+                }
+                Err(_) => return Err(Error::DnsTimeout),
+            }
+        }
+        TargetHost::Socket(_) => unreachable!("sockets connect without a lookup"),
+    };
+    let mut allowed = Vec::new();
+    let mut refused = Vec::new();
+    for a in addrs {
+        match forbidden_range(a.ip()) {
+            Some(range) if !grant.names_address(a.ip()) => refused.push((canonical(a.ip()), range)),
+            _ => allowed.push(a),
+        }
+    }
+    if allowed.is_empty() && refused.is_empty() {
+        return Err(Error::DnsError {
+            rcode: Some(format!("`{}` has no address", target.host_str())),
+            info_code: None,
+        });
+    }
+    if allowed.is_empty() {
+        let why: Vec<String> = refused
+            .iter()
+            .map(|(ip, range)| format!("{ip} ({range})"))
+            .collect();
+        let message = format!(
+            "denied: {shown}: `{}` resolves to {}, an address steps may not reach unless the grant names it; grant the address itself (e.g. `\"{}://{}:{}\"`) if this is intended",
+            target.host_str(),
+            why.join(", "),
+            target.scheme.as_str(),
+            refused
+                .first()
+                .map(|(ip, _)| match ip {
+                    std::net::IpAddr::V6(v6) => format!("[{v6}]"),
+                    v4 => v4.to_string(),
+                })
+                .unwrap_or_default(),
+            target.port
+        );
+        denied(&message);
+        entry.lock().expect("egress entry").denied = Some(message);
+        return Err(Error::DestinationIpProhibited);
+    }
+    let mut tcp = None;
+    let mut last_error = Error::DestinationUnavailable;
+    for addr in &allowed {
+        match tokio::time::timeout(connect_timeout, tokio::net::TcpStream::connect(addr)).await {
+            Ok(Ok(s)) => {
+                tcp = Some(s);
+                break;
+            }
+            Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                last_error = Error::ConnectionRefused;
+            }
+            Ok(Err(e)) => last_error = Error::Connect(e),
+            Err(_) => last_error = Error::ConnectionTimeout,
+        }
+    }
+    let Some(tcp) = tcp else {
+        return Err(last_error);
+    };
+    let _ = tcp.set_nodelay(true);
+    let stream: Box<dyn Stream> = match target.scheme {
+        Scheme::Unix => unreachable!("sockets connect above"),
+        Scheme::Http => Box::new(tcp),
+        Scheme::Https => {
+            let name = match &target.host {
+                TargetHost::Ip(ip) => rustls::pki_types::ServerName::from(*ip),
+                TargetHost::Name(n) => rustls::pki_types::ServerName::try_from(n.clone())
+                    .map_err(|_| Error::HttpRequestUriInvalid)?,
+                TargetHost::Socket(_) => unreachable!("sockets connect without TLS"),
+            };
+            let connector = tokio_rustls::TlsConnector::from(tls);
+            match tokio::time::timeout(connect_timeout, connector.connect(name, tcp)).await {
+                Ok(Ok(s)) => Box::new(s),
+                Ok(Err(e)) => {
+                    return Err(if e.to_string().contains("certificate") {
+                        Error::TlsCertificateError
+                    } else {
+                        Error::Tls(e)
+                    });
+                }
+                Err(_) => return Err(Error::ConnectionTimeout),
+            }
+        }
+    };
+    Ok(stream)
 }
 
 /// The guest's request body, counted and capped.

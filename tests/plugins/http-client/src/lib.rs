@@ -33,6 +33,10 @@ struct Req {
     header_ref: Option<(String, String)>,
     #[serde(default)]
     follow: bool,
+    /// Send to this unix socket: `url` is then the path (`http+unix://<hex>/path`).
+    socket: Option<String>,
+    /// A JSON body `{"Env":["TOKEN=<ref of this secret>"]}`, as a container engine takes it.
+    json_ref: Option<String>,
 }
 
 fn get() -> String {
@@ -42,9 +46,24 @@ fn get() -> String {
 struct HttpClient;
 
 fn one(r: &Req) -> serde_json::Value {
-    let mut request = Request::new(&r.method, &r.url);
+    let url = match &r.socket {
+        Some(socket) => sluice_sdk::http::unix_url(socket, &r.url),
+        None => r.url.clone(),
+    };
+    let mut request = Request::new(&r.method, url);
     if let Some(b) = &r.body {
         request = request.body(Body::Bytes(b.as_bytes().to_vec()));
+    }
+    if let Some(name) = &r.json_ref {
+        match secret_ref(name) {
+            Ok(t) => {
+                let body = serde_json::json!({ "Env": [format!("TOKEN={t}")] }).to_string();
+                request = request
+                    .header("content-type", "application/json")
+                    .body(Body::Bytes(body.into_bytes()));
+            }
+            Err(e) => return serde_json::json!({ "url": r.url, "error": format!("ref: {e}") }),
+        }
     }
     let auth = match (&r.bearer, &r.basic) {
         (Some(name), _) => Some(secret_ref(name).map(|t| format!("Bearer {t}"))),

@@ -1,0 +1,514 @@
+//! The `deploy` step against real container engines on this machine: podman's API service
+//! (and dockerd when installed), images built by the pipeline from a Go fixture
+//! (`tests/fixtures/deploy-service`), pushed to a real `docker-registry`, signed by `sign`.
+//!
+//! One test per engine runs the scenarios in order on one service (each engine has storage
+//! of its own, removed at the end): a signed v1 deploys and answers; an unsigned image with
+//! `verify-key` is refused before any pull; a v2 whose health check fails is rolled back
+//! while a prober measures the longest run of failed requests; a good v2 replaces v1;
+//! `rollback` brings v1 back; `status` reports it; Sluice killed during pull, after create
+//! and during the health wait leaves a release that answers, and the next deploy recovers;
+//! two concurrent deploys are serialised by the engine-side lock.
+
+use std::io::{BufRead as _, BufReader};
+use std::path::Path;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use sluice_test_support::{ContainerEngine, Registry, Workspace, copy_dir, step};
+
+const SLUICE: &str = env!("CARGO_BIN_EXE_sluice");
+const TOKEN: &str = "tok-3f9a1c77e2";
+const PASSWORD: &str = "deploy-test-key-password";
+
+fn on_path(tool: &str) -> bool {
+    std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
+        .unwrap_or(false)
+}
+
+/// Whether the tools are here; under CI their absence is a failure.
+fn tools(engine: &str) -> bool {
+    let missing: Vec<&str> = [engine, "docker-registry", "go"]
+        .into_iter()
+        .filter(|t| !on_path(t))
+        .collect();
+    if missing.is_empty() {
+        return true;
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "CI must install {missing:?} (see .ci/run)"
+    );
+    eprintln!(
+        "skipped: needs {missing:?} (apt-get install podman runc docker.io docker-registry golang-go)"
+    );
+    false
+}
+
+/// The fixture's images in a registry: (v1, v2 with a failing health check, v2) by digest
+/// reference; v1 and v2 are signed with `cosign.pub`'s key, the broken one is not.
+struct Images {
+    ws: Workspace,
+    v1: String,
+    bad: String,
+    v2: String,
+}
+
+fn text(run: &serde_json::Value, id: &str, output: &str) -> String {
+    step(run, id)["outputs"][output]["value"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{id}.{output}: {}", step(run, id)))
+        .to_string()
+}
+
+fn build_images(registry: &Registry) -> Images {
+    let ws = Workspace::new();
+    copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/deploy-service"),
+        &ws.dir(),
+    );
+    let keys = ws
+        .command(
+            SLUICE,
+            &["keys", "generate", "--output-key-prefix", "cosign"],
+        )
+        .env("COSIGN_PASSWORD", PASSWORD)
+        .output()
+        .unwrap();
+    assert!(keys.status.success(), "{keys:?}");
+    let origin = registry.origin();
+    let host = origin.trim_start_matches("http://");
+    let mut toml = String::from("[pipeline]\nname = \"deploy-images\"\ntimeout = \"5m\"\n");
+    for (id, version, healthy, signed) in [
+        ("v1", "v1", "true", true),
+        ("bad", "v2-broken", "false", false),
+        ("v2", "v2", "true", true),
+    ] {
+        toml.push_str(&format!(
+            r#"
+[steps.build-{id}]
+uses = "go-build"
+allow = {{ read = ["."], exec = ["go"] }}
+with = {{ package = ".", output = "server", x = {{ "main.version" = "{version}", "main.healthy" = "{healthy}" }} }}
+
+[steps.image-{id}]
+uses = "oci-image"
+with = {{ binary = "${{{{ steps.build-{id}.outputs.binary }}}}", version = "{version}", ports = [8080] }}
+
+[steps.push-{id}]
+uses = "oci-push"
+allow = {{ net = ["{origin}"] }}
+with = {{ image = "${{{{ steps.image-{id}.outputs.image }}}}", registry = "{origin}", repository = "test/service", tag = "{version}" }}
+"#
+        ));
+        if signed {
+            toml.push_str(&format!(
+                r#"
+[steps.sign-{id}]
+uses = "sign"
+allow = {{ read = ["cosign.key"], secrets = ["COSIGN_PASSWORD"] }}
+with = {{ image = "${{{{ steps.image-{id}.outputs.image }}}}", image-repository = "{host}/test/service", key = "cosign.key" }}
+
+[steps.push-sig-{id}]
+uses = "oci-push"
+allow = {{ net = ["{origin}"] }}
+with = {{ image = "${{{{ steps.sign-{id}.outputs.image-signature }}}}", registry = "{origin}", repository = "test/service" }}
+"#
+            ));
+        }
+    }
+    ws.file("images.toml", toml);
+    let out = ws
+        .command(SLUICE, &["run", "images.toml"])
+        .env("COSIGN_PASSWORD", PASSWORD)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let run = ws.last_run();
+    Images {
+        v1: text(&run, "push-v1", "reference"),
+        bad: text(&run, "push-bad", "reference"),
+        v2: text(&run, "push-v2", "reference"),
+        ws,
+    }
+}
+
+fn digest(reference: &str) -> &str {
+    reference.split_once('@').unwrap().1
+}
+
+/// A deploy step's manifest.
+struct Deploy<'a> {
+    engine: &'a ContainerEngine,
+    registry: &'a Registry,
+    service: &'a str,
+    port: u16,
+}
+
+impl Deploy<'_> {
+    fn manifest(&self, image: Option<&str>, extra: &str, timeout: &str) -> String {
+        let engine = self.engine.endpoint();
+        let registry = self.registry.origin();
+        let port = self.port;
+        let image = image
+            .map(|i| format!("image = \"{i}\", "))
+            .unwrap_or_default();
+        format!(
+            r#"[pipeline]
+name = "deploy-test"
+timeout = "{timeout}"
+
+[steps.deploy]
+uses = "deploy"
+allow = {{ net = ["{engine}", "http://127.0.0.1:{port}", "{registry}"], read = ["cosign.pub"], send = {{ API_TOKEN = "{engine}" }} }}
+with = {{ engine = "{engine}", service = "{service}", {image}ports = ["127.0.0.1:{port}:8080"], registry-tls-verify = false, memory = "64m", pids = 64, secret-env = {{ API_TOKEN = "API_TOKEN" }}, stop-timeout = "2s", health = {{ path = "/healthz", interval = "100ms", timeout = "1s", retries = 30 }}{extra} }}
+"#,
+            service = self.service,
+        )
+    }
+
+    /// Runs `sluice run` on a manifest: exit code and stdout + stderr.
+    fn run(&self, ws: &Workspace, toml: &str) -> (i32, String) {
+        let name = format!("deploy-{}.toml", self.service);
+        ws.file(&name, toml);
+        let out = ws
+            .command(SLUICE, &["run", &name])
+            .env("API_TOKEN", TOKEN)
+            .output()
+            .unwrap();
+        let all = format!(
+            "{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(!all.contains(TOKEN), "the secret leaked:\n{all}");
+        (out.status.code().unwrap_or(-1), all)
+    }
+
+    fn deploy(&self, ws: &Workspace, image: &str) -> (i32, String) {
+        self.run(ws, &self.manifest(Some(image), "", "2m"))
+    }
+
+    fn get(&self) -> Option<String> {
+        get(self.port)
+    }
+}
+
+/// `GET /` on the service's port: its body (the version), or `None`.
+fn get(port: u16) -> Option<String> {
+    use std::io::{Read as _, Write as _};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    s.write_all(b"GET / HTTP/1.0\r\nHost: x\r\n\r\n").ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    if !out.starts_with("HTTP/1.0 200") && !out.starts_with("HTTP/1.1 200") {
+        return None;
+    }
+    Some(out.split_once("\r\n\r\n")?.1.trim().to_string())
+}
+
+/// Waits up to `secs` for the port to answer; the version it answered.
+fn answers_within(port: u16, secs: u64) -> Option<String> {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(secs) {
+        if let Some(v) = get(port) {
+            return Some(v);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    None
+}
+
+/// Requests `GET /` every 5 ms until stopped: the longest time without a good answer, and
+/// the versions seen in order.
+struct Prober {
+    stop: Arc<AtomicBool>,
+    handle: std::thread::JoinHandle<(Duration, Vec<String>)>,
+}
+
+impl Prober {
+    fn start(port: u16) -> Prober {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let handle = std::thread::spawn(move || {
+            let mut last_good = Instant::now();
+            let mut worst = Duration::ZERO;
+            let mut seen: Vec<String> = Vec::new();
+            while !flag.load(Ordering::Relaxed) {
+                if let Some(v) = get(port) {
+                    worst = worst.max(last_good.elapsed());
+                    last_good = Instant::now();
+                    if seen.last() != Some(&v) {
+                        seen.push(v);
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            (worst.max(last_good.elapsed()), seen)
+        });
+        Prober { stop, handle }
+    }
+
+    fn finish(self) -> (Duration, Vec<String>) {
+        self.stop.store(true, Ordering::Relaxed);
+        self.handle.join().unwrap()
+    }
+}
+
+/// Starts a deploy and SIGKILLs Sluice when its output shows `marker`; the output so far.
+fn kill_at(d: &Deploy, ws: &Workspace, toml: &str, marker: &str) -> String {
+    let name = format!("deploy-{}-kill.toml", d.service);
+    ws.file(&name, toml);
+    let mut child = ws
+        .command(SLUICE, &["run", &name])
+        .env("API_TOKEN", TOKEN)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The console's live lines (`[deploy] info: …`) go to stderr.
+    let stderr = child.stderr.take().unwrap();
+    let mut seen = String::new();
+    for line in BufReader::new(stderr).lines() {
+        let line = line.unwrap();
+        seen.push_str(&line);
+        seen.push('\n');
+        if line.contains(marker) {
+            child.kill().unwrap();
+            break;
+        }
+    }
+    let status = child.wait().unwrap();
+    assert!(
+        seen.contains(marker),
+        "the deploy never reached {marker:?} ({status}):\n{seen}"
+    );
+    seen
+}
+
+fn scenarios(kind: &'static str, full: bool) {
+    let registry = Registry::start(None);
+    let images = build_images(&registry);
+    let engine = ContainerEngine::start(kind);
+    let ws = &images.ws;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let d = Deploy {
+        engine: &engine,
+        registry: &registry,
+        service: "svc",
+        port,
+    };
+
+    // A signed v1, verified before the pull, deploys and answers.
+    let (code, out) = d.run(
+        ws,
+        &d.manifest(Some(&images.v1), ", verify-key = \"cosign.pub\"", "2m"),
+    );
+    assert_eq!(code, 0, "{kind}: v1:\n{out}");
+    assert!(out.contains("verify: signature"), "{out}");
+    assert_eq!(d.get().as_deref(), Some("v1"), "{kind}");
+    let run = ws.last_run();
+    assert_eq!(text(&run, "deploy", "release"), digest(&images.v1));
+    assert_eq!(
+        text(&run, "deploy", "url"),
+        format!("http://127.0.0.1:{port}")
+    );
+    // The send-only secret reached the container's environment through the host.
+    let (_, inspect) = engine.api("GET", "/containers/svc.r1/json");
+    assert!(inspect.contains(&format!("API_TOKEN={TOKEN}")), "{inspect}");
+    let mem: serde_json::Value = serde_json::from_str(&inspect).unwrap();
+    assert_eq!(mem["HostConfig"]["Memory"], 64 << 20);
+    assert_eq!(mem["Config"]["Labels"]["sluice.pipeline"], "deploy-test");
+    assert_eq!(mem["Config"]["Labels"]["sluice.run"], run["run_id"]);
+
+    // An unsigned image with verify-key is refused, and never pulled.
+    let (code, out) = d.run(
+        ws,
+        &d.manifest(Some(&images.bad), ", verify-key = \"cosign.pub\"", "2m"),
+    );
+    assert_ne!(code, 0, "{out}");
+    assert!(
+        out.contains("verify: refused to deploy") && out.contains("is not signed"),
+        "{out}"
+    );
+    let (status, _) = engine.api("GET", &format!("/images/{}/json", images.bad));
+    assert_eq!(status, 404, "{kind}: the unsigned image was pulled");
+    assert_eq!(d.get().as_deref(), Some("v1"));
+
+    // A v2 that never gets healthy is rolled back; v1 keeps answering but for the switch.
+    let prober = Prober::start(port);
+    let (code, out) = d.deploy(ws, &images.bad);
+    let (gap, seen) = prober.finish();
+    assert_ne!(code, 0, "{out}");
+    assert!(
+        out.contains(&format!("rolled back to {}: health:", digest(&images.v1))),
+        "{out}"
+    );
+    assert!(
+        out.contains("last lines of svc.r2.candidate's output"),
+        "{out}"
+    );
+    assert!(out.contains("v2-broken listening on :8080"), "{out}");
+    assert_eq!(d.get().as_deref(), Some("v1"));
+    // The broken build serves `/` while its health check fails, until it is stopped.
+    assert_eq!(seen.first().map(String::as_str), Some("v1"), "{seen:?}");
+    assert_eq!(seen.last().map(String::as_str), Some("v1"), "{seen:?}");
+    eprintln!("{kind}: rollback of a broken v2: the port unanswered for at most {gap:?}");
+    assert!(gap < Duration::from_secs(15), "{gap:?}");
+    let list = engine.containers("svc");
+    assert_eq!(list.len(), 1, "{list:?}");
+
+    // A good v2 replaces v1; v1 is kept, stopped.
+    let prober = Prober::start(port);
+    let (code, out) = d.deploy(ws, &images.v2);
+    let (gap, seen) = prober.finish();
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(d.get().as_deref(), Some("v2"));
+    assert_eq!(seen, ["v1", "v2"]);
+    eprintln!("{kind}: v1 → v2: no answer for {gap:?}");
+    let list = engine.containers("svc");
+    assert_eq!(list.len(), 2, "{list:?}");
+    assert!(
+        list.iter()
+            .any(|(n, s, i)| n == "svc.r2" && s == "running" && i == digest(&images.v2))
+    );
+    assert_eq!(
+        text(&ws.last_run(), "deploy", "previous"),
+        digest(&images.v1)
+    );
+
+    // rollback brings v1 back.
+    let (code, out) = d.run(ws, &d.manifest(None, ", action = \"rollback\"", "2m"));
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(d.get().as_deref(), Some("v1"));
+    assert_eq!(
+        text(&ws.last_run(), "deploy", "release"),
+        digest(&images.v1)
+    );
+
+    // status reports it.
+    let (code, out) = d.run(ws, &d.manifest(None, ", action = \"status\"", "2m"));
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("svc runs sha256:"), "{out}");
+    assert_eq!(
+        text(&ws.last_run(), "deploy", "release"),
+        digest(&images.v1)
+    );
+    assert_eq!(text(&ws.last_run(), "deploy", "container"), "svc.r1");
+
+    if !full {
+        return;
+    }
+
+    // Sluice killed at each phase: a release answers right after, and the next deploy
+    // takes the expired lock over and finishes.
+    for (marker, image, extra) in [
+        ("pull: ", &images.v2, ""),
+        ("create: created", &images.v2, ""),
+        (
+            "health: waiting",
+            &images.v2,
+            ", health = { path = \"/healthz\", interval = \"100ms\", retries = 30, start-period = \"2s\" }",
+        ),
+    ] {
+        let before = d.get();
+        let toml = d
+            .manifest(Some(image), "", "6s")
+            .replace(
+                ", health = { path = \"/healthz\", interval = \"100ms\", timeout = \"1s\", retries = 30 }",
+                if extra.is_empty() {
+                    ", health = { path = \"/healthz\", interval = \"100ms\", timeout = \"1s\", retries = 30 }"
+                } else {
+                    extra
+                },
+            );
+        let seen = kill_at(&d, ws, &toml, marker);
+        let after = answers_within(port, 10);
+        assert!(
+            after.is_some(),
+            "{kind}: killed at {marker:?} (was {before:?}): nothing answers\n{seen}\n{:?}",
+            engine.containers("svc")
+        );
+        eprintln!("{kind}: killed at {marker:?}: {before:?} → {after:?}");
+        let (code, out) = d.deploy(ws, &images.v1);
+        assert_eq!(code, 0, "after a kill at {marker:?}:\n{out}");
+        assert_eq!(d.get().as_deref(), Some("v1"));
+        let running: Vec<_> = engine
+            .containers("svc")
+            .into_iter()
+            .filter(|(_, s, _)| s == "running")
+            .collect();
+        assert_eq!(running.len(), 1, "{running:?}");
+    }
+
+    // Two deploys at once: the lock serialises them; never both switching together.
+    let spawn = |image: &str, name: &str| {
+        ws.file(name, d.manifest(Some(image), "", "2m"));
+        ws.command(SLUICE, &["run", name])
+            .env("API_TOKEN", TOKEN)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let a = spawn(&images.v2, "concurrent-a.toml");
+    let b = spawn(&images.bad, "concurrent-b.toml");
+    let a = a.wait_with_output().unwrap();
+    let b = b.wait_with_output().unwrap();
+    let out = |o: &std::process::Output| {
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
+    };
+    let (a_out, b_out) = (out(&a), out(&b));
+    assert!(
+        a_out.contains("waiting for the deploy lock")
+            || b_out.contains("waiting for the deploy lock"),
+        "neither waited:\n{a_out}\n{b_out}"
+    );
+    assert!(a.status.success(), "{a_out}");
+    assert!(!b.status.success(), "{b_out}");
+    assert!(b_out.contains("rolled back to"), "{b_out}");
+    let running: Vec<_> = engine
+        .containers("svc")
+        .into_iter()
+        .filter(|(_, s, _)| s == "running")
+        .collect();
+    assert_eq!(running.len(), 1, "{running:?}");
+    let v = d.get();
+    assert!(
+        v.as_deref() == Some("v2") || v.as_deref() == Some("v1"),
+        "{v:?}"
+    );
+}
+
+#[test]
+fn podman_deploys_rolls_back_and_survives_crashes() {
+    if !tools("podman") {
+        return;
+    }
+    scenarios("podman", true);
+}
+
+#[test]
+fn dockerd_deploys_and_rolls_back() {
+    if !tools("dockerd") {
+        return;
+    }
+    scenarios("dockerd", false);
+}

@@ -512,3 +512,44 @@ fn dockerd_deploys_and_rolls_back() {
     }
     scenarios("dockerd", false);
 }
+
+/// Mistakes in a deploy step's configuration, and an engine that is not there: each step's
+/// error, as the console prints it, under a snapshot. No engine is needed.
+#[test]
+fn configuration_mistakes_are_clear() {
+    let ws = Workspace::new();
+    let digest = format!("sha256:{}", "0".repeat(64));
+    let missing = ws.dir().join("no-engine.sock");
+    let engine = format!("unix:{}", missing.display());
+    let steps = [
+        ("tag", format!("image = \"127.0.0.1:5000/demo/svc:1.0\", service = \"svc\", engine = \"{engine}\"")),
+        ("tag-and-digest", format!("image = \"127.0.0.1:5000/demo/svc:1.0@{digest}\", service = \"svc\", engine = \"{engine}\"")),
+        ("no-image", format!("service = \"svc\", engine = \"{engine}\"")),
+        ("service", format!("image = \"127.0.0.1:5000/demo/svc@{digest}\", service = \"My Service\", engine = \"{engine}\"")),
+        ("port", format!("image = \"127.0.0.1:5000/demo/svc@{digest}\", service = \"svc\", engine = \"{engine}\", ports = [\"8080\"]")),
+        ("health-port", format!("image = \"127.0.0.1:5000/demo/svc@{digest}\", service = \"svc\", engine = \"{engine}\", health = {{ path = \"/healthz\" }}")),
+        ("engine-url", format!("image = \"127.0.0.1:5000/demo/svc@{digest}\", service = \"svc\", engine = \"tcp://127.0.0.1:2375\"")),
+        ("no-engine", format!("service = \"svc\", engine = \"{engine}\", action = \"status\"")),
+        ("secret-env", format!("image = \"127.0.0.1:5000/demo/svc@{digest}\", service = \"svc\", engine = \"{engine}\", secret-env = {{ TOKEN = \"TOKEN\" }}, env = {{ TOKEN = \"x\" }}")),
+    ];
+    let mut toml = String::from("[pipeline]\nname = \"deploy-mistakes\"\n");
+    for (id, with) in &steps {
+        toml.push_str(&format!(
+            "\n[steps.{id}]\nuses = \"deploy\"\nallow = {{ net = [\"{engine}\"] }}\nwith = {{ {with} }}\n"
+        ));
+    }
+    ws.manifest(&toml);
+    let out = ws.sluice(SLUICE, &["run", "--jobs", "1"]);
+    assert_ne!(out.code, 0);
+    let run = ws.last_run();
+    let mut errors = String::new();
+    for (id, _) in &steps {
+        let s = step(&run, id);
+        errors.push_str(&format!(
+            "{id}: {}\n",
+            s["error"].as_str().unwrap_or("(no error)")
+        ));
+    }
+    let errors = errors.replace(&ws.dir().display().to_string(), "WS");
+    insta::assert_snapshot!(errors);
+}

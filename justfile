@@ -37,9 +37,21 @@ push-demo: build
 build:
     cargo build --release
 
+# The release pipeline end to end: build, image, push to a registry on 127.0.0.1:5000, sign,
+# push the signature, deploy to podman (verified, health-checked, rolled back if unhealthy).
+# Installs Go, podman + runc and docker-registry when missing; starts the registry and
+# podman's API service (/run/podman/podman.sock) unless they run; see
+# examples/go-service/release-demo.
+release-demo:
+    examples/go-service/release-demo
+
+# The deploy tests against real engines (podman, and dockerd when installed), alone.
+test-deploy:
+    cargo test -p sluice --test deploy -- --nocapture
+
 # All benchmarks: per-step overhead, the Go analysers over the stdlib, the cost of confining
 # programs (figures in the README).
-bench: bench-runtime bench-analysers bench-exec bench-net bench-sign
+bench: bench-runtime bench-analysers bench-exec bench-net bench-sign bench-deploy
 
 # Per-step overhead against fork+exec of /bin/true.
 bench-runtime *ARGS:
@@ -64,6 +76,13 @@ bench-net *ARGS:
 # (needs `openssl`).
 bench-sign *ARGS:
     cargo bench -p sluice --bench sign -- {{ARGS}}
+
+# The downtime of a release switch (last answer of v1 → first answer of v2) over 10 deploys
+# by the deploy step, against `docker-compose up -d` recreating the same service on the same
+# podman in the same run (needs `apt-get install podman runc docker-registry docker-compose
+# golang-go`).
+bench-deploy *ARGS:
+    cargo bench -p sluice --bench deploy -- {{ARGS}}
 
 # golint against staticcheck's ST1003/5/6/12/16/20/21/22 on the Go stdlib, per check
 # (needs `apt-get install golang-go go-staticcheck`).

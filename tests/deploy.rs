@@ -11,13 +11,12 @@
 //! two concurrent deploys are serialised by the engine-side lock.
 
 use std::io::{BufRead as _, BufReader};
-use std::path::Path;
 use std::process::Stdio;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use sluice_test_support::{ContainerEngine, Registry, Workspace, copy_dir, step};
+use sluice_test_support::{
+    ContainerEngine, Prober, Registry, Workspace, deploy_images, http_get_root, step,
+};
 
 const SLUICE: &str = env!("CARGO_BIN_EXE_sluice");
 const TOKEN: &str = "tok-3f9a1c77e2";
@@ -48,8 +47,8 @@ fn tools(engine: &str) -> bool {
     false
 }
 
-/// The fixture's images in a registry: (v1, v2 with a failing health check, v2) by digest
-/// reference; v1 and v2 are signed with `cosign.pub`'s key, the broken one is not.
+/// The fixture's images in a registry: v1, a v2 whose health check fails (unsigned), and a
+/// good v2, by digest reference; v1 and v2 are signed with the workspace's `cosign.pub`.
 struct Images {
     ws: Workspace,
     v1: String,
@@ -65,80 +64,18 @@ fn text(run: &serde_json::Value, id: &str, output: &str) -> String {
 }
 
 fn build_images(registry: &Registry) -> Images {
-    let ws = Workspace::new();
-    copy_dir(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/deploy-service"),
-        &ws.dir(),
+    let (ws, refs) = deploy_images(
+        SLUICE,
+        registry,
+        &[
+            ("v1", "v1", true, true),
+            ("bad", "v2-broken", false, false),
+            ("v2", "v2", true, true),
+        ],
+        PASSWORD,
     );
-    let keys = ws
-        .command(
-            SLUICE,
-            &["keys", "generate", "--output-key-prefix", "cosign"],
-        )
-        .env("COSIGN_PASSWORD", PASSWORD)
-        .output()
-        .unwrap();
-    assert!(keys.status.success(), "{keys:?}");
-    let origin = registry.origin();
-    let host = origin.trim_start_matches("http://");
-    let mut toml = String::from("[pipeline]\nname = \"deploy-images\"\ntimeout = \"5m\"\n");
-    for (id, version, healthy, signed) in [
-        ("v1", "v1", "true", true),
-        ("bad", "v2-broken", "false", false),
-        ("v2", "v2", "true", true),
-    ] {
-        toml.push_str(&format!(
-            r#"
-[steps.build-{id}]
-uses = "go-build"
-allow = {{ read = ["."], exec = ["go"] }}
-with = {{ package = ".", output = "server", x = {{ "main.version" = "{version}", "main.healthy" = "{healthy}" }} }}
-
-[steps.image-{id}]
-uses = "oci-image"
-with = {{ binary = "${{{{ steps.build-{id}.outputs.binary }}}}", version = "{version}", ports = [8080] }}
-
-[steps.push-{id}]
-uses = "oci-push"
-allow = {{ net = ["{origin}"] }}
-with = {{ image = "${{{{ steps.image-{id}.outputs.image }}}}", registry = "{origin}", repository = "test/service", tag = "{version}" }}
-"#
-        ));
-        if signed {
-            toml.push_str(&format!(
-                r#"
-[steps.sign-{id}]
-uses = "sign"
-allow = {{ read = ["cosign.key"], secrets = ["COSIGN_PASSWORD"] }}
-with = {{ image = "${{{{ steps.image-{id}.outputs.image }}}}", image-repository = "{host}/test/service", key = "cosign.key" }}
-
-[steps.push-sig-{id}]
-uses = "oci-push"
-allow = {{ net = ["{origin}"] }}
-with = {{ image = "${{{{ steps.sign-{id}.outputs.image-signature }}}}", registry = "{origin}", repository = "test/service" }}
-"#
-            ));
-        }
-    }
-    ws.file("images.toml", toml);
-    let out = ws
-        .command(SLUICE, &["run", "images.toml"])
-        .env("COSIGN_PASSWORD", PASSWORD)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let run = ws.last_run();
-    Images {
-        v1: text(&run, "push-v1", "reference"),
-        bad: text(&run, "push-bad", "reference"),
-        v2: text(&run, "push-v2", "reference"),
-        ws,
-    }
+    let [v1, bad, v2] = <[String; 3]>::try_from(refs).unwrap();
+    Images { ws, v1, bad, v2 }
 }
 
 fn digest(reference: &str) -> &str {
@@ -198,70 +135,20 @@ with = {{ engine = "{engine}", service = "{service}", {image}ports = ["127.0.0.1
     }
 
     fn get(&self) -> Option<String> {
-        get(self.port)
+        http_get_root(self.port)
     }
-}
-
-/// `GET /` on the service's port: its body (the version), or `None`.
-fn get(port: u16) -> Option<String> {
-    use std::io::{Read as _, Write as _};
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
-    s.write_all(b"GET / HTTP/1.0\r\nHost: x\r\n\r\n").ok()?;
-    let mut out = String::new();
-    s.read_to_string(&mut out).ok()?;
-    if !out.starts_with("HTTP/1.0 200") && !out.starts_with("HTTP/1.1 200") {
-        return None;
-    }
-    Some(out.split_once("\r\n\r\n")?.1.trim().to_string())
 }
 
 /// Waits up to `secs` for the port to answer; the version it answered.
 fn answers_within(port: u16, secs: u64) -> Option<String> {
     let start = Instant::now();
     while start.elapsed() < Duration::from_secs(secs) {
-        if let Some(v) = get(port) {
+        if let Some(v) = http_get_root(port) {
             return Some(v);
         }
         std::thread::sleep(Duration::from_millis(50));
     }
     None
-}
-
-/// Requests `GET /` every 5 ms until stopped: the longest time without a good answer, and
-/// the versions seen in order.
-struct Prober {
-    stop: Arc<AtomicBool>,
-    handle: std::thread::JoinHandle<(Duration, Vec<String>)>,
-}
-
-impl Prober {
-    fn start(port: u16) -> Prober {
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
-        let handle = std::thread::spawn(move || {
-            let mut last_good = Instant::now();
-            let mut worst = Duration::ZERO;
-            let mut seen: Vec<String> = Vec::new();
-            while !flag.load(Ordering::Relaxed) {
-                if let Some(v) = get(port) {
-                    worst = worst.max(last_good.elapsed());
-                    last_good = Instant::now();
-                    if seen.last() != Some(&v) {
-                        seen.push(v);
-                    }
-                }
-                std::thread::sleep(Duration::from_millis(5));
-            }
-            (worst.max(last_good.elapsed()), seen)
-        });
-        Prober { stop, handle }
-    }
-
-    fn finish(self) -> (Duration, Vec<String>) {
-        self.stop.store(true, Ordering::Relaxed);
-        self.handle.join().unwrap()
-    }
 }
 
 /// Starts a deploy and SIGKILLs Sluice when its output shows `marker`; the output so far.
@@ -351,7 +238,8 @@ fn scenarios(kind: &'static str, full: bool) {
     // A v2 that never gets healthy is rolled back; v1 keeps answering but for the switch.
     let prober = Prober::start(port);
     let (code, out) = d.deploy(ws, &images.bad);
-    let (gap, seen) = prober.finish();
+    let probed = prober.finish();
+    let (gap, seen) = (probed.worst_gap(), probed.versions());
     assert_ne!(code, 0, "{out}");
     assert!(
         out.contains(&format!("rolled back to {}: health:", digest(&images.v1))),
@@ -374,11 +262,13 @@ fn scenarios(kind: &'static str, full: bool) {
     // A good v2 replaces v1; v1 is kept, stopped.
     let prober = Prober::start(port);
     let (code, out) = d.deploy(ws, &images.v2);
-    let (gap, seen) = prober.finish();
+    let probed = prober.finish();
+    let gap = probed.switch_gap("v1", "v2").unwrap();
+    let seen = probed.versions();
     assert_eq!(code, 0, "{out}");
     assert_eq!(d.get().as_deref(), Some("v2"));
     assert_eq!(seen, ["v1", "v2"]);
-    eprintln!("{kind}: v1 → v2: no answer for {gap:?}");
+    eprintln!("{kind}: v1 → v2: last answer of v1 to first of v2: {gap:?}");
     let list = engine.containers("svc");
     assert_eq!(list.len(), 2, "{list:?}");
     assert!(

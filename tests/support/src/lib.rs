@@ -545,3 +545,191 @@ impl Drop for ContainerEngine {
         }
     }
 }
+
+/// `GET /` on 127.0.0.1:`port` with a 2 s timeout: the body, trimmed, when the answer is 200.
+pub fn http_get_root(port: u16) -> Option<String> {
+    use std::io::{Read as _, Write as _};
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let mut s =
+        std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_secs(2)).ok()?;
+    s.set_read_timeout(Some(std::time::Duration::from_secs(2)))
+        .ok()?;
+    s.write_all(b"GET / HTTP/1.0\r\nHost: x\r\n\r\n").ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    if !out.starts_with("HTTP/1.0 200") && !out.starts_with("HTTP/1.1 200") {
+        return None;
+    }
+    Some(out.split_once("\r\n\r\n")?.1.trim().to_string())
+}
+
+/// Asks `GET /` of a port every 2 ms from a thread, recording every good answer's time and
+/// body, until [`Prober::finish`].
+pub struct Prober {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    handle: std::thread::JoinHandle<Vec<(std::time::Instant, String)>>,
+    started: std::time::Instant,
+}
+
+/// What a [`Prober`] saw.
+pub struct Probed {
+    /// When it started.
+    pub started: std::time::Instant,
+    /// When it stopped.
+    pub stopped: std::time::Instant,
+    /// Every good answer: when, and its body.
+    pub answers: Vec<(std::time::Instant, String)>,
+}
+
+impl Prober {
+    /// Starts probing.
+    pub fn start(port: u16) -> Prober {
+        use std::sync::atomic::Ordering;
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = stop.clone();
+        let handle = std::thread::spawn(move || {
+            let mut answers = Vec::new();
+            while !flag.load(Ordering::Relaxed) {
+                if let Some(v) = http_get_root(port) {
+                    answers.push((std::time::Instant::now(), v));
+                }
+                std::thread::sleep(std::time::Duration::from_millis(2));
+            }
+            answers
+        });
+        Prober {
+            stop,
+            handle,
+            started: std::time::Instant::now(),
+        }
+    }
+
+    /// Stops probing.
+    pub fn finish(self) -> Probed {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let answers = self.handle.join().unwrap();
+        Probed {
+            started: self.started,
+            stopped: std::time::Instant::now(),
+            answers,
+        }
+    }
+}
+
+impl Probed {
+    /// The longest time without a good answer.
+    pub fn worst_gap(&self) -> std::time::Duration {
+        let mut last = self.started;
+        let mut worst = std::time::Duration::ZERO;
+        for (t, _) in &self.answers {
+            worst = worst.max(t.duration_since(last));
+            last = *t;
+        }
+        worst.max(self.stopped.duration_since(last))
+    }
+
+    /// The bodies seen, each run of equal ones once.
+    pub fn versions(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for (_, v) in &self.answers {
+            if out.last() != Some(v) {
+                out.push(v.clone());
+            }
+        }
+        out
+    }
+
+    /// From the last answer `from` gave to the first answer `to` gave after it.
+    pub fn switch_gap(&self, from: &str, to: &str) -> Option<std::time::Duration> {
+        let first_to = self.answers.iter().position(|(_, v)| v == to)?;
+        let last_from = self.answers[..first_to]
+            .iter()
+            .rev()
+            .find(|(_, v)| v == from)?;
+        Some(self.answers[first_to].0.duration_since(last_from.0))
+    }
+}
+
+/// Builds the deploy fixture (`tests/fixtures/deploy-service`) once per `(id, version,
+/// healthy, signed)` with `sluice` (go-build, oci-image, oci-push to `registry` as
+/// `test/service:<version>`; `sign` and the signature pushed when `signed`, with a key pair
+/// made in the workspace as `cosign.key`/`cosign.pub`, password `password`). The workspace
+/// and the references by digest, in order.
+pub fn deploy_images(
+    sluice: &str,
+    registry: &Registry,
+    images: &[(&str, &str, bool, bool)],
+    password: &str,
+) -> (Workspace, Vec<String>) {
+    let ws = Workspace::new();
+    copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/deploy-service"),
+        &ws.dir(),
+    );
+    let keys = ws
+        .command(sluice, &["keys", "generate", "--output-key-prefix", "cosign"])
+        .env("COSIGN_PASSWORD", password)
+        .output()
+        .unwrap();
+    assert!(keys.status.success(), "{keys:?}");
+    let origin = registry.origin();
+    let host = origin.trim_start_matches("http://");
+    let mut toml = String::from("[pipeline]\nname = \"deploy-images\"\ntimeout = \"5m\"\n");
+    for (id, version, healthy, signed) in images {
+        toml.push_str(&format!(
+            r#"
+[steps.build-{id}]
+uses = "go-build"
+allow = {{ read = ["."], exec = ["go"] }}
+with = {{ package = ".", output = "server", x = {{ "main.version" = "{version}", "main.healthy" = "{healthy}" }} }}
+
+[steps.image-{id}]
+uses = "oci-image"
+with = {{ binary = "${{{{ steps.build-{id}.outputs.binary }}}}", version = "{version}", ports = [8080] }}
+
+[steps.push-{id}]
+uses = "oci-push"
+allow = {{ net = ["{origin}"] }}
+with = {{ image = "${{{{ steps.image-{id}.outputs.image }}}}", registry = "{origin}", repository = "test/service", tag = "{version}" }}
+"#
+        ));
+        if *signed {
+            toml.push_str(&format!(
+                r#"
+[steps.sign-{id}]
+uses = "sign"
+allow = {{ read = ["cosign.key"], secrets = ["COSIGN_PASSWORD"] }}
+with = {{ image = "${{{{ steps.image-{id}.outputs.image }}}}", image-repository = "{host}/test/service", key = "cosign.key" }}
+
+[steps.push-sig-{id}]
+uses = "oci-push"
+allow = {{ net = ["{origin}"] }}
+with = {{ image = "${{{{ steps.sign-{id}.outputs.image-signature }}}}", registry = "{origin}", repository = "test/service" }}
+"#
+            ));
+        }
+    }
+    ws.file("images.toml", toml);
+    let out = ws
+        .command(sluice, &["run", "images.toml"])
+        .env("COSIGN_PASSWORD", password)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let run = ws.last_run();
+    let refs = images
+        .iter()
+        .map(|(id, ..)| {
+            step(&run, &format!("push-{id}"))["outputs"]["reference"]["value"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    (ws, refs)
+}

@@ -15,36 +15,19 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use sluice_test_support::{
-    ContainerEngine, Prober, Registry, Workspace, deploy_images, http_get_root, step,
+    ContainerEngine, Prober, Registry, Workspace, deploy_images, http_get_root, step, tools_present,
 };
 
 const SLUICE: &str = env!("CARGO_BIN_EXE_sluice");
 const TOKEN: &str = "tok-3f9a1c77e2";
 const PASSWORD: &str = "deploy-test-key-password";
 
-fn on_path(tool: &str) -> bool {
-    std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
-        .unwrap_or(false)
-}
-
 /// Whether the tools are here; under CI their absence is a failure.
 fn tools(engine: &str) -> bool {
-    let missing: Vec<&str> = [engine, "docker-registry", "go"]
-        .into_iter()
-        .filter(|t| !on_path(t))
-        .collect();
-    if missing.is_empty() {
-        return true;
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "CI must install {missing:?} (see .ci/run)"
-    );
-    eprintln!(
-        "skipped: needs {missing:?} (apt-get install podman runc docker.io docker-registry golang-go)"
-    );
-    false
+    tools_present(
+        &[engine, "docker-registry", "go"],
+        "apt-get install podman runc docker.io docker-registry golang-go",
+    )
 }
 
 /// The fixture's images in a registry: v1, a v2 whose health check fails (unsigned), and a
@@ -180,6 +163,13 @@ fn kill_at(d: &Deploy, ws: &Workspace, toml: &str, marker: &str) -> String {
         "the deploy never reached {marker:?} ({status}):\n{seen}"
     );
     seen
+}
+
+/// Exactly one container of the service runs.
+fn assert_one_running(engine: &ContainerEngine) {
+    let all = engine.containers("svc");
+    let running = all.iter().filter(|(_, s, _)| s == "running").count();
+    assert_eq!(running, 1, "{all:?}");
 }
 
 fn scenarios(kind: &'static str, full: bool) {
@@ -336,12 +326,7 @@ fn scenarios(kind: &'static str, full: bool) {
         let (code, out) = d.deploy(ws, &images.v1);
         assert_eq!(code, 0, "after a kill at {marker:?}:\n{out}");
         assert_eq!(d.get().as_deref(), Some("v1"));
-        let running: Vec<_> = engine
-            .containers("svc")
-            .into_iter()
-            .filter(|(_, s, _)| s == "running")
-            .collect();
-        assert_eq!(running.len(), 1, "{running:?}");
+        assert_one_running(&engine);
     }
 
     // Two deploys at once: the lock serialises them; never both switching together.
@@ -374,12 +359,7 @@ fn scenarios(kind: &'static str, full: bool) {
     assert!(a.status.success(), "{a_out}");
     assert!(!b.status.success(), "{b_out}");
     assert!(b_out.contains("rolled back to"), "{b_out}");
-    let running: Vec<_> = engine
-        .containers("svc")
-        .into_iter()
-        .filter(|(_, s, _)| s == "running")
-        .collect();
-    assert_eq!(running.len(), 1, "{running:?}");
+    assert_one_running(&engine);
     let v = d.get();
     assert!(
         v.as_deref() == Some("v2") || v.as_deref() == Some("v1"),
@@ -412,15 +392,56 @@ fn configuration_mistakes_are_clear() {
     let missing = ws.dir().join("no-engine.sock");
     let engine = format!("unix:{}", missing.display());
     let steps = [
-        ("tag", format!("image = \"127.0.0.1:5000/demo/svc:1.0\", service = \"svc\", engine = \"{engine}\"")),
-        ("tag-and-digest", format!("image = \"127.0.0.1:5000/demo/svc:1.0@{digest}\", service = \"svc\", engine = \"{engine}\"")),
-        ("no-image", format!("service = \"svc\", engine = \"{engine}\"")),
-        ("service", format!("image = \"127.0.0.1:5000/demo/svc@{digest}\", service = \"My Service\", engine = \"{engine}\"")),
-        ("port", format!("image = \"127.0.0.1:5000/demo/svc@{digest}\", service = \"svc\", engine = \"{engine}\", ports = [\"8080\"]")),
-        ("health-port", format!("image = \"127.0.0.1:5000/demo/svc@{digest}\", service = \"svc\", engine = \"{engine}\", health = {{ path = \"/healthz\" }}")),
-        ("engine-url", format!("image = \"127.0.0.1:5000/demo/svc@{digest}\", service = \"svc\", engine = \"tcp://127.0.0.1:2375\"")),
-        ("no-engine", format!("service = \"svc\", engine = \"{engine}\", action = \"status\"")),
-        ("secret-env", format!("image = \"127.0.0.1:5000/demo/svc@{digest}\", service = \"svc\", engine = \"{engine}\", secret-env = {{ TOKEN = \"TOKEN\" }}, env = {{ TOKEN = \"x\" }}")),
+        (
+            "tag",
+            format!(
+                "image = \"127.0.0.1:5000/demo/svc:1.0\", service = \"svc\", engine = \"{engine}\""
+            ),
+        ),
+        (
+            "tag-and-digest",
+            format!(
+                "image = \"127.0.0.1:5000/demo/svc:1.0@{digest}\", service = \"svc\", engine = \"{engine}\""
+            ),
+        ),
+        (
+            "no-image",
+            format!("service = \"svc\", engine = \"{engine}\""),
+        ),
+        (
+            "service",
+            format!(
+                "image = \"127.0.0.1:5000/demo/svc@{digest}\", service = \"My Service\", engine = \"{engine}\""
+            ),
+        ),
+        (
+            "port",
+            format!(
+                "image = \"127.0.0.1:5000/demo/svc@{digest}\", service = \"svc\", engine = \"{engine}\", ports = [\"8080\"]"
+            ),
+        ),
+        (
+            "health-port",
+            format!(
+                "image = \"127.0.0.1:5000/demo/svc@{digest}\", service = \"svc\", engine = \"{engine}\", health = {{ path = \"/healthz\" }}"
+            ),
+        ),
+        (
+            "engine-url",
+            format!(
+                "image = \"127.0.0.1:5000/demo/svc@{digest}\", service = \"svc\", engine = \"tcp://127.0.0.1:2375\""
+            ),
+        ),
+        (
+            "no-engine",
+            format!("service = \"svc\", engine = \"{engine}\", action = \"status\""),
+        ),
+        (
+            "secret-env",
+            format!(
+                "image = \"127.0.0.1:5000/demo/svc@{digest}\", service = \"svc\", engine = \"{engine}\", secret-env = {{ TOKEN = \"TOKEN\" }}, env = {{ TOKEN = \"x\" }}"
+            ),
+        ),
     ];
     let mut toml = String::from("[pipeline]\nname = \"deploy-mistakes\"\n");
     for (id, with) in &steps {

@@ -12,25 +12,10 @@ const SLUICE: &str = env!("CARGO_BIN_EXE_sluice");
 
 /// Whether the tools are here; under CI their absence is a failure.
 fn tools() -> bool {
-    let missing: Vec<&str> = ["docker-registry", "skopeo", "umoci", "htpasswd", "go"]
-        .into_iter()
-        .filter(|t| {
-            !std::env::var_os("PATH")
-                .map(|p| std::env::split_paths(&p).any(|d| d.join(t).is_file()))
-                .unwrap_or(false)
-        })
-        .collect();
-    if missing.is_empty() {
-        return true;
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "CI must install {missing:?} (see .ci/run)"
-    );
-    eprintln!(
-        "skipped: needs {missing:?} (apt-get install docker-registry skopeo umoci apache2-utils golang-go)"
-    );
-    false
+    sluice_test_support::tools_present(
+        &["docker-registry", "skopeo", "umoci", "htpasswd", "go"],
+        "apt-get install docker-registry skopeo umoci apache2-utils golang-go",
+    )
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {

@@ -38,7 +38,10 @@ fn free_port() -> u16 {
 fn wait_for(port: u16, want: &str) {
     let start = Instant::now();
     while http_get_root(port).as_deref() != Some(want) {
-        assert!(start.elapsed() < Duration::from_secs(30), "{want} never answered on {port}");
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "{want} never answered on {port}"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -88,7 +91,10 @@ with = {{ engine = "{endpoint}", service = "bench", image = "{image}", registry-
 "#
             ),
         );
-        let out = ws.command(SLUICE, &["run", "deploy.toml"]).output().unwrap();
+        let out = ws
+            .command(SLUICE, &["run", "deploy.toml"])
+            .output()
+            .unwrap();
         assert!(
             out.status.success(),
             "{}{}",
@@ -156,9 +162,7 @@ with = {{ engine = "{endpoint}", service = "bench", image = "{image}", registry-
         }
     }
     let (o, t) = (median(ours), median(theirs));
-    println!(
-        "switch gap (last answer of the old release → first of the new), median of {rounds}:"
-    );
+    println!("switch gap (last answer of the old release → first of the new), median of {rounds}:");
     println!("  deploy step            {}", ms(o));
     println!("  docker-compose up -d   {}", ms(t));
     println!(

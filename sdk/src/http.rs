@@ -57,6 +57,19 @@ impl Body {
     }
 }
 
+/// `s` percent-encoded for a URL's path segment or query value: everything but
+/// `A-Z a-z 0-9 - _ . ~` as `%XX`.
+pub fn percent_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 /// The URL of `path` (`/v1.41/_ping`) on the HTTP server behind the unix socket `socket`
 /// (`/run/podman/podman.sock`), which the step's `allow.net` must grant as
 /// `"unix:/run/podman/podman.sock"`. The URL names the socket in hex: `http+unix://2f72…/path`.

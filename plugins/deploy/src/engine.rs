@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use serde_json::Value as Json;
-use sluice_sdk::http::{Body, Request, Response, send};
+use sluice_sdk::http::{Body, Request, Response, percent_encode as query, send};
 
 use crate::config;
 
@@ -80,18 +80,6 @@ pub fn cut(s: &str, max: usize) -> &str {
         end -= 1;
     }
     &s[..end]
-}
-
-/// Percent-encodes a query value.
-pub fn query(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 fn message_of(r: &Response) -> String {

@@ -14,7 +14,7 @@
 //! the lock, remove candidates an interrupted deploy left, create the candidate, stop the
 //! running release, start the candidate, wait for health; healthy → promote, prune to
 //! `keep` previous releases; not healthy or not started → stop it, start the previous
-//! release, wait for its health, fail with "rolled back to sha256:…: <reason>" and the
+//! release, wait for its health, fail with `rolled back to sha256:…: <reason>` and the
 //! candidate's last output lines.
 
 pub mod config;
@@ -565,25 +565,21 @@ fn deploy_locked(
     }
     let switched = Instant::now();
     info(&format!("start: starting {candidate_name}"));
-    if let Err(e) = engine.start(&id) {
+    let healthy = engine
+        .start(&id)
+        .map_err(|e| format!("start: {e}"))
+        .and_then(|()| {
+            info("health: waiting for the new release to be healthy");
+            wait_healthy(engine, &id, cfg, reserve(cfg)).map_err(|why| format!("health: {why}"))
+        });
+    if let Err(reason) = healthy {
         return Err(roll_back(
             engine,
             cfg,
             &id,
             &candidate_name,
             previous,
-            format!("start: {e}"),
-        ));
-    }
-    info("health: waiting for the new release to be healthy");
-    if let Err(why) = wait_healthy(engine, &id, cfg, reserve(cfg)) {
-        return Err(roll_back(
-            engine,
-            cfg,
-            &id,
-            &candidate_name,
-            previous,
-            format!("health: {why}"),
+            reason,
         ));
     }
     let healthy_after = switched.elapsed();

@@ -11,7 +11,9 @@ use std::collections::BTreeSet;
 
 use oci_layout::{Archive, DOCKER_LIST, Descriptor, INDEX, Index, Manifest};
 use serde::Deserialize;
-use sluice_sdk::http::{Body, Request, Response, basic_auth_ref, secret_ref, send};
+use sluice_sdk::http::{
+    Body, Request, Response, basic_auth_ref, percent_encode as percent, secret_ref, send,
+};
 use sluice_sdk::{Failure, Invocation, Outcome, Plugin, PluginInfo, Port, Value, ValueKind};
 
 const OPTIONS: &[(&str, &str)] = &[
@@ -95,17 +97,6 @@ fn challenge_params(s: &str) -> Vec<(String, String)> {
         out.push((key.to_ascii_lowercase(), value));
     }
     out
-}
-
-fn percent(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 impl Registry {

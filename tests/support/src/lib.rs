@@ -667,7 +667,10 @@ pub fn deploy_images(
         &ws.dir(),
     );
     let keys = ws
-        .command(sluice, &["keys", "generate", "--output-key-prefix", "cosign"])
+        .command(
+            sluice,
+            &["keys", "generate", "--output-key-prefix", "cosign"],
+        )
         .env("COSIGN_PASSWORD", password)
         .output()
         .unwrap();
@@ -732,4 +735,27 @@ with = {{ image = "${{{{ steps.sign-{id}.outputs.image-signature }}}}", registry
         })
         .collect();
     (ws, refs)
+}
+
+/// Whether every tool is on `PATH`; when one is missing, says the test is skipped and how to
+/// install them, or fails under `CI` (which must install everything).
+pub fn tools_present(tools: &[&str], install: &str) -> bool {
+    let missing: Vec<&str> = tools
+        .iter()
+        .copied()
+        .filter(|t| {
+            !std::env::var_os("PATH")
+                .map(|p| std::env::split_paths(&p).any(|d| d.join(t).is_file()))
+                .unwrap_or(false)
+        })
+        .collect();
+    if missing.is_empty() {
+        return true;
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "CI must install {missing:?} (see .ci/run)"
+    );
+    eprintln!("skipped: needs {missing:?} ({install})");
+    false
 }

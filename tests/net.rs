@@ -591,3 +591,32 @@ with = {{ requests = [
         .replace(&hex_dotted, "HEX");
     insta::assert_snapshot!(denied);
 }
+
+/// A socket grant inside the pipeline's directory is refused at validation, named directly or
+/// through a link from outside: a step that may write there could put another socket (or a
+/// link to one, such as a container engine's) in its place before the host connects.
+#[test]
+fn a_socket_inside_the_workspace_is_refused() {
+    let ws = client_ws("");
+    let outside = tempfile::tempdir().unwrap();
+    let link = outside.path().join("ws-link");
+    std::os::unix::fs::symlink(ws.dir(), &link).unwrap();
+    for socket in [
+        ws.dir().join("run/engine.sock"),
+        link.join("run/engine.sock"),
+    ] {
+        ws.manifest(&format!(
+            "[steps.http]\nuses = \"./http.wasm\"\nallow = {{ net = [\"unix:{}\"], write = [\"run\"] }}\n",
+            socket.display()
+        ));
+        std::fs::create_dir_all(ws.dir().join("run")).unwrap();
+        let out = ws.sluice(SLUICE, &["validate"]);
+        assert_eq!(out.code, 2, "{}", out.stderr);
+        assert!(
+            out.stderr
+                .contains("lies inside the pipeline's directory, where a step that may write could put another socket in its place"),
+            "{}",
+            out.stderr
+        );
+    }
+}

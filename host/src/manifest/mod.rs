@@ -366,7 +366,7 @@ pub fn parse(
                         }
                     };
                     match RawStep::deserialize(ValueDeserializer::from(value)) {
-                        Ok(raw) => match lower_step(step_id.clone(), id_span, raw, &mut diags) {
+                        Ok(raw) => match lower_step(step_id.clone(), id_span, raw, &dir, &mut diags) {
                             Some(step) => {
                                 steps.insert(step_id, step);
                             }
@@ -433,10 +433,27 @@ fn check_memory(m: &Spanned<ByteSize>) -> Result<u64, Box<Diagnostic>> {
     Ok(bytes)
 }
 
+/// Whether the socket at `path` lies beneath the manifest's directory `dir` (symbolic links
+/// resolved where they exist): there a step with a write grant could put another socket, or a
+/// link to one, in its place between the check and the connection.
+fn socket_in_workspace(dir: &Path, path: &str) -> bool {
+    let dir = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
+    let path = Path::new(path);
+    let resolved = match (path.parent(), path.file_name()) {
+        (Some(parent), Some(name)) => parent
+            .canonicalize()
+            .map(|p| p.join(name))
+            .unwrap_or_else(|_| path.to_path_buf()),
+        _ => path.to_path_buf(),
+    };
+    resolved.starts_with(&dir) || path.starts_with(&dir)
+}
+
 fn lower_step(
     id: StepId,
     span: Range<usize>,
     raw: RawStep,
+    dir: &Path,
     diags: &mut Diagnostics,
 ) -> Option<Step> {
     let before = diags.error_count();
@@ -487,6 +504,17 @@ fn lower_step(
                     .step(id.as_str())
                     .label("granted again here")
                     .help("remove one of them"),
+                ),
+                Ok(g) if g.socket().is_some_and(|p| socket_in_workspace(dir, p)) => diags.push(
+                    Diagnostic::error(
+                        format!(
+                            "`{g}` lies inside the pipeline's directory, where a step that may write could put another socket in its place"
+                        ),
+                        Some(entry.span()),
+                    )
+                    .step(id.as_str())
+                    .label("socket inside the workspace")
+                    .help("serve the API from outside the pipeline's directory, like \"unix:/run/podman/podman.sock\""),
                 ),
                 Ok(g) => allow.net.push(Spanned::new(entry.span(), g)),
                 Err(e) => diags.push(

@@ -125,13 +125,12 @@ impl Engine {
         body: Option<&Json>,
         timeout: Duration,
     ) -> Result<Response, ApiError> {
-        let url = self
-            .endpoint
-            .url(&if path.starts_with("/v") && path.contains("/libpod/") {
-                path.to_string()
-            } else {
-                format!("{API}{path}")
-            });
+        // libpod's own endpoints carry their version; the rest are the Docker API's.
+        let url = if path.contains("/libpod/") {
+            self.endpoint.url(path)
+        } else {
+            self.endpoint.url(&format!("{API}{path}"))
+        };
         let mut request = Request::new(method, url).timeout(timeout);
         if let Some(b) = body {
             request = request

@@ -416,8 +416,8 @@ fn outcome(
         .summary(summary)
 }
 
-/// The candidate failed: logs, stop and remove it, restart `previous`, fail the step.
-fn roll_back(
+/// The candidate failed: read its logs, stop and remove it, restart `previous`, and say why.
+fn undo_candidate(
     engine: &Engine,
     cfg: &Config,
     candidate: &str,
@@ -573,7 +573,7 @@ fn deploy_locked(
             wait_healthy(engine, &id, cfg, reserve(cfg)).map_err(|why| format!("health: {why}"))
         });
     if let Err(reason) = healthy {
-        return Err(roll_back(
+        return Err(undo_candidate(
             engine,
             cfg,
             &id,
@@ -625,7 +625,7 @@ fn deploy_locked(
     ))
 }
 
-fn rollback(engine: &Engine, cfg: &Config, run: &RunDetails) -> Result<Outcome, Failure> {
+fn rollback_action(engine: &Engine, cfg: &Config, run: &RunDetails) -> Result<Outcome, Failure> {
     let all = releases(engine, &cfg.service)?;
     let promoted: Vec<&Release> = all.iter().filter(|r| r.promoted).collect();
     let current = promoted.iter().rev().find(|r| r.running).copied();
@@ -784,7 +784,7 @@ impl Plugin for Deploy {
             }
             (_, _) => None,
         };
-        let engine = Engine::connect(cfg.endpoint_clone()).map_err(|e| {
+        let engine = Engine::connect(cfg.engine.clone()).map_err(|e| {
             Failure::error(format!(
                 "engine: {e} (is the engine's API served at `{}`?)",
                 cfg.engine.grant()
@@ -792,15 +792,9 @@ impl Plugin for Deploy {
         })?;
         match (cfg.action, image) {
             (Action::Deploy, Some(image)) => deploy(&engine, &cfg, &image, &run),
-            (Action::Rollback, _) => rollback(&engine, &cfg, &run),
+            (Action::Rollback, _) => rollback_action(&engine, &cfg, &run),
             _ => status(&engine, &cfg),
         }
-    }
-}
-
-impl Config {
-    fn endpoint_clone(&self) -> config::Engine {
-        self.engine.clone()
     }
 }
 

@@ -315,9 +315,13 @@ impl NetGrant {
         }
     }
 
-    /// Whether this grant is a unix socket (a container engine's API, typically).
-    pub fn is_socket(&self) -> bool {
-        matches!(self.host, HostPattern::Socket(_))
+    /// The socket's path, when this grant is a unix socket (a container engine's API,
+    /// typically).
+    pub fn socket(&self) -> Option<&str> {
+        match &self.host {
+            HostPattern::Socket(p) => Some(p),
+            _ => None,
+        }
     }
 }
 
@@ -572,7 +576,7 @@ mod tests {
     #[test]
     fn unix_socket_grants() {
         let g = NetGrant::parse("unix:/run/podman/podman.sock").unwrap();
-        assert!(g.is_socket());
+        assert_eq!(g.socket(), Some("/run/podman/podman.sock"));
         assert_eq!(g.to_string(), "unix:/run/podman/podman.sock");
         assert_eq!(
             NetGrant::parse("unix:///run/podman/podman.sock").unwrap(),

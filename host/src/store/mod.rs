@@ -35,7 +35,9 @@ impl ArtifactStore {
 
     /// Stores what `fill` writes (hashed as it is written) and returns its digest and size.
     /// Nothing is left behind under a digest name unless `fill` succeeded: the bytes go to a
-    /// temporary file first, synced, then renamed.
+    /// temporary file first, then renamed. A new blob is flushed to disk before its rename (a
+    /// digest name must never point at torn bytes, even after a power cut); bytes the store
+    /// already holds are dropped without a flush.
     pub fn put_with<E: From<std::io::Error>>(
         &self,
         fill: impl FnOnce(&mut HashingWriter) -> Result<u64, E>,
@@ -50,16 +52,17 @@ impl ArtifactStore {
                 size: 0,
             };
             fill(&mut out)?;
-            out.file.sync_all()?;
             let digest = format!("sha256:{}", hex::encode(out.hasher.finalize()));
-            Ok::<_, E>((digest, out.size))
+            Ok::<_, E>((digest, out.size, out.file))
         })();
         match result {
-            Ok((digest, size)) => {
+            Ok((digest, size, file)) => {
                 let dest = self.path(&digest);
                 if dest.exists() {
                     std::fs::remove_file(&tmp)?;
                 } else {
+                    file.sync_all()?;
+                    drop(file);
                     let mut perms = std::fs::metadata(&tmp)?.permissions();
                     perms.set_readonly(true);
                     std::fs::set_permissions(&tmp, perms)?;

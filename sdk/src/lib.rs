@@ -511,6 +511,16 @@ pub fn run_info() -> RunDetails {
     }
 }
 
+/// Tells the host not to replay this call's result in a later run: it depends on something
+/// the step's cache key (plugin, configuration, inputs, granted files, secrets) cannot see,
+/// such as the time of day. `reason` is shown by `sluice run --explain-cache`.
+pub fn uncacheable(reason: &str) {
+    #[cfg(target_arch = "wasm32")]
+    bindings::sluice::step::host::uncacheable(reason);
+    #[cfg(not(target_arch = "wasm32"))]
+    let _ = reason;
+}
+
 /// Reads a secret granted to the step by `allow.secrets`; `None` otherwise.
 ///
 /// The host masks the value wherever it would be shown, but do not print it.

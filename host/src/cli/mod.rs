@@ -14,8 +14,9 @@ use clap::{Args, Parser, Subcommand};
 use crate::exec::{self, RunOptions};
 use crate::manifest::{self, Diagnostic, LoadError, Manifest, StepId};
 use crate::plan::{self, Plan, PluginMeta};
-use crate::plugin::{self, cache::CompileCache};
-use crate::runtime::{Cancel, LoadedPlugin, Runtime};
+use crate::plugin::loader::Loader;
+use crate::plugin::{self, PluginSource, cache::CompileCache};
+use crate::runtime::Cancel;
 use crate::sandbox::secrets::{Masked, MaskingWriter, SecretSource};
 
 /// Sluice runs CI/CD pipelines in which every step is a sandboxed WebAssembly component.
@@ -31,7 +32,8 @@ use crate::sandbox::secrets::{Masked, MaskingWriter, SecretSource};
     max_term_width = 100,
     after_help = "Exit codes: 0 passed, 1 a step failed, 2 the pipeline or the invocation is invalid, \
                   3 sluice itself failed, 130 interrupted.\n\
-                  Environment: SLUICE_CACHE_DIR (where compiled components are cached), \
+                  Environment: SLUICE_CACHE_DIR (where compiled components are cached; default \
+                  $XDG_CACHE_HOME/sluice or ~/.cache/sluice), \
                   SLUICE_LOG (sluice's own tracing, e.g. `debug`); secrets come from the environment \
                   and `--secrets-file`."
 )]
@@ -49,7 +51,9 @@ enum Command {
     /// Shows exactly what each step may touch: plugin digest, every grant, wanted vs granted.
     Audit(ManifestArgs),
     /// Lists the built-in plugins with what they take, return and need.
-    Plugins(JsonArg),
+    Plugins(PluginsArgs),
+    /// The step-result cache of a workspace: its size, and `gc` to trim it.
+    Cache(CacheArgs),
     /// Signing keys for the `sign` and `verify` steps (cosign's formats).
     #[command(subcommand)]
     Keys(keys::KeysCommand),
@@ -63,16 +67,53 @@ struct ManifestArgs {
     /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
-    /// Do not read or write the compiled-component cache (`.sluice/cache`).
+    /// Do not read or write the compiled-component cache (see SLUICE_CACHE_DIR).
     #[arg(long)]
     no_cache: bool,
 }
 
 #[derive(Debug, Args)]
-struct JsonArg {
+struct PluginsArgs {
     /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
+    /// Compile every built-in plugin into the compile cache now (in parallel), e.g. when
+    /// building a CI image, so that no run pays for it.
+    #[arg(long)]
+    precompile: bool,
+}
+
+#[derive(Debug, Args)]
+struct CacheArgs {
+    /// The pipeline manifest whose workspace's cache to show.
+    #[arg(long, short = 'f', default_value = "sluice.toml", global = true)]
+    manifest: PathBuf,
+    /// Print JSON instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Option<CacheCommand>,
+}
+
+#[derive(Debug, Subcommand)]
+enum CacheCommand {
+    /// Removes step results and stored artifacts that recent runs did not use.
+    Gc(GcArgs),
+}
+
+#[derive(Debug, Args)]
+struct GcArgs {
+    /// Keep what the last N runs used; forget older runs.
+    #[arg(long, value_name = "N")]
+    keep_runs: Option<usize>,
+    /// Then keep the most recently used results (with their artifacts) within this size,
+    /// e.g. `500MiB`.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    max_size: Option<u64>,
+}
+
+fn parse_size(s: &str) -> Result<u64, String> {
+    crate::manifest::ByteSize::try_from(s.to_string()).map(|b| b.0)
 }
 
 #[derive(Debug, Args)]
@@ -88,6 +129,13 @@ struct RunArgs {
     /// A file of `NAME=value` lines to read secrets from (before the environment).
     #[arg(long, value_name = "FILE")]
     secrets_file: Option<PathBuf>,
+    /// Run every step, replaying nothing from the step-result cache (and recording nothing).
+    #[arg(long)]
+    no_step_cache: bool,
+    /// Say for each step why the step cache replayed it or ran it (which part of its key
+    /// changed).
+    #[arg(long)]
+    explain_cache: bool,
     /// How many findings of each step the summary lists, the most severe first (0: all).
     /// `--json`, the run record and the `sarif` outputs always hold every one.
     #[arg(long, value_name = "N", default_value_t = crate::report::DEFAULT_MAX_FINDINGS)]
@@ -136,20 +184,77 @@ async fn dispatch(cli: Cli, jobs: usize) -> i32 {
         Command::Validate(args) => validate(args).await,
         Command::Audit(args) => audit(args).await,
         Command::Plugins(args) => plugins(args).await,
+        Command::Cache(args) => cache(args),
         Command::Keys(command) => keys::run(command),
     }
 }
 
-/// Overrides where compiled components are cached (default: `.sluice/cache` beside the
-/// manifest), e.g. to share one cache between workspaces or keep it in a CI cache.
+/// Overrides where compiled components are cached (default: `$XDG_CACHE_HOME/sluice`, else
+/// `~/.cache/sluice`, shared by every workspace of the user), e.g. to keep it in a CI cache.
 pub const CACHE_DIR_VAR: &str = "SLUICE_CACHE_DIR";
 
-/// A pipeline ready to run: its manifest, plan and loaded plugins.
+/// Where compiled components are cached: `SLUICE_CACHE_DIR`, else the user's cache
+/// directory, else (no home) `fallback`.
+pub fn compile_cache_dir(fallback: &std::path::Path) -> PathBuf {
+    let var = |name: &str| {
+        std::env::var_os(name)
+            .map(PathBuf::from)
+            .filter(|p| p.is_absolute())
+    };
+    if let Some(dir) = std::env::var_os(CACHE_DIR_VAR).filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir);
+    }
+    if let Some(xdg) = var("XDG_CACHE_HOME") {
+        return xdg.join("sluice");
+    }
+    if let Some(home) = var("HOME") {
+        return home.join(".cache").join("sluice");
+    }
+    fallback.to_path_buf()
+}
+
+/// A pipeline ready to run: its manifest, plan and plugins (loaded when a step needs them).
 struct Prepared {
     manifest: Manifest,
     plan: Plan,
-    plugins: HashMap<String, Arc<LoadedPlugin>>,
-    runtime: Arc<Runtime>,
+    loader: Arc<Loader>,
+    sources: HashMap<String, PluginSource>,
+}
+
+/// What `describe()` returns for each source, from the compile cache or by compiling —
+/// the ones not cached at once, in parallel.
+async fn describe_all(
+    loader: &Arc<Loader>,
+    sources: impl IntoIterator<Item = PluginSource>,
+) -> HashMap<String, Result<crate::types::PluginInfo, crate::runtime::LoadError>> {
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut out = HashMap::new();
+    for source in sources {
+        if out.contains_key(&source.digest) {
+            continue;
+        }
+        match loader.cache().info(&source.digest) {
+            Some(info) => {
+                out.insert(source.digest.clone(), Ok(info));
+            }
+            None => {
+                out.insert(
+                    source.digest.clone(),
+                    Err(crate::runtime::LoadError::Engine("not loaded".into())),
+                );
+                let loader = loader.clone();
+                tasks.spawn(async move {
+                    let info = loader.info(&source).await;
+                    (source.digest, info)
+                });
+            }
+        }
+    }
+    while let Some(joined) = tasks.join_next().await {
+        let (digest, info) = joined.expect("a describe task does not panic");
+        out.insert(digest, info);
+    }
+    out
 }
 
 /// Loads, resolves, compiles, describes and plans. Prints warnings; on failure prints every
@@ -175,21 +280,18 @@ async fn prepare(args: &ManifestArgs) -> Result<Prepared, i32> {
             return Err(exit_codes::INVALID);
         }
     };
-    let cache = match std::env::var_os(CACHE_DIR_VAR) {
-        _ if args.no_cache => CompileCache::disabled(),
-        Some(dir) if !dir.is_empty() => CompileCache::at(dir),
-        _ => CompileCache::at(exec::state_dir(&manifest).join("cache")),
+    let cache = if args.no_cache {
+        CompileCache::disabled()
+    } else {
+        let dir = compile_cache_dir(&exec::state_dir(&manifest).join("cache"));
+        crate::sandbox::exec::remember_digests_in(dir.join("programs"));
+        CompileCache::at(dir)
     };
-    let runtime = match Runtime::new(cache) {
-        Ok(r) => Arc::new(r),
-        Err(e) => return Err(fatal(format!("{e:#}"))),
-    };
-    let mut metas: HashMap<StepId, PluginMeta> = HashMap::new();
-    let mut plugins: HashMap<String, Arc<LoadedPlugin>> = HashMap::new();
+    let loader = Arc::new(Loader::new(cache));
+    let mut resolved: Vec<(StepId, PluginSource)> = Vec::new();
     for (id, step) in &manifest.steps {
-        let uses = step.uses.get_ref();
-        let source = match plugin::resolve(&manifest.dir, uses) {
-            Ok(s) => s,
+        match plugin::resolve(&manifest.dir, step.uses.get_ref()) {
+            Ok(s) => resolved.push((id.clone(), s)),
             Err(e) => {
                 diags.push(
                     Diagnostic::error(e.to_string(), Some(step.uses.span()))
@@ -197,19 +299,25 @@ async fn prepare(args: &ManifestArgs) -> Result<Prepared, i32> {
                         .label("cannot resolve")
                         .help(e.help()),
                 );
-                continue;
             }
-        };
-        match runtime.load(&source).await {
-            Ok(loaded) => {
+        }
+    }
+    let infos = describe_all(&loader, resolved.iter().map(|(_, s)| s.clone())).await;
+    let mut metas: HashMap<StepId, PluginMeta> = HashMap::new();
+    let mut sources: HashMap<String, PluginSource> = HashMap::new();
+    for (id, source) in resolved {
+        let step = &manifest.steps[&id];
+        let uses = step.uses.get_ref();
+        match &infos[&source.digest] {
+            Ok(info) => {
                 metas.insert(
                     id.clone(),
                     PluginMeta {
-                        digest: loaded.digest.clone(),
-                        info: loaded.info.clone(),
+                        digest: source.digest.clone(),
+                        info: info.clone(),
                     },
                 );
-                plugins.insert(loaded.digest.clone(), loaded);
+                sources.insert(source.digest.clone(), source);
             }
             Err(e) => diags.push(
                 Diagnostic::error(format!("plugin `{uses}` {e}"), Some(step.uses.span()))
@@ -231,8 +339,8 @@ async fn prepare(args: &ManifestArgs) -> Result<Prepared, i32> {
     Ok(Prepared {
         manifest,
         plan: plan.expect("checked above"),
-        plugins,
-        runtime,
+        loader,
+        sources,
     })
 }
 
@@ -272,8 +380,8 @@ async fn run(args: RunArgs, jobs: usize) -> i32 {
     let report = exec::run(
         &prepared.manifest,
         &prepared.plan,
-        &prepared.plugins,
-        prepared.runtime.clone(),
+        prepared.loader.clone(),
+        prepared.sources.clone(),
         RunOptions {
             jobs,
             fail_fast: args.fail_fast,
@@ -281,6 +389,7 @@ async fn run(args: RunArgs, jobs: usize) -> i32 {
             events: Some(tx),
             cancel,
             run_id,
+            step_cache: !args.no_step_cache,
         },
     )
     .await;
@@ -294,6 +403,9 @@ async fn run(args: RunArgs, jobs: usize) -> i32 {
             let _ = serde_json::to_writer_pretty(&mut out, &Masked(&report, &report.masker));
             let _ = writeln!(out);
         } else {
+            if args.explain_cache {
+                let _ = write!(out, "{}", crate::report::explain_cache(&report));
+            }
             let _ = write!(
                 out,
                 "{}",
@@ -310,6 +422,9 @@ async fn run(args: RunArgs, jobs: usize) -> i32 {
         Ok(path) => eprintln!("run record: {}", views::relative(path)),
         Err(e) => eprintln!("warning: cannot write the run record: {e}"),
     }
+    // The process exits next: tearing down the engine (its instance pools, compiled code and
+    // linker) would only unmap what the kernel unmaps at exit anyway.
+    std::mem::forget(prepared);
     if report.cancelled {
         exit_codes::INTERRUPTED
     } else if report.passed() {
@@ -361,20 +476,27 @@ async fn audit(args: ManifestArgs) -> i32 {
     exit_codes::PASSED
 }
 
-async fn plugins(args: JsonArg) -> i32 {
-    let runtime = match Runtime::new(CompileCache::disabled()) {
-        Ok(r) => r,
-        Err(e) => return fatal(format!("{e:#}")),
-    };
+async fn plugins(args: PluginsArgs) -> i32 {
+    let cache = CompileCache::at(compile_cache_dir(std::path::Path::new(".sluice/cache")));
+    let loader = Arc::new(Loader::new(cache.clone()));
+    let sources: Vec<PluginSource> = plugin::BUILTINS
+        .iter()
+        .map(|b| {
+            plugin::resolve(
+                std::path::Path::new("."),
+                &manifest::PluginRef::Builtin(b.name.into()),
+            )
+            .expect("built-ins resolve")
+        })
+        .collect();
+    if args.precompile {
+        return precompile(&loader, sources).await;
+    }
+    let mut described = describe_all(&loader, sources.iter().cloned()).await;
     let mut infos = Vec::new();
-    for builtin in plugin::BUILTINS {
-        let source = plugin::resolve(
-            std::path::Path::new("."),
-            &manifest::PluginRef::Builtin(builtin.name.into()),
-        )
-        .expect("built-ins resolve");
-        match runtime.load(&source).await {
-            Ok(p) => infos.push((builtin.name, p.digest.clone(), p.info.clone())),
+    for (builtin, source) in plugin::BUILTINS.iter().zip(&sources) {
+        match described.remove(&source.digest).expect("described") {
+            Ok(info) => infos.push((builtin.name, source.digest.clone(), info)),
             Err(e) => return fatal(format!("built-in plugin `{}` {e}", builtin.name)),
         }
     }
@@ -390,4 +512,111 @@ async fn plugins(args: JsonArg) -> i32 {
         let _ = write!(out, "{}", views::plugins_text(&infos));
     }
     exit_codes::PASSED
+}
+
+/// `sluice plugins --precompile`: every built-in compiled (in parallel) and described into
+/// the compile cache.
+async fn precompile(loader: &Arc<Loader>, sources: Vec<PluginSource>) -> i32 {
+    let started = std::time::Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for (builtin, source) in plugin::BUILTINS.iter().zip(sources) {
+        let loader = loader.clone();
+        tasks.spawn(async move {
+            let loaded = loader.load(&source).await;
+            if let Ok(p) = &loaded {
+                loader.cache().save_info(&source.digest, &p.info);
+            }
+            (builtin.name, loaded)
+        });
+    }
+    let (mut compiled, mut present) = (0, 0);
+    while let Some(joined) = tasks.join_next().await {
+        match joined.expect("a compile task does not panic") {
+            (_, Ok(p)) if p.cache == crate::plugin::cache::CacheOutcome::Hit => present += 1,
+            (_, Ok(_)) => compiled += 1,
+            (name, Err(e)) => return fatal(format!("built-in plugin `{name}` {e}")),
+        }
+    }
+    let dir = loader
+        .cache()
+        .dir()
+        .map_or_else(|| "(no cache)".to_string(), views::relative);
+    println!(
+        "{} built-in plugins ready in {dir}: {compiled} compiled, {present} already compiled ({:.2}s)",
+        compiled + present,
+        started.elapsed().as_secs_f64()
+    );
+    exit_codes::PASSED
+}
+
+/// `sluice cache` and `sluice cache gc`.
+fn cache(args: CacheArgs) -> i32 {
+    let dir = args
+        .manifest
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    let state = dir.join(crate::sandbox::fs::STATE_DIR);
+    let (cache_dir, store_dir) = (state.join("cache"), state.join("store"));
+    let show = |u: &crate::cache::Usage| {
+        format!(
+            "{} step results ({}), {} stored artifacts ({}), {} runs remembered",
+            u.entries,
+            crate::report::human_size(u.entry_bytes),
+            u.blobs,
+            crate::report::human_size(u.blob_bytes),
+            u.runs
+        )
+    };
+    match args.command {
+        None => {
+            let usage = crate::cache::usage(&cache_dir, &store_dir);
+            if args.json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&usage).expect("serializes")
+                );
+            } else {
+                println!("{}: {}", views::relative(&state), show(&usage));
+                let components = compile_cache_dir(&cache_dir);
+                println!(
+                    "compiled components: {}",
+                    views::relative(&components.join("components"))
+                );
+            }
+            exit_codes::PASSED
+        }
+        Some(CacheCommand::Gc(gc)) => {
+            if gc.keep_runs.is_none() && gc.max_size.is_none() {
+                eprintln!("error: `sluice cache gc` needs --keep-runs N, --max-size SIZE, or both");
+                eprintln!(
+                    "help: e.g. `sluice cache gc --keep-runs 10` keeps what the last 10 runs used"
+                );
+                return exit_codes::INVALID;
+            }
+            let policy = crate::cache::GcPolicy {
+                keep_runs: gc.keep_runs,
+                max_bytes: gc.max_size,
+            };
+            match crate::cache::gc(&cache_dir, &store_dir, policy) {
+                Ok((before, after)) => {
+                    if args.json {
+                        println!(
+                            "{}",
+                            serde_json::json!({ "before": before, "after": after })
+                        );
+                    } else {
+                        println!("before: {}", show(&before));
+                        println!("after:  {}", show(&after));
+                    }
+                    exit_codes::PASSED
+                }
+                Err(crate::cache::GcError::Busy) => {
+                    eprintln!("error: {}", crate::cache::GcError::Busy);
+                    exit_codes::INVALID
+                }
+                Err(e) => fatal(format!("cannot collect the cache: {e}")),
+            }
+        }
+    }
 }

@@ -3,6 +3,7 @@
 //! independent branches go on, unless `fail_fast` stops everything; cancellation (Ctrl-C)
 //! stops running steps at their next epoch tick and skips the rest.
 
+mod cached;
 mod provenance;
 mod step;
 
@@ -17,15 +18,18 @@ use indexmap::IndexMap;
 use serde::Serialize;
 use tokio::task::JoinSet;
 
+use crate::cache::{CacheNote, StepCache};
 use crate::manifest::{Manifest, StepId};
 use crate::plan::Plan;
-use crate::runtime::{Cancel, EventSink, LoadedPlugin, LogLine, Runtime, StepEvent};
+use crate::plugin::PluginSource;
+use crate::plugin::loader::Loader;
+use crate::runtime::{Cancel, EventSink, LogLine, StepEvent};
 use crate::sandbox::secrets::{Masker, SecretSource};
 use crate::store::ArtifactStore;
 use crate::types::{Finding, Value};
 
 /// How a step ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     /// It returned `ok` with valid outputs.
@@ -136,6 +140,10 @@ pub struct StepReport {
     /// The HTTP requests it made (steps with an `allow.net` grant).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub egress: Option<crate::sandbox::net::egress::Egress>,
+    /// What the step-result cache did: replayed it (with the run it came from), ran it and
+    /// why, or was not used and why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cache: Option<CacheNote>,
     /// Its log (masked); written to its own file, not into run.json.
     #[serde(skip)]
     pub log: Vec<LogLine>,
@@ -204,6 +212,8 @@ pub struct RunOptions {
     pub cancel: Cancel,
     /// The run id.
     pub run_id: String,
+    /// Whether to use the step-result cache (`--no-step-cache` turns it off).
+    pub step_cache: bool,
 }
 
 /// A new run id: UTC time to the millisecond plus a random suffix, so that ids sort in the
@@ -238,7 +248,23 @@ pub(crate) struct RunContext {
     pub(crate) secrets: SecretSource,
     pub(crate) events: EventSink,
     pub(crate) cancel: Cancel,
-    pub(crate) runtime: Arc<Runtime>,
+    /// Loads a step's plugin when the step runs (a replayed step loads nothing).
+    pub(crate) loader: Arc<Loader>,
+    /// Each planned plugin by digest.
+    pub(crate) sources: HashMap<String, PluginSource>,
+    /// The step-result cache, unless it is off (and then why).
+    pub(crate) cache: Option<StepCache>,
+    pub(crate) cache_off: Option<String>,
+    /// The manifest's canonical path: names the pipeline in the cache's `last/` pointers.
+    pub(crate) pipeline_id: String,
+    /// Each finished step's identity for its dependants' keys: its key, or for a step with
+    /// no key the digest of its outputs.
+    pub(crate) identities: Mutex<HashMap<StepId, String>>,
+    /// Whether a step that may write to the workspace has started: from then on tree
+    /// digests are not reused between steps.
+    pub(crate) writers: std::sync::atomic::AtomicBool,
+    /// Tree digests for cache keys, reused between steps until a writer starts.
+    pub(crate) key_trees: Mutex<HashMap<String, crate::cache::tree::Tree>>,
     pub(crate) outputs: Mutex<HashMap<StepId, IndexMap<String, Value>>>,
     /// The reports of the steps that passed, for provenance.
     pub(crate) passed: Mutex<HashMap<StepId, StepReport>>,
@@ -299,8 +325,8 @@ fn open_workspace(
 pub async fn run(
     manifest: &Manifest,
     plan: &Plan,
-    plugins: &HashMap<String, Arc<LoadedPlugin>>,
-    runtime: Arc<Runtime>,
+    loader: Arc<Loader>,
+    sources: HashMap<String, PluginSource>,
     options: RunOptions,
 ) -> RunReport {
     let started_at = humantime::format_rfc3339_millis(SystemTime::now()).to_string();
@@ -348,7 +374,28 @@ pub async fn run(
         })
         .filter_map(|name| options.secrets.get(&name))
         .collect();
+    // Opened even with `--no-step-cache`: the run holds the cache's lock (so that `sluice
+    // cache gc` never removes the artifacts it is making) and notes its artifacts for gc.
+    let (cache, mut cache_off) = match StepCache::open(&state.join("cache")) {
+        Ok(c) => (Some(c), None),
+        Err(e) => (None, Some(format!("the step cache cannot be opened: {e}"))),
+    };
+    if !options.step_cache {
+        cache_off = Some("the step cache is off (--no-step-cache)".to_string());
+    }
+    let pipeline_id = std::fs::canonicalize(&manifest.path)
+        .unwrap_or_else(|_| manifest.dir.join(&manifest.path))
+        .display()
+        .to_string();
     let ctx = Arc::new(RunContext {
+        loader,
+        sources,
+        cache,
+        cache_off,
+        pipeline_id,
+        identities: Mutex::new(HashMap::new()),
+        writers: std::sync::atomic::AtomicBool::new(false),
+        key_trees: Mutex::new(HashMap::new()),
         manifest: manifest.clone(),
         run_id: options.run_id.clone(),
         root,
@@ -359,7 +406,6 @@ pub async fn run(
         secrets: options.secrets,
         events: options.events,
         cancel: options.cancel.clone(),
-        runtime,
         outputs: Mutex::new(HashMap::new()),
         passed: Mutex::new(HashMap::new()),
         deps: plan
@@ -425,17 +471,13 @@ pub async fn run(
                     .iter()
                     .all(|d| reports.get(d).is_some_and(|r| r.status == Status::Passed))
                 {
-                    let plugin = plugins
-                        .get(&planned.plugin.digest)
-                        .cloned()
-                        .expect("every planned plugin is loaded");
                     started.push(id.clone());
                     if let Some(events) = &ctx.events {
                         let _ = events.send(StepEvent::Started {
                             step: id.to_string(),
                         });
                     }
-                    running.spawn(step::execute(ctx.clone(), planned.clone(), plugin));
+                    running.spawn(step::execute(ctx.clone(), planned.clone()));
                 }
             }
         }
@@ -460,6 +502,7 @@ pub async fn run(
                 status: report.status.name(),
                 duration: report.duration.unwrap_or_default(),
                 findings: report.active_findings(),
+                cached_from: report.cache.as_ref().and_then(|c| c.from_run.clone()),
             });
         }
         if report.status != Status::Passed && options.fail_fast && !stopping {
@@ -486,6 +529,12 @@ pub async fn run(
         }
     }
 
+    if let Some(cache) = &ctx.cache {
+        let blobs = reports
+            .values()
+            .flat_map(|r| crate::cache::output_blobs(&r.outputs));
+        cache.finish_run(&ctx.run_id, blobs);
+    }
     let _ = std::fs::remove_dir_all(ctx.state_dir.join("tmp").join(&ctx.run_id));
     let _ = std::fs::remove_file(
         ctx.state_dir

@@ -4,28 +4,21 @@
 //! `docs/provenance.md`.
 
 use std::collections::HashSet;
-use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
-use cap_std::fs::Dir;
 use indexmap::IndexMap;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::{RunContext, StepReport};
+pub(crate) use crate::cache::tree::Tree;
 use crate::manifest::StepId;
 use crate::sandbox::limits::Deadline;
 use crate::types::{ArtifactRef, Value};
 
 /// The `type` of the documents: where the format is described.
 pub const TYPE: &str = "https://github.com/sluice-ci/sluice/blob/main/docs/provenance.md#v1";
-
-/// The most entries a tree digest walks; a larger tree is reported as too large.
-const MAX_TREE_ENTRIES: usize = 200_000;
-/// The deepest directory a tree digest descends into: a step with a write grant can nest
-/// directories without end, and each level holds a descriptor and a stack frame of the host.
-const MAX_TREE_DEPTH: usize = 128;
 
 /// An artifact input of the step asking: where it is and where it came from.
 #[derive(Debug, Clone)]
@@ -35,17 +28,6 @@ pub(crate) struct InputArtifact {
     pub(crate) artifact: ArtifactRef,
     /// The step and output it came from (`None`: not from a step of this run).
     pub(crate) from: Option<(StepId, String)>,
-}
-
-/// The digest of a granted workspace path, as of the first time provenance asked for it.
-#[derive(Debug, Clone, Serialize)]
-pub(crate) struct Tree {
-    /// `sha256:<hex>` over the listing (see `docs/provenance.md`).
-    pub(crate) digest: String,
-    /// Regular files in it.
-    pub(crate) files: u64,
-    /// Their bytes.
-    pub(crate) bytes: u64,
 }
 
 #[derive(Serialize)]
@@ -257,7 +239,9 @@ fn tree(ctx: &RunContext, path: &str, deadline: &Deadline) -> Result<Tree, Strin
     if let Some(known) = ctx.trees.lock().expect("lock").get(path) {
         return known.clone();
     }
-    let computed = digest_tree(&ctx.root, Path::new(path), deadline);
+    let none = crate::cache::tree::StatIndex::none();
+    let index = ctx.cache.as_ref().map_or(&none, |c| c.index());
+    let computed = crate::cache::tree::digest_tree(&ctx.root, Path::new(path), deadline, index);
     if computed.is_ok() || deadline.check().is_none() {
         ctx.trees
             .lock()
@@ -265,181 +249,4 @@ fn tree(ctx: &RunContext, path: &str, deadline: &Deadline) -> Result<Tree, Strin
             .insert(path.to_string(), computed.clone());
     }
     computed.map_err(|e| format!("cannot digest the granted tree `{path}`: {e}"))
-}
-
-/// What a tree holds, one line per entry sorted by path: `<sha256 hex>  <path>` for a
-/// regular file, `symlink <target>  <path>` for a symbolic link (never followed); the digest
-/// is SHA-256 over those lines. `.sluice/` is left out, as steps never see it.
-pub(crate) fn digest_tree(root: &Dir, rel: &Path, deadline: &Deadline) -> Result<Tree, String> {
-    let mut lines: Vec<(String, String)> = Vec::new();
-    let mut tree = Tree {
-        digest: String::new(),
-        files: 0,
-        bytes: 0,
-    };
-    let top = open_beneath(root, rel)?;
-    match top {
-        Opened::File(file) => {
-            let (hex, n) = hash_file(file, deadline)?;
-            tree.files = 1;
-            tree.bytes = n;
-            lines.push((rel.display().to_string(), hex));
-        }
-        Opened::Dir(dir) => {
-            let at_root = rel == Path::new(".") || rel.as_os_str().is_empty();
-            walk(
-                &dir,
-                PathBuf::new(),
-                0,
-                at_root,
-                deadline,
-                &mut lines,
-                &mut tree,
-            )?;
-        }
-    }
-    lines.sort();
-    let mut h = Sha256::new();
-    for (path, what) in &lines {
-        h.update(format!("{what}  {path}\n").as_bytes());
-    }
-    tree.digest = format!("sha256:{}", hex::encode(h.finalize()));
-    Ok(tree)
-}
-
-enum Opened {
-    Dir(Dir),
-    File(cap_std::fs::File),
-}
-
-fn open_beneath(root: &Dir, rel: &Path) -> Result<Opened, String> {
-    let mut dir = root.try_clone().map_err(|e| e.to_string())?;
-    let parts: Vec<_> = rel
-        .components()
-        .filter(|c| !matches!(c, std::path::Component::CurDir))
-        .collect();
-    for (i, c) in parts.iter().enumerate() {
-        let std::path::Component::Normal(name) = c else {
-            return Err(format!("{}: not a plain relative path", rel.display()));
-        };
-        let meta = dir
-            .symlink_metadata(name)
-            .map_err(|e| format!("{}: {e}", rel.display()))?;
-        if meta.is_dir() {
-            dir = open_dir_nofollow(&dir, Path::new(name))
-                .map_err(|e| format!("{}: {e}", rel.display()))?;
-        } else if meta.is_file() && i + 1 == parts.len() {
-            return open_file(&dir, Path::new(name)).map(Opened::File);
-        } else {
-            return Err(format!(
-                "{}: not a directory or regular file (symlinks are not followed)",
-                rel.display()
-            ));
-        }
-    }
-    Ok(Opened::Dir(dir))
-}
-
-/// Opens a directory beneath `dir`, never through a symlink (one swapped in after the
-/// `lstat` is refused by the kernel).
-fn open_dir_nofollow(dir: &Dir, name: &Path) -> std::io::Result<Dir> {
-    use rustix::fs::{Mode, OFlags};
-    let fd = rustix::fs::openat(
-        dir,
-        name,
-        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-        Mode::empty(),
-    )?;
-    Ok(Dir::from_std_file(std::fs::File::from(fd)))
-}
-
-fn open_file(dir: &Dir, name: &Path) -> Result<cap_std::fs::File, String> {
-    use cap_std::fs::OpenOptionsExt;
-    use rustix::fs::OFlags;
-    let mut options = cap_std::fs::OpenOptions::new();
-    options
-        .read(true)
-        .custom_flags((OFlags::NONBLOCK | OFlags::NOFOLLOW | OFlags::NOCTTY).bits() as i32);
-    let file = dir
-        .open_with(name, &options)
-        .map_err(|e| format!("{}: {e}", name.display()))?;
-    let meta = file.metadata().map_err(|e| e.to_string())?;
-    if !meta.is_file() {
-        return Err(format!("{}: not a regular file", name.display()));
-    }
-    Ok(file)
-}
-
-fn hash_file(mut file: cap_std::fs::File, deadline: &Deadline) -> Result<(String, u64), String> {
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 16];
-    let mut n = 0u64;
-    loop {
-        if deadline.check().is_some() {
-            return Err("stopped at the step's deadline".into());
-        }
-        let read = file.read(&mut buf).map_err(|e| e.to_string())?;
-        if read == 0 {
-            break;
-        }
-        h.update(&buf[..read]);
-        n += read as u64;
-    }
-    Ok((hex::encode(h.finalize()), n))
-}
-
-fn walk(
-    dir: &Dir,
-    prefix: PathBuf,
-    depth: usize,
-    at_root: bool,
-    deadline: &Deadline,
-    lines: &mut Vec<(String, String)>,
-    tree: &mut Tree,
-) -> Result<(), String> {
-    let mut entries: Vec<_> = dir
-        .entries()
-        .map_err(|e| e.to_string())?
-        .filter_map(Result::ok)
-        .collect();
-    entries.sort_by_key(|e| e.file_name());
-    for entry in entries {
-        if lines.len() >= MAX_TREE_ENTRIES {
-            return Err(format!("more than {MAX_TREE_ENTRIES} entries"));
-        }
-        let name = entry.file_name();
-        if at_root && name == crate::sandbox::fs::STATE_DIR {
-            continue;
-        }
-        let path = prefix.join(&name);
-        let Ok(meta) = dir.symlink_metadata(&name) else {
-            continue;
-        };
-        if meta.is_dir() {
-            if depth >= MAX_TREE_DEPTH {
-                return Err(format!(
-                    "{}: directories nested deeper than {MAX_TREE_DEPTH} levels",
-                    path.display()
-                ));
-            }
-            let sub = open_dir_nofollow(dir, Path::new(&name))
-                .map_err(|e| format!("{}: {e}", path.display()))?;
-            walk(&sub, path, depth + 1, false, deadline, lines, tree)?;
-        } else if meta.is_file() {
-            let file = open_file(dir, Path::new(&name))?;
-            let (hex, n) = hash_file(file, deadline)?;
-            tree.files += 1;
-            tree.bytes += n;
-            lines.push((path.display().to_string(), hex));
-        } else if meta.file_type().is_symlink() {
-            let target = dir
-                .read_link_contents(&name)
-                .map_err(|e| format!("{}: {e}", path.display()))?;
-            lines.push((
-                path.display().to_string(),
-                format!("symlink {}", target.display()),
-            ));
-        }
-    }
-    Ok(())
 }

@@ -125,6 +125,7 @@ fn empty_report(
         error: None,
         grants: grants(pipeline, planned),
         egress: None,
+        cache: None,
         log: Vec::new(),
     }
 }
@@ -140,12 +141,9 @@ pub(crate) fn skipped(
     r
 }
 
-/// Runs one step and reports it. Never panics on a step's misbehaviour.
-pub(crate) async fn execute(
-    ctx: Arc<RunContext>,
-    planned: PlannedStep,
-    plugin: Arc<LoadedPlugin>,
-) -> StepReport {
+/// Runs one step (or replays its recorded result) and reports it. Never panics on a step's
+/// misbehaviour.
+pub(crate) async fn execute(ctx: Arc<RunContext>, planned: PlannedStep) -> StepReport {
     let limits = limits(&ctx.manifest.pipeline, &planned);
     let mut report = empty_report(&ctx.manifest.pipeline, &planned, Status::Errored);
     report.started_ms = Some(ctx.started.elapsed().as_millis() as u64);
@@ -155,32 +153,41 @@ pub(crate) async fn execute(
         at: started + limits.timeout,
         cancel: ctx.cancel.flag(),
     };
+    let keyed = match super::cached::lookup(&ctx, &planned, &deadline) {
+        super::cached::Decision::Replay(entry, note) => {
+            super::cached::replay(&ctx, &planned, *entry, note, &mut report);
+            return report;
+        }
+        super::cached::Decision::Run(keyed, note) => {
+            report.cache = Some(note);
+            keyed
+        }
+    };
+    if !planned.step.allow.write.is_empty() {
+        ctx.writers.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
     let scratch_rel = Path::new(crate::sandbox::fs::STATE_DIR)
         .join("tmp")
         .join(&ctx.run_id)
         .join(planned.step.id.as_str());
     let result = match create_dir_beneath(&ctx.root, &scratch_rel) {
         Ok(scratch) => {
-            prepare_and_call(
-                &ctx,
-                &planned,
-                &plugin,
-                limits,
-                &deadline,
-                &scratch,
-                &mut report,
-            )
-            .await
+            prepare_and_call(&ctx, &planned, limits, &deadline, &scratch, &mut report).await
         }
         Err(e) => Err(format!("cannot create the step's scratch directory: {e}")),
     };
-    if let Err(message) = result {
-        report.status = Status::Errored;
-        report.error = Some(message);
-    }
+    let volatile = match result {
+        Ok(volatile) => volatile,
+        Err(message) => {
+            report.status = Status::Errored;
+            report.error = Some(message);
+            None
+        }
+    };
     report.duration = Some(started.elapsed());
     report.finished_at = Some(now_rfc3339());
     let _ = ctx.tmp.remove_dir_all(planned.step.id.as_str());
+    super::cached::record(&ctx, &planned, keyed, volatile, &mut report);
     report
 }
 
@@ -189,16 +196,25 @@ fn now_rfc3339() -> String {
     humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string()
 }
 
+/// Loads the plugin, builds the sandbox, calls the step and collects what it returned.
+/// Returns why the result must not be replayed, if the step said so.
 async fn prepare_and_call(
     ctx: &Arc<RunContext>,
     planned: &PlannedStep,
-    plugin: &LoadedPlugin,
     limits: Limits,
     deadline: &Deadline,
     scratch: &Dir,
     report: &mut StepReport,
-) -> Result<(), String> {
+) -> Result<Option<String>, String> {
     let step = &planned.step;
+    let source = ctx
+        .sources
+        .get(&planned.plugin.digest)
+        .expect("every planned plugin has a source");
+    let load_err = |e: crate::runtime::LoadError| format!("plugin `{}` {e}", step.uses.get_ref());
+    let plugin = ctx.loader.load(source).await.map_err(load_err)?;
+    let runtime = ctx.loader.runtime().map_err(load_err)?;
+    let plugin: &LoadedPlugin = &plugin;
     let info = &plugin.info;
     let scratch_err =
         |e: std::io::Error| format!("cannot create the step's scratch directory: {e}");
@@ -207,7 +223,7 @@ async fn prepare_and_call(
     let outputs_dir = scratch.open_dir("outputs").map_err(scratch_err)?;
     let inputs_dir = scratch.open_dir("inputs").map_err(scratch_err)?;
 
-    let resolved = resolve_with(ctx, step.with.iter(), info, &inputs_dir)?;
+    let resolved = resolve_with(ctx, step.with.iter(), info, Some(&inputs_dir))?;
     let (inputs, config) = (resolved.inputs, resolved.config.to_string());
     report.inputs = resolved.recorded;
     if let serde_json::Value::Object(map) = resolved.config {
@@ -330,8 +346,7 @@ async fn prepare_and_call(
         sandbox = sandbox.network(Arc::new(StepNet::new(grants, send, tls)));
     }
 
-    let result = ctx
-        .runtime
+    let result = runtime
         .call(
             plugin,
             Call {
@@ -362,13 +377,14 @@ async fn prepare_and_call(
         .chain(granted.replaced_files().into_iter().map(warn))
         .collect();
 
+    let volatile = result.volatile;
     let (status, outcome) = match result.end {
         CallEnd::Passed(outcome) => (Status::Passed, outcome),
         CallEnd::Gate(outcome) => (Status::Failed, outcome),
         CallEnd::Cancelled => {
             report.status = Status::Cancelled;
             report.error = Some("cancelled".into());
-            return Ok(());
+            return Ok(None);
         }
         other => return Err(other.message()),
     };
@@ -403,29 +419,30 @@ async fn prepare_and_call(
             report.summary.clone()
         });
     }
-    Ok(())
+    Ok(volatile)
 }
 
 /// Splits `with` into typed inputs (declared ports) and the JSON config (the rest), resolving
 /// `${{ }}` references against upstream outputs. Artifacts are made visible under
 /// `/inputs/<input>/`.
 /// A step's `with` table, resolved.
-struct Resolved {
+pub(crate) struct Resolved {
     /// Declared inputs, as the plugin receives them.
     inputs: Vec<(String, InputValue)>,
     /// The same, as the record shows them (artifacts by digest).
-    recorded: IndexMap<String, Value>,
+    pub(crate) recorded: IndexMap<String, Value>,
     /// Artifact inputs and where they came from, for provenance.
     artifacts: Vec<super::provenance::InputArtifact>,
     /// The rest of the table: the plugin's configuration.
-    config: serde_json::Value,
+    pub(crate) config: serde_json::Value,
 }
 
-fn resolve_with<'a>(
+/// Resolves `with`; with `inputs_dir`, artifact inputs are also made visible there.
+pub(crate) fn resolve_with<'a>(
     ctx: &RunContext,
     with: impl Iterator<Item = (&'a String, &'a WithEntry)>,
     info: &PluginInfo,
-    inputs_dir: &Dir,
+    inputs_dir: Option<&Dir>,
 ) -> Result<Resolved, String> {
     let outputs = ctx.outputs.lock().expect("lock").clone();
     let lookup = |expr: &Expr| -> Option<Value> {
@@ -461,7 +478,9 @@ fn resolve_with<'a>(
                 };
                 recorded.insert(key.clone(), value.clone());
                 let input = match value {
+                    Value::Artifact(_) if inputs_dir.is_none() => InputValue::Plain(value),
                     Value::Artifact(a) => {
+                        let inputs_dir = inputs_dir.expect("checked above");
                         inputs_dir
                             .create_dir(key)
                             .map_err(|e| format!("cannot prepare input `{key}`: {e}"))?;

@@ -92,6 +92,9 @@ pub struct Step {
     pub memory: Option<Spanned<u64>>,
     /// Limit on the bytes of artifacts the step returns, if set on the step.
     pub artifact_limit: Option<Spanned<u64>>,
+    /// Whether its result may be replayed from the step-result cache (`cache = false`
+    /// turns that off).
+    pub cache: bool,
 }
 
 /// One `with` entry.
@@ -164,6 +167,7 @@ struct RawStep {
     timeout: Option<Spanned<DurationSpec>>,
     memory: Option<Spanned<ByteSize>>,
     artifact_limit: Option<Spanned<ByteSize>>,
+    cache: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -646,6 +650,7 @@ fn lower_step(
         artifact_limit: raw
             .artifact_limit
             .map(|a| Spanned::new(a.span(), a.into_inner().0)),
+        cache: raw.cache.unwrap_or(true),
     })
 }
 

@@ -6,14 +6,22 @@
 //! `Component::deserialize` (which trusts its input): a truncated, corrupted or tampered
 //! entry is recompiled and replaced, never loaded. Entries are written to a temporary file
 //! and renamed, so a crash never leaves a half-written one.
+//!
+//! Beside them, `<digest>.info.json` keeps what the component's `describe()` returned (for
+//! this version of Sluice): a pipeline is planned from it without compiling anything, and a
+//! step whose result is replayed from the step cache never loads its component at all.
+//!
+//! By default the cache is per user (`$XDG_CACHE_HOME/sluice`, else `~/.cache/sluice`), so
+//! every workspace on a machine shares the compiled built-ins.
 
 use std::hash::{Hash, Hasher};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 use wasmtime::Engine;
 use wasmtime::component::Component;
+
+use crate::types::PluginInfo;
 
 /// Where compiled components are kept, or nowhere.
 #[derive(Debug, Clone)]
@@ -43,6 +51,46 @@ impl CompileCache {
     /// No cache: every component is compiled.
     pub fn disabled() -> Self {
         CompileCache { dir: None }
+    }
+
+    /// The directory, unless disabled.
+    pub fn dir(&self) -> Option<&Path> {
+        self.dir.as_deref()
+    }
+
+    fn info_path(&self, digest: &str) -> Option<PathBuf> {
+        let dir = self.dir.as_ref()?;
+        Some(dir.join("components").join(format!(
+            "{}.info.json",
+            digest.trim_start_matches("sha256:")
+        )))
+    }
+
+    /// What `describe()` of the component `digest` returned, if this version of Sluice
+    /// recorded it.
+    pub fn info(&self, digest: &str) -> Option<PluginInfo> {
+        let bytes = std::fs::read(self.info_path(digest)?).ok()?;
+        let saved: SavedInfo = serde_json::from_slice(&bytes).ok()?;
+        (saved.sluice == crate::cache::key::sluice_version() && saved.digest == digest)
+            .then_some(saved.info)
+    }
+
+    /// Records what `describe()` returned.
+    pub fn save_info(&self, digest: &str, info: &PluginInfo) {
+        let Some(path) = self.info_path(digest) else {
+            return;
+        };
+        let saved = SavedInfo {
+            sluice: crate::cache::key::sluice_version(),
+            digest: digest.to_string(),
+            info: info.clone(),
+        };
+        let bytes = serde_json::to_vec(&saved).expect("serializes");
+        let written = std::fs::create_dir_all(path.parent().expect("in a directory"))
+            .and_then(|()| crate::cache::write_atomic(&path, &bytes));
+        if let Err(e) = written {
+            tracing::warn!(path = %path.display(), "cannot write the compile cache: {e}");
+        }
     }
 
     fn entry(&self, engine: &Engine, digest: &str) -> Option<PathBuf> {
@@ -79,6 +127,13 @@ impl CompileCache {
     }
 }
 
+#[derive(serde::Serialize, serde::Deserialize)]
+struct SavedInfo {
+    sluice: String,
+    digest: String,
+    info: PluginInfo,
+}
+
 fn wasmtime_version() -> &'static str {
     // The exact pin in host/Cargo.toml; the compatibility hash covers the rest.
     "48.0.8"
@@ -106,21 +161,15 @@ fn read_entry(engine: &Engine, path: &Path) -> Option<Component> {
     }
 }
 
+/// Written through a temporary file and a rename (not flushed to disk: the digest at the
+/// front catches what a power loss could tear).
 fn write_entry(path: &Path, body: &[u8]) -> std::io::Result<()> {
     let dir = path.parent().expect("cache entries live in a directory");
     std::fs::create_dir_all(dir)?;
-    let tmp = dir.join(format!(
-        ".{}.{}.tmp",
-        path.file_name().unwrap().to_string_lossy(),
-        std::process::id()
-    ));
-    {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(&Sha256::digest(body))?;
-        f.write_all(body)?;
-        f.sync_all()?;
-    }
-    std::fs::rename(&tmp, path)
+    let mut bytes = Vec::with_capacity(body.len() + 32);
+    bytes.extend_from_slice(&Sha256::digest(body));
+    bytes.extend_from_slice(body);
+    crate::cache::write_atomic(path, &bytes)
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! embedded in the binary, files are read relative to the manifest.
 
 pub mod cache;
+pub mod loader;
 
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};

@@ -93,12 +93,20 @@ pub async fn live(mut events: tokio::sync::mpsc::UnboundedReceiver<StepEvent>, t
                 status,
                 duration,
                 findings,
+                cached_from,
             } => {
-                let line = format!(
-                    "[{step}] {status} in {}{}",
-                    format_elapsed(duration),
-                    plural_findings(findings)
-                );
+                let line = match cached_from {
+                    Some(run) => format!(
+                        "[{step}] cached from run {run}: {status} in {}{}",
+                        format_elapsed(duration),
+                        plural_findings(findings)
+                    ),
+                    None => format!(
+                        "[{step}] {status} in {}{}",
+                        format_elapsed(duration),
+                        plural_findings(findings)
+                    ),
+                };
                 match bars.remove(&step) {
                     Some(bar) => {
                         bar.finish_and_clear();
@@ -141,13 +149,39 @@ pub const DEFAULT_MAX_FINDINGS: usize = 50;
 /// of each step, the most severe first; `None` lists all), what went wrong, and one closing
 /// line.
 /// Bytes as people read them: `812 B`, `9.8 MB`.
-fn human_size(b: u64) -> String {
+pub fn human_size(b: u64) -> String {
     match b {
         0..1_000 => format!("{b} B"),
         1_000..1_000_000 => format!("{:.1} kB", b as f64 / 1e3),
         1_000_000..1_000_000_000 => format!("{:.1} MB", b as f64 / 1e6),
         _ => format!("{:.1} GB", b as f64 / 1e9),
     }
+}
+
+/// What the step-result cache did with each step, and why (`sluice run --explain-cache`).
+pub fn explain_cache(report: &RunReport) -> String {
+    let mut out = String::from("step cache:\n");
+    let width = report.steps.iter().map(|s| s.id.len()).max().unwrap_or(0);
+    for s in &report.steps {
+        let (outcome, why) = match &s.cache {
+            Some(c) => {
+                let mut why = c.why.clone();
+                if c.outcome == "miss" {
+                    why.push_str(if c.recorded {
+                        " → ran, recorded"
+                    } else {
+                        " → ran"
+                    });
+                }
+                (c.outcome, why)
+            }
+            None => ("-", "not started".to_string()),
+        };
+        let why = clean(&report.masker.mask(&why)).into_owned();
+        out.push_str(&format!("  {:<width$}  {outcome:<4}  {why}\n", s.id));
+    }
+    out.push('\n');
+    out
 }
 
 /// The end-of-run summary.
@@ -159,7 +193,10 @@ pub fn summary(report: &RunReport, max_findings: Option<usize>) -> String {
         .map(|s| {
             [
                 s.id.clone(),
-                s.status.name().to_string(),
+                match &s.cache {
+                    Some(c) if c.outcome == "hit" => format!("{} (cached)", s.status.name()),
+                    _ => s.status.name().to_string(),
+                },
                 s.duration.map_or_else(|| "-".into(), format_elapsed),
                 s.active_findings().to_string(),
                 truncate(

@@ -49,6 +49,8 @@ pub enum StepEvent {
         duration: std::time::Duration,
         /// How many findings it reported.
         findings: usize,
+        /// The run its result was replayed from, if it was.
+        cached_from: Option<String>,
     },
     /// A log line (already masked and bounded).
     Log {
@@ -103,7 +105,9 @@ impl ProgressSlot {
 }
 
 /// Log levels, as in WIT.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum LogLevel {
     /// Trace.
@@ -138,7 +142,7 @@ impl LogLevel {
 }
 
 /// One line of a step's log.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct LogLine {
     /// Milliseconds since the step started.
     pub at_ms: u64,
@@ -421,6 +425,9 @@ pub struct StepState {
     pub(crate) egress: Arc<Mutex<EgressLog>>,
     provenance: Option<crate::sandbox::ProvenanceSource>,
     run: crate::sandbox::RunIdentity,
+    /// Why this call's result must not be replayed (it asked for the run's identity, or
+    /// said so), if it must not.
+    pub(crate) volatile: Option<String>,
 }
 
 impl StepState {
@@ -462,6 +469,7 @@ impl StepState {
             exec: sandbox.exec().cloned(),
             provenance: sandbox.provenance_source().cloned(),
             run: sandbox.identity().clone(),
+            volatile: None,
         }
     }
 
@@ -547,6 +555,8 @@ pub(crate) fn shown_name(name: &str) -> String {
 impl host::Host for StepState {
     fn run_info(&mut self) -> wasmtime::Result<host::RunDetails> {
         self.check_deadline()?;
+        self.volatile
+            .get_or_insert_with(|| "it asked for the run's identity (run-info)".into());
         Ok(host::RunDetails {
             run: self.run.run.clone(),
             pipeline: self.run.pipeline.clone(),
@@ -559,6 +569,15 @@ impl host::Host for StepState {
                 .try_into()
                 .unwrap_or(u64::MAX),
         })
+    }
+
+    fn uncacheable(&mut self, reason: String) -> wasmtime::Result<()> {
+        self.check_deadline()?;
+        if self.volatile.is_none() {
+            let reason = super::convert::bounded(reason, 200, &self.masker);
+            self.volatile = Some(format!("the plugin said: {}", reason.trim()));
+        }
+        Ok(())
     }
 
     fn log(&mut self, level: Level, message: String) -> wasmtime::Result<()> {

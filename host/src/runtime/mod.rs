@@ -78,6 +78,9 @@ pub enum LoadError {
     /// `describe()` failed.
     #[error("describe() failed: {0}")]
     Describe(String),
+    /// The engine could not be created.
+    #[error("cannot be loaded: {0}")]
+    Engine(String),
 }
 
 impl LoadError {
@@ -98,6 +101,9 @@ impl LoadError {
             }
             LoadError::Describe(_) => {
                 "describe() must return without reading inputs, files or secrets"
+            }
+            LoadError::Engine(_) => {
+                "sluice could not start its WebAssembly engine: check the memory limits of this process (`ulimit -v`)"
             }
         }
     }
@@ -237,6 +243,8 @@ pub struct CallResult {
     pub duration: Duration,
     /// The HTTP requests it made.
     pub egress: crate::sandbox::net::egress::Egress,
+    /// Why its result must not be replayed by a later run, if it must not.
+    pub volatile: Option<String>,
 }
 
 /// The engine, the linker and the loaded plugins.
@@ -344,13 +352,26 @@ impl Runtime {
     /// Compiles (or loads from the cache), links and describes a plugin. Loaded plugins are
     /// kept by digest for the life of the runtime.
     pub async fn load(&self, source: &PluginSource) -> Result<Arc<LoadedPlugin>, LoadError> {
+        self.load_described(source, None).await
+    }
+
+    /// Like [`Runtime::load`], but with what `describe()` returns already known (recorded by
+    /// the compile cache), so it is not called again. Compiling runs on a blocking thread:
+    /// several plugins compile at once.
+    pub async fn load_described(
+        &self,
+        source: &PluginSource,
+        info: Option<PluginInfo>,
+    ) -> Result<Arc<LoadedPlugin>, LoadError> {
         if let Some(p) = self.loaded.lock().expect("lock").get(&source.digest) {
             return Ok(p.clone());
         }
-        let (component, cache) = self
-            .cache
-            .load(&self.engine, &source.digest, &source.bytes)
-            .map_err(|e| LoadError::Invalid(root_cause(&e)))?;
+        let (engine, cache) = (self.engine.clone(), self.cache.clone());
+        let (digest, bytes) = (source.digest.clone(), source.bytes.clone());
+        let compiled = tokio::task::spawn_blocking(move || cache.load(&engine, &digest, &bytes))
+            .await
+            .map_err(|e| LoadError::Invalid(format!("the compiler thread failed: {e}")))?;
+        let (component, cache) = compiled.map_err(|e| LoadError::Invalid(root_cause(&e)))?;
         let imports_http = component
             .component_type()
             .imports(&self.engine)
@@ -369,7 +390,10 @@ impl Runtime {
             }
         })?;
         let pre = StepPre::new(pre).map_err(|e| LoadError::WrongWorld(root_cause(&e)))?;
-        let info = self.describe(&pre).await?;
+        let info = match info {
+            Some(info) => info,
+            None => self.describe(&pre).await?,
+        };
         let plugin = Arc::new(LoadedPlugin {
             digest: source.digest.clone(),
             info,
@@ -489,6 +513,7 @@ impl Runtime {
                 log: Vec::new(),
                 duration: started.elapsed(),
                 egress: Default::default(),
+                volatile: None,
             };
         }
         let mut store = match store {
@@ -499,6 +524,7 @@ impl Runtime {
                     log: Vec::new(),
                     duration: started.elapsed(),
                     egress: Default::default(),
+                    volatile: None,
                 };
             }
         };
@@ -530,6 +556,7 @@ impl Runtime {
         };
         let lines = log.lock().expect("log lock").finish();
         let egress = store.data().egress.lock().expect("egress lock").finish();
+        let volatile = store.data().volatile.clone();
         let stderr_text = stderr_text(&lines);
         let end = match end {
             Some(Ok(Ok(outcome))) => CallEnd::Passed(guest_outcome(outcome, &call.masker)),
@@ -555,6 +582,7 @@ impl Runtime {
             log: lines,
             duration: started.elapsed(),
             egress,
+            volatile,
         }
     }
 }

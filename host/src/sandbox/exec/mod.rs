@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use cap_std::fs::Dir;
 
-pub use program::{Program, ProgramError, resolve, search_path};
+pub use program::{Program, ProgramError, remember_digests_in, resolve, search_path};
 
 use crate::sandbox::Mount;
 use crate::sandbox::limits::Deadline;
@@ -64,7 +64,7 @@ pub struct StepExec {
 }
 
 /// A program a step started, for the run record and provenance.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ProgramRun {
     /// The name as granted.
     pub name: String,

@@ -191,9 +191,44 @@ pub fn resolve(name: &str, search: &[PathBuf]) -> Result<Program, ProgramError> 
     })
 }
 
+/// Where digests of granted programs are remembered between runs (set once by the CLI: the
+/// user's cache directory), so that a 15 MB `go` is not read again on every run.
+static DIGEST_MEMO: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+
+/// Remembers program digests in `dir` from now on, keyed by path and `stat` (device, inode,
+/// size, mtime, ctime): a file whose `stat` is unchanged is not hashed again, unless it
+/// changed less than 2 s before it was hashed (git's "racily clean" rule).
+pub fn remember_digests_in(dir: PathBuf) {
+    let _ = DIGEST_MEMO.set(dir);
+}
+
 fn hash(path: &Path) -> std::io::Result<(String, Identity)> {
     let mut file = std::fs::File::open(path)?;
-    let before = Identity::of(&file.metadata()?);
+    let meta = file.metadata()?;
+    let before = Identity::of(&meta);
+    let stamp = format!(
+        "{} {} {} {}.{} {}.{}",
+        meta.dev(),
+        meta.ino(),
+        meta.size(),
+        meta.mtime(),
+        meta.mtime_nsec(),
+        meta.ctime(),
+        meta.ctime_nsec()
+    );
+    let memo = DIGEST_MEMO.get().map(|dir| {
+        let name = hex::encode(Sha256::digest(path.as_os_str().as_encoded_bytes()));
+        dir.join(format!("{}.digest", &name[..32]))
+    });
+    if let Some(memo) = &memo
+        && let Ok(text) = std::fs::read_to_string(memo)
+        && let Some((line, digest)) = text.split_once('\n')
+        && line == stamp
+        && digest.starts_with("sha256:")
+        && digest.len() == 71
+    {
+        return Ok((digest.to_string(), before));
+    }
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 1 << 16];
     loop {
@@ -203,7 +238,19 @@ fn hash(path: &Path) -> std::io::Result<(String, Identity)> {
         }
         hasher.update(&buf[..n]);
     }
-    Ok((format!("sha256:{}", hex::encode(hasher.finalize())), before))
+    let digest = format!("sha256:{}", hex::encode(hasher.finalize()));
+    let changed = meta.mtime().max(meta.ctime());
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    if let Some(memo) = memo
+        && now - changed > 2
+    {
+        let _ = std::fs::create_dir_all(memo.parent().expect("has a parent")).and_then(|()| {
+            crate::cache::write_atomic(&memo, format!("{stamp}\n{digest}").as_bytes())
+        });
+    }
+    Ok((digest, before))
 }
 
 impl Program {

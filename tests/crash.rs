@@ -82,7 +82,7 @@ with = { actions = [{ op = "artifact", name = "small.txt", contents = "small" },
             .wrapping_add(1442695040888963407);
         let delay = Duration::from_millis(50 + (seed >> 33) % 900);
         let mut child = ws
-            .command(SLUICE, &["run"])
+            .command(SLUICE, &["run", "--no-step-cache"])
             .env("SLUICE_CACHE_DIR", &cache)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())

@@ -50,8 +50,13 @@ test-deploy:
     cargo test -p sluice --test deploy -- --nocapture
 
 # All benchmarks: per-step overhead, the Go analysers over the stdlib, the cost of confining
-# programs (figures in the README).
-bench: bench-runtime bench-analysers bench-exec bench-net bench-sign bench-deploy
+# programs, the step cache and cold start (figures in the README).
+bench: bench-runtime bench-analysers bench-exec bench-net bench-sign bench-deploy bench-cache
+
+# The step-result cache and cold start: the demo fully cached, the stdlib analysers cached, a
+# new clone, a fresh install, one uncached step against /bin/true (needs Go and gcc).
+bench-cache *ARGS:
+    cargo bench -p sluice --bench cache -- {{ARGS}}
 
 # Per-step overhead against fork+exec of /bin/true.
 bench-runtime *ARGS:

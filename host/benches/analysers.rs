@@ -158,7 +158,9 @@ fn main() {
     );
     let sluice = |manifest: &Path| {
         let mut cmd = Command::new(SLUICE);
-        cmd.arg("run").arg(manifest).current_dir(&ws);
+        cmd.args(["run", "--no-step-cache"])
+            .arg(manifest)
+            .current_dir(&ws);
         cmd
     };
     // Fills the compile cache; also shows the runs pass before anything is timed.

@@ -132,7 +132,7 @@ fn spawn_bench(n: usize) {
 /// Runs `sluice run` in `dir` and returns the step's duration from the run record.
 fn step_time(dir: &Path, id: &str) -> Duration {
     let out = Command::new(SLUICE)
-        .args(["run", "--json"])
+        .args(["run", "--json", "--no-step-cache"])
         .current_dir(dir)
         .stderr(Stdio::null())
         .output()

@@ -129,7 +129,7 @@ fn main() {
         let dir = ws.path().to_path_buf();
         move || {
             let mut c = Command::new(SLUICE);
-            c.arg("run")
+            c.args(["run", "--no-step-cache"])
                 .args(extra)
                 .current_dir(&dir)
                 .env_remove("SLUICE_CACHE_DIR");

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use sha2::Digest;
-use sluice_test_support::{Output, Workspace, step};
+use sluice_test_support::{Output, Workspace, kill_9_after, step};
 
 const SLUICE: &str = env!("CARGO_BIN_EXE_sluice");
 
@@ -241,38 +241,41 @@ fn with_inputs_plugin_env_and_secrets_each_invalidate_and_are_named() {
     let ws = workspace();
     run(&ws, &[]);
 
-    // `with` (configuration).
-    ws.manifest(&PIPELINE.replace(
-        r#"{ op = "text", value = "d" }"#,
-        r#"{ op = "text", value = "D" }"#,
-    ));
-    let (out, r) = run(&ws, &[]);
-    expect(&r, &["a", "b", "c", "e"], &["d"]);
-    assert!(
-        explained(&out, "d").contains("its `with` configuration changed"),
-        "{}",
-        out.stdout
-    );
-
-    // A literal input (and d back as it was: its first entry replays).
-    ws.manifest(&PIPELINE.replace(r#"in-text = "hello""#, r#"in-text = "bonjour""#));
-    let (out, r) = run(&ws, &[]);
-    expect(&r, &["a", "b", "c", "d"], &["e"]);
-    assert!(
-        explained(&out, "e").contains("input `in-text` changed"),
-        "{}",
-        out.stdout
-    );
-
-    // An env value.
-    ws.manifest(&PIPELINE.replace(r#"REGION = "eu""#, r#"REGION = "us""#));
-    let (out, r) = run(&ws, &[]);
-    expect(&r, &["a", "b", "c", "d"], &["e"]);
-    assert!(
-        explained(&out, "e").contains("env `REGION` changed"),
-        "{}",
-        out.stdout
-    );
+    // `with` (configuration); a literal input (with d back as it was: its first entry
+    // replays); an env value.
+    let cases: [(&str, &str, &[&str], &str, &str); 3] = [
+        (
+            r#"{ op = "text", value = "d" }"#,
+            r#"{ op = "text", value = "D" }"#,
+            &["d"],
+            "d",
+            "its `with` configuration changed",
+        ),
+        (
+            r#"in-text = "hello""#,
+            r#"in-text = "bonjour""#,
+            &["e"],
+            "e",
+            "input `in-text` changed",
+        ),
+        (
+            r#"REGION = "eu""#,
+            r#"REGION = "us""#,
+            &["e"],
+            "e",
+            "env `REGION` changed",
+        ),
+    ];
+    for (from, to, misses, id, said) in cases {
+        ws.manifest(&PIPELINE.replace(from, to));
+        let (out, r) = run(&ws, &[]);
+        let hits: Vec<&str> = ["a", "b", "c", "d", "e"]
+            .into_iter()
+            .filter(|s| !misses.contains(s))
+            .collect();
+        expect(&r, &hits, misses);
+        assert!(explained(&out, id).contains(said), "{}", out.stdout);
+    }
 
     // A secret's value: only its keyed hash is in the key; the value is nowhere in the cache.
     let out = ws
@@ -494,18 +497,9 @@ fn kill_9_while_results_are_recorded_leaves_a_cache_a_later_run_trusts() {
             .wrapping_mul(6364136223846793005)
             .wrapping_add(1442695040888963407);
         let delay = Duration::from_millis(30 + (seed >> 33) % 400);
-        let mut child = ws
-            .command(SLUICE, &["run", "-j", "2"])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        std::thread::sleep(delay);
-        if child.try_wait().unwrap().is_none() {
+        if kill_9_after(&mut ws.command(SLUICE, &["run", "-j", "2"]), delay) {
             killed_mid_run += 1;
         }
-        let _ = child.kill();
-        child.wait().unwrap();
         check_entries(&ws, &format!("round {round}"));
     }
     assert!(

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use sha2::Digest;
-use sluice_test_support::Workspace;
+use sluice_test_support::{Workspace, kill_9_after};
 
 const SLUICE: &str = env!("CARGO_BIN_EXE_sluice");
 
@@ -81,19 +81,10 @@ with = { actions = [{ op = "artifact", name = "small.txt", contents = "small" },
             .wrapping_mul(6364136223846793005)
             .wrapping_add(1442695040888963407);
         let delay = Duration::from_millis(50 + (seed >> 33) % 900);
-        let mut child = ws
-            .command(SLUICE, &["run", "--no-step-cache"])
-            .env("SLUICE_CACHE_DIR", &cache)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        std::thread::sleep(delay);
-        if child.try_wait().unwrap().is_none() {
+        let mut run = ws.command(SLUICE, &["run", "--no-step-cache"]);
+        if kill_9_after(run.env("SLUICE_CACHE_DIR", &cache), delay) {
             killed_mid_run += 1;
         }
-        let _ = child.kill(); // SIGKILL
-        child.wait().unwrap();
         check_store(&ws, round);
         check_records(&ws, round);
     }

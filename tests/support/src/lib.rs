@@ -22,6 +22,21 @@ pub struct Output {
     pub stderr: String,
 }
 
+/// Starts `cmd` (output discarded), sends it SIGKILL after `delay` and reaps it; says whether
+/// it was still running when killed.
+pub fn kill_9_after(cmd: &mut Command, delay: std::time::Duration) -> bool {
+    let mut child = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    std::thread::sleep(delay);
+    let running = child.try_wait().expect("try_wait").is_none();
+    let _ = child.kill(); // SIGKILL
+    child.wait().expect("wait");
+    running
+}
+
 /// Copies the tree `from` to `to` (created), leaving out sluice's `.sluice` state.
 pub fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();

@@ -388,6 +388,50 @@ with = { actions = [{ op = "text", value = "p" }] }
 }
 
 #[test]
+fn a_plugin_that_reads_the_run_identity_or_says_so_is_never_replayed_and_its_reason_is_bounded() {
+    let ws = Workspace::new();
+    let long = "y".repeat(5000);
+    ws.with_probe().manifest(&format!(
+        r#"[steps.identity]
+uses = "./probe.wasm"
+with = {{ actions = [{{ op = "run-info" }}] }}
+
+[steps.says]
+uses = "./probe.wasm"
+allow = {{ secrets = ["CACHE_TEST_TOKEN"] }}
+with = {{ actions = [{{ op = "uncacheable", reason = "clock \u001b[2J token-one {long}" }}] }}
+"#
+    ));
+    run(&ws, &[]);
+    let (out, again) = run(&ws, &[]);
+    for id in ["identity", "says"] {
+        assert_eq!(outcome(&again, id), "miss", "{id} was replayed");
+    }
+    let identity = explained(&out, "identity");
+    assert!(
+        identity.contains("not recorded: it asked for the run's identity (run-info)"),
+        "{identity}"
+    );
+    // The plugin's reason: its secret masked, its escape shown, cut at 200 bytes.
+    let says = explained(&out, "says");
+    assert!(
+        says.contains("not recorded: the plugin said: clock \\e[2J ***"),
+        "{says}"
+    );
+    assert!(
+        !says.contains("token-one") && !says.contains('\u{1b}'),
+        "{says}"
+    );
+    assert!(says.len() < 600, "{} bytes: {says}", says.len());
+    assert!(
+        !std::fs::read_dir(ws.dir().join(".sluice/cache/results"))
+            .map(|d| d.count() > 0)
+            .unwrap_or(false),
+        "an uncacheable result was recorded"
+    );
+}
+
+#[test]
 fn a_result_whose_artifact_left_the_store_is_a_miss_and_runs_again() {
     let ws = workspace();
     let (_, first) = run(&ws, &[]);

@@ -155,6 +155,12 @@ enum Action {
     Summary {
         text: String,
     },
+    /// Asks the host for the run's identity (which makes the step's result unreplayable).
+    RunInfo,
+    /// Tells the host the step's result must not be replayed, and why.
+    Uncacheable {
+        reason: String,
+    },
     FloodLog {
         count: u64,
         bytes: usize,
@@ -540,6 +546,14 @@ impl Plugin for Probe {
                 Action::Summary { text } => {
                     summary = text;
                     record("summary", Ok(String::new()))
+                }
+                Action::RunInfo => {
+                    let run = sluice_sdk::run_info();
+                    record("run-info", Ok(run.run))
+                }
+                Action::Uncacheable { reason } => {
+                    sluice_sdk::uncacheable(&reason);
+                    record("uncacheable", Ok(String::new()))
                 }
                 Action::FloodLog { count, bytes } => {
                     let line = "x".repeat(bytes);

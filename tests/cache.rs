@@ -432,6 +432,38 @@ with = {{ actions = [{{ op = "uncacheable", reason = "clock \u001b[2J token-one 
 }
 
 #[test]
+fn a_file_changed_while_its_reader_ran_keeps_that_result_out_of_the_cache() {
+    let ws = Workspace::new();
+    ws.with_probe().file("src/a.txt", "before").manifest(
+        r#"[steps.slow]
+uses = "./probe.wasm"
+allow = { read = ["src"] }
+with = { actions = [{ op = "sleep", ms = 3000 }, { op = "read", path = "/workspace/src/a.txt" }] }
+"#,
+    );
+    let child = ws
+        .command(SLUICE, &["run", "--explain-cache"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Well after the key was computed (at the step's start), well before it reads.
+    std::thread::sleep(Duration::from_millis(1200));
+    ws.file("src/a.txt", "after, edited while the step ran");
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("not recorded: `src` changed while it ran"),
+        "{stdout}"
+    );
+    // Nothing was recorded under the key of the content it started with.
+    ws.file("src/a.txt", "before");
+    let (_, again) = run(&ws, &[]);
+    assert_eq!(outcome(&again, "slow"), "miss");
+}
+
+#[test]
 fn a_result_whose_artifact_left_the_store_is_a_miss_and_runs_again() {
     let ws = workspace();
     let (_, first) = run(&ws, &[]);

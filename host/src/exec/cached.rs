@@ -226,6 +226,22 @@ fn tree(ctx: &RunContext, path: &str, deadline: &Deadline) -> Result<Tree, Strin
     Ok(tree)
 }
 
+/// The first granted readable path whose content is no longer what the key was computed
+/// from (a file edited, or written by a parallel step, while the step ran): such a result
+/// is not recorded. Unchanged files cost a `stat` each (the stat index).
+fn changed_while_running(ctx: &RunContext, parts: &KeyParts) -> Option<String> {
+    let cache = ctx.cache.as_ref()?;
+    let deadline = Deadline {
+        at: std::time::Instant::now() + Duration::from_secs(60),
+        cancel: ctx.cancel.flag(),
+    };
+    parts.files.iter().find_map(|(path, digest)| {
+        let now =
+            crate::cache::tree::digest_tree(&ctx.root, Path::new(path), &deadline, cache.index());
+        (now.map(|t| t.digest).as_ref() != Ok(digest)).then(|| path.clone())
+    })
+}
+
 /// Fills the report from a recorded result: no plugin is loaded, nothing runs.
 pub(crate) fn replay(
     ctx: &RunContext,
@@ -290,6 +306,12 @@ pub(crate) fn record(
         note.why.push_str(&format!(
             "; not recorded: it {} (only passed steps and failed gates are)",
             report.status.name()
+        ));
+        return;
+    }
+    if let Some(path) = changed_while_running(ctx, &parts) {
+        note.why.push_str(&format!(
+            "; not recorded: `{path}` changed while it ran (its result may not match its key)"
         ));
         return;
     }

@@ -94,6 +94,14 @@ bench-deploy *ARGS:
 fidelity MIN_CONFIDENCE="0.8": build
     python3 plugins/golint/tools/fidelity.py --min-confidence {{MIN_CONFIDENCE}}
 
+# The gosec step on gosec's own rule-test samples, one `sluice run` per sample, with per-rule
+# agreement (exact issue counts). gosec is not vendored: clone it anywhere
+# (`git clone --depth 1 https://github.com/securego/gosec /tmp/gosec`) and pass the checkout.
+# Needs `go` (to read the samples with go/parser).
+fidelity-gosec CHECKOUT *ARGS:
+    cargo build -p sluice
+    python3 plugins/gosec/tools/fidelity.py {{CHECKOUT}} {{ARGS}}
+
 # go-syntax against go/parser on the Go stdlib (needs `apt-get install golang-go`).
 conformance:
     cargo test -p go-syntax --test conformance -- --nocapture

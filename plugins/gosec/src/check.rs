@@ -16,6 +16,9 @@ use sluice_sdk::Span;
 
 use crate::rules::{Level, rule};
 
+mod sql;
+use crate::scope::{Binding, Def, Scopes, opens_scope, package_bindings, spec_bindings};
+
 /// Options of the checks themselves.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -29,6 +32,10 @@ pub struct Options {
     pub g306_mode: u32,
     /// See `g301_mode`.
     pub g307_mode: u32,
+    /// gosec's audit mode: G104 also reports errors assigned to `_`.
+    pub audit: bool,
+    /// More functions whose errors G104 lets go, as `(package name, function)`.
+    pub g104_allow: Vec<(String, String)>,
 }
 
 impl Default for Options {
@@ -39,6 +46,8 @@ impl Default for Options {
             g302_mode: 0o600,
             g306_mode: 0o600,
             g307_mode: 0o666,
+            audit: false,
+            g104_allow: Vec::new(),
         }
     }
 }
@@ -83,7 +92,6 @@ const ERROR_FUNCS: &[(&str, &[(&str, u8)])] = &[
             ("Setenv", 1),
             ("Symlink", 1),
             ("Truncate", 1),
-            ("Unsetenv", 1),
             ("WriteFile", 1),
             ("Create", 2),
             ("CreateTemp", 2),
@@ -98,7 +106,6 @@ const ERROR_FUNCS: &[(&str, &[(&str, u8)])] = &[
             ("Hostname", 2),
             ("Executable", 2),
             ("Pipe", 3),
-            ("Clearenv", 0),
         ],
     ),
     (
@@ -195,7 +202,7 @@ const ERROR_FUNCS: &[(&str, &[(&str, u8)])] = &[
     ),
     ("encoding/binary", &[("Read", 1), ("Write", 1)]),
     ("encoding/pem", &[("Encode", 1)]),
-    ("crypto/rand", &[("Read", 2), ("Int", 2), ("Prime", 2)]),
+    ("crypto/rand", &[("Int", 2), ("Prime", 2)]),
     (
         "path/filepath",
         &[
@@ -243,9 +250,7 @@ fn error_func(path: &str, name: &str) -> Option<u8> {
 /// What the package declares that the checks look up.
 #[derive(Default)]
 struct PackageFacts<'a> {
-    /// Package-level constants with their string values (if string literals).
-    consts: HashMap<&'a str, Option<String>>,
-    /// Package-level functions whose last result is `error`, with their result count.
+    /// Package-level functions with an `error` result, with its position among the results.
     error_funcs: HashMap<&'a str, usize>,
 }
 
@@ -253,43 +258,24 @@ fn collect_facts(pkg: &Package) -> PackageFacts<'_> {
     let mut facts = PackageFacts::default();
     for file in &pkg.files {
         for &d in &file.decls {
-            match file.decl(d) {
-                Decl::Gen {
-                    tok: Token::Const,
-                    specs,
-                    ..
-                } => {
-                    for s in specs {
-                        if let Spec::Value { names, values, .. } = s {
-                            let values = file.list(*values);
-                            for (i, n) in names.iter().enumerate() {
-                                let v = values.get(i).and_then(|v| string_lit(file, *v));
-                                facts.consts.insert(file.text(*n), v);
-                            }
-                        }
+            if let Decl::Func {
+                recv: None,
+                name,
+                typ,
+                ..
+            } = file.decl(d)
+                && let Expr::FuncType {
+                    results: Some(r), ..
+                } = file.expr(*typ)
+            {
+                let mut position = 0;
+                for field in &file.fields(*r).list {
+                    if matches!(file.expr(field.typ), Expr::Ident(i) if file.text(*i) == "error") {
+                        facts.error_funcs.insert(file.text(*name), position);
+                        break;
                     }
+                    position += field.names.len().max(1);
                 }
-                Decl::Func {
-                    recv: None,
-                    name,
-                    typ,
-                    ..
-                } => {
-                    if let Expr::FuncType {
-                        results: Some(r), ..
-                    } = file.expr(*typ)
-                    {
-                        let list = &file.fields(*r).list;
-                        let count: usize = list.iter().map(|f| f.names.len().max(1)).sum();
-                        if list
-                            .last()
-                            .is_some_and(|f| matches!(file.expr(f.typ), Expr::Ident(i) if file.text(*i) == "error"))
-                        {
-                            facts.error_funcs.insert(file.text(*name), count);
-                        }
-                    }
-                }
-                _ => {}
             }
         }
     }
@@ -337,37 +323,63 @@ fn int_lit(file: &File, x: ExprId) -> Option<u64> {
 /// Checks one package; `options` come from the configuration.
 pub fn check_package(pkg: &Package, options: &Options) -> Vec<Issue> {
     let facts = collect_facts(pkg);
+    let globals = package_bindings(pkg);
+    let sql_package = pkg
+        .files
+        .iter()
+        .any(|f| f.imports.iter().any(|im| im.path == "database/sql"));
     let mut out = Vec::new();
     for (i, file) in pkg.files.iter().enumerate() {
         let resolution = resolve_imports(file);
         let mut c = Checker {
+            pkg,
             file,
             index: i,
             res: &resolution,
             facts: &facts,
+            globals: &globals,
+            scopes: Scopes::default(),
+            cleaned: Vec::new(),
+            joined: Vec::new(),
             options,
             out: &mut out,
             params: Vec::new(),
             atoi: Vec::new(),
             readers: Vec::new(),
+            zip_entries: Vec::new(),
             range_vars: Vec::new(),
             archive: file
                 .imports
                 .iter()
                 .any(|im| im.path == "archive/zip" || im.path == "archive/tar"),
+            zip: file.imports.iter().any(|im| im.path == "archive/zip"),
+            sql_package,
+            bodies: Vec::new(),
         };
         c.imports();
         c.trojan_source();
         walk(file, &mut c);
     }
+    // Several query calls may lead to the same concatenation: report it once.
+    let mut seen = HashSet::new();
+    out.retain(|i| seen.insert((i.rule, i.file, i.pos)));
     out
 }
 
 struct Checker<'a> {
+    pkg: &'a Package,
     file: &'a File,
     index: usize,
     res: &'a Resolution,
     facts: &'a PackageFacts<'a>,
+    /// The package's top-level names.
+    globals: &'a HashMap<&'a str, Binding>,
+    /// The local names in scope.
+    scopes: Scopes<'a>,
+    /// Variables assigned `filepath.Clean(...)` (or `Rel`, `EvalSymlinks`), per function.
+    cleaned: Vec<HashSet<&'a str>>,
+    /// Variables assigned a `filepath.Join(...)`/`path.Join(...)` call, per function.
+    joined: Vec<HashMap<&'a str, ExprId>>,
     options: &'a Options,
     out: &'a mut Vec<Issue>,
     /// Parameter names of the enclosing functions, innermost last.
@@ -376,9 +388,18 @@ struct Checker<'a> {
     atoi: Vec<HashSet<&'a str>>,
     /// Variables assigned from decompressing readers, per enclosing function.
     readers: Vec<HashSet<&'a str>>,
-    /// Range value variables of the enclosing loops.
-    range_vars: Vec<Option<&'a str>>,
+    /// Range value variables over a zip archive's `File` list, per enclosing function.
+    zip_entries: Vec<HashSet<&'a str>>,
+    /// Range value variables of the enclosing loops, with whether the ranged-over elements
+    /// are pointers (when the syntax says).
+    range_vars: Vec<Option<(&'a str, Option<bool>)>>,
     archive: bool,
+    /// The file imports `archive/zip`.
+    zip: bool,
+    /// The package imports `database/sql` (G201, G202 look for its query calls).
+    sql_package: bool,
+    /// The bodies of the enclosing functions, innermost last.
+    bodies: Vec<StmtId>,
 }
 
 const CREDENTIAL_WORDS: &[&str] = &[
@@ -394,45 +415,23 @@ fn looks_like_credential(name: &str) -> bool {
     })
 }
 
-/// Entropy in bits of the first 16 characters, estimated from their character classes
-/// after removing common password words (which a guesser tries first).
-fn high_entropy(s: &str) -> bool {
+/// Whether a string looks random enough to be a secret, as gosec decides with zxcvbn: at least
+/// 8 characters, and its first 16 carry at least 80 bits, or 40 bits at 3 bits a character.
+///
+/// The estimate: letters-only stretches are split into words (at separators and lower-to-upper
+/// case changes); a pronounceable word (a vowel, no run of four consonants) costs what a
+/// dictionary guesser pays for it, about 11 bits; anything else costs what brute force pays,
+/// `log2(alphabet)` bits a character, the alphabet being the character classes present (26
+/// lower, 26 upper, 10 digits, 33 symbols). Common password words are removed first.
+pub(crate) fn high_entropy(s: &str) -> bool {
     const COMMON: &[&str] = &[
         "password", "passwd", "secret", "admin", "changeme", "letmein", "qwerty", "123456",
         "example", "test", "token", "default",
     ];
+    if s.len() < 8 {
+        return false;
+    }
     let truncated: String = s.chars().take(16).collect();
-    // Words (letters only, in camelCase or separated): about 11 bits a word, as a
-    // dictionary guesser would need.
-    if truncated
-        .chars()
-        .all(|c| c.is_alphabetic() || matches!(c, ' ' | '_' | '-' | '.'))
-    {
-        let mut words = 0;
-        let mut prev_lower = false;
-        let mut in_word = false;
-        for c in truncated.chars() {
-            if !c.is_alphabetic() {
-                in_word = false;
-                prev_lower = false;
-                continue;
-            }
-            if !in_word || (prev_lower && c.is_uppercase()) {
-                words += 1;
-            }
-            in_word = true;
-            prev_lower = c.is_lowercase();
-        }
-        return words * 11 >= 80;
-    }
-    let mut rest = truncated.to_ascii_lowercase();
-    let mut words = 0;
-    for w in COMMON {
-        while let Some(i) = rest.find(w) {
-            rest.replace_range(i..i + w.len(), "");
-            words += 1;
-        }
-    }
     let orig: Vec<char> = truncated.chars().collect();
     let classes = [
         orig.iter().any(|c| c.is_ascii_lowercase()) as u32 * 26,
@@ -442,9 +441,158 @@ fn high_entropy(s: &str) -> bool {
     ];
     let charset: u32 = classes.iter().sum::<u32>().max(1);
     let bits_per_char = (charset as f64).log2();
-    let entropy = rest.chars().count() as f64 * bits_per_char + words as f64 * 4.0;
-    let len = orig.len().max(1) as f64;
+    let len = orig.len() as f64;
+    let entropy = if truncated
+        .chars()
+        .all(|c| c.is_alphabetic() || matches!(c, ' ' | '_' | '-' | '.'))
+    {
+        words(&truncated)
+            .iter()
+            .map(|w| {
+                if pronounceable(w) {
+                    11.0
+                } else {
+                    w.chars().count() as f64 * bits_per_char
+                }
+            })
+            .sum()
+    } else {
+        let mut rest = truncated.to_ascii_lowercase();
+        let mut common = 0;
+        for w in COMMON {
+            while let Some(i) = rest.find(w) {
+                rest.replace_range(i..i + w.len(), "");
+                common += 1;
+            }
+        }
+        rest.chars().count() as f64 * bits_per_char + common as f64 * 4.0
+    };
     entropy >= 80.0 || (entropy >= 40.0 && entropy / len >= 3.0)
+}
+
+/// The words of a letters-only string: split at non-letters and where a lower-case letter is
+/// followed by an upper-case one.
+fn words(s: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut current = String::new();
+    let mut prev_lower = false;
+    for c in s.chars() {
+        if (!c.is_alphabetic() || (prev_lower && c.is_uppercase())) && !current.is_empty() {
+            out.push(std::mem::take(&mut current));
+        }
+        if c.is_alphabetic() {
+            current.push(c);
+        }
+        prev_lower = c.is_lowercase();
+    }
+    if !current.is_empty() {
+        out.push(current);
+    }
+    out
+}
+
+/// Whether a word reads like one: it has a vowel and no four consonants in a row.
+fn pronounceable(word: &str) -> bool {
+    let mut run = 0;
+    let mut vowel = false;
+    for c in word.chars().map(|c| c.to_ascii_lowercase()) {
+        if matches!(c, 'a' | 'e' | 'i' | 'o' | 'u' | 'y') {
+            vowel = true;
+            run = 0;
+        } else {
+            run += 1;
+            if run >= 4 {
+                return false;
+            }
+        }
+    }
+    vowel || word.chars().count() <= 2
+}
+
+/// Secret formats gosec recognises in any string (after the entropy test), by name.
+const SECRET_PATTERNS: &[(&str, &str)] = &[
+    ("RSA private key", r"-----BEGIN RSA PRIVATE KEY-----"),
+    ("SSH (DSA) private key", r"-----BEGIN DSA PRIVATE KEY-----"),
+    ("SSH (EC) private key", r"-----BEGIN EC PRIVATE KEY-----"),
+    (
+        "PGP private key block",
+        r"-----BEGIN PGP PRIVATE KEY BLOCK-----",
+    ),
+    (
+        "Slack Token",
+        r"xox[pborsa]-[0-9]{12}-[0-9]{12}-[0-9]{12}-[a-z0-9]{32}",
+    ),
+    ("AWS API Key", r"AKIA[0-9A-Z]{16}"),
+    ("AWS Temporary Access Key", r"ASIA[0-9A-Z]{16}"),
+    (
+        "Amazon MWS Auth Token",
+        r"amzn\.mws\.[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
+    ),
+    ("AWS AppSync GraphQL Key", r"da2-[a-z0-9]{26}"),
+    ("GitHub personal access token", r"ghp_[a-zA-Z0-9]{36}"),
+    (
+        "GitHub fine-grained access token",
+        r"github_pat_[a-zA-Z0-9]{22}_[a-zA-Z0-9]{59}",
+    ),
+    ("GitHub action temporary token", r"ghs_[a-zA-Z0-9]{36}"),
+    ("Google API Key", r"AIza[0-9A-Za-z_-]{35}"),
+    (
+        "Google Cloud Platform OAuth",
+        r"[0-9]+-[0-9A-Za-z_]{32}\.apps\.googleusercontent\.com",
+    ),
+    (
+        "Google (GCP) Service-account",
+        r#""type": "service_account""#,
+    ),
+    ("Google OAuth Access Token", r"ya29\.[0-9A-Za-z_-]+"),
+    (
+        "Generic API Key",
+        r#"[aA][pP][iI]_?[kK][eE][yY].*['"][0-9a-zA-Z]{32,45}['"]"#,
+    ),
+    (
+        "Generic Secret",
+        r#"[sS][eE][cC][rR][eE][tT].*['"][0-9a-zA-Z]{32,45}['"]"#,
+    ),
+    (
+        "Heroku API Key",
+        r"[hH][eE][rR][oO][kK][uU].*[0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{12}",
+    ),
+    ("MailChimp API Key", r"[0-9a-f]{32}-us[0-9]{1,2}"),
+    ("Mailgun API Key", r"key-[0-9a-zA-Z]{32}"),
+    (
+        "Password in URL",
+        r#"[a-zA-Z]{3,10}://[a-zA-Z0-9.\-_+]{1,64}:[a-zA-Z0-9.\-_!$%&*+=^()]{1,128}@[a-zA-Z0-9.\-_]+(:[0-9]+)?(/[^"'\t\n\r ]*)?(["'\t\n\r ]|$)"#,
+    ),
+    (
+        "Slack Webhook",
+        r"https://hooks\.slack\.com/services/T[a-zA-Z0-9_]{8}/B[a-zA-Z0-9_]{8}/[a-zA-Z0-9_]{24}",
+    ),
+    ("Stripe API Key", r"sk_live_[0-9a-zA-Z]{24}"),
+    ("Stripe Restricted API Key", r"rk_live_[0-9a-zA-Z]{24}"),
+    ("Square Access Token", r"sq0atp-[0-9A-Za-z_-]{22}"),
+    ("Square OAuth Secret", r"sq0csp-[0-9A-Za-z_-]{43}"),
+    ("Telegram Bot API Key", r"[0-9]+:AA[0-9A-Za-z_-]{33}"),
+    ("Twilio API Key", r"SK[0-9a-fA-F]{32}"),
+    (
+        "Twitter Access Token",
+        r"[tT][wW][iI][tT][tT][eE][rR].*[1-9][0-9]+-[0-9a-zA-Z]{40}",
+    ),
+    (
+        "Twitter OAuth",
+        r#"[tT][wW][iI][tT][tT][eE][rR].*['"][0-9a-zA-Z]{35,44}['"]"#,
+    ),
+];
+
+/// The name of the secret format `s` contains, if any (gosec tests high-entropy strings only).
+pub(crate) fn secret_pattern(s: &str) -> Option<&'static str> {
+    static SET: std::sync::OnceLock<regex::RegexSet> = std::sync::OnceLock::new();
+    if s.len() < 8 {
+        return None;
+    }
+    let set = SET.get_or_init(|| {
+        regex::RegexSet::new(SECRET_PATTERNS.iter().map(|(_, p)| p)).expect("valid patterns")
+    });
+    set.matches(s).iter().next().map(|i| SECRET_PATTERNS[i].0)
 }
 
 impl<'a> Checker<'a> {
@@ -483,31 +631,15 @@ impl<'a> Checker<'a> {
         self.res.qualified(self.file, fun)
     }
 
-    fn is_const(&self, x: ExprId) -> bool {
-        match self.file.expr(x) {
-            Expr::BasicLit { .. } => true,
-            Expr::Ident(id) => {
-                let name = self.file.text(*id);
-                self.facts.consts.contains_key(name) || name == "true" || name == "false"
-            }
-            Expr::Paren { x, .. } => self.is_const(*x),
-            Expr::Binary { x, y, .. } => self.is_const(*x) && self.is_const(*y),
-            Expr::Selector { .. } => self.callee(x).is_some(), // pkg.Const: assume constant
-            _ => false,
-        }
-    }
-
+    /// A string literal, or a constant or variable declared with one (gosec's
+    /// `GetIdentStringValues`).
     fn string_value(&self, x: ExprId) -> Option<String> {
         if let Some(s) = string_lit(self.file, x) {
             return Some(s);
         }
-        if let Expr::Ident(id) = self.file.expr(x) {
-            return self
-                .facts
-                .consts
-                .get(self.file.text(*id))
-                .cloned()
-                .flatten();
+        if let Expr::Ident(_) = self.file.expr(x) {
+            let (file, init) = self.definition(self.index, x)?;
+            return string_lit(&self.pkg.files[file], init);
         }
         None
     }
@@ -570,31 +702,65 @@ impl<'a> Checker<'a> {
             .filter_map(|(i, _)| src[i..].chars().next().map(|c| (i, c)))
             .filter(|(_, c)| BIDI.contains(c))
             .collect();
-        for (i, c) in found {
-            let start = Pos(i as u32);
+        // One issue a file, as gosec, at the first character.
+        if let Some(&(i, c)) = found.first() {
+            let more = match found.len() {
+                1 => String::new(),
+                n => format!(" ({n} in this file; the first is here)"),
+            };
             self.issue(
                 "G116",
-                start,
+                Pos(i as u32),
                 Pos((i + c.len_utf8()) as u32),
-                "Potential Trojan Source vulnerability via use of bidirectional text control characters",
+                format!(
+                    "Potential Trojan Source vulnerability via use of bidirectional text control characters{more}"
+                ),
             );
         }
     }
 
-    fn credential_value(&mut self, name: Ident, value: ExprId) {
+    /// G101 on a declaration or an assignment, as gosec: once per statement, first for a
+    /// credential-like name given a high-entropy string, then for any high-entropy string
+    /// value in a known secret format.
+    fn credentials(&mut self, names: &[Ident], values: &[ExprId]) {
         let f = self.file;
-        if looks_like_credential(f.text(name))
-            && let Some(s) = string_lit(f, value)
-            && !s.is_empty()
-            && high_entropy(&s)
-        {
-            self.issue(
-                "G101",
-                name.pos,
-                f.expr_end(value),
-                "Potential hardcoded credentials",
-            );
+        if values.is_empty() {
+            return;
         }
+        for (k, n) in names.iter().enumerate() {
+            if f.text(*n) == "_" || !looks_like_credential(f.text(*n)) {
+                continue;
+            }
+            let v = values[k.min(values.len() - 1)];
+            if string_lit(f, v).is_some_and(|s| high_entropy(&s)) {
+                self.issue(
+                    "G101",
+                    n.pos,
+                    f.expr_end(v),
+                    "Potential hardcoded credentials",
+                );
+                return;
+            }
+        }
+        self.secret_values(values);
+    }
+
+    /// G101 for the first of `values` that is a high-entropy string in a secret format.
+    fn secret_values(&mut self, values: &[ExprId]) -> bool {
+        for &v in values {
+            if let Some(s) = string_lit(self.file, v)
+                && high_entropy(&s)
+                && let Some(kind) = secret_pattern(&s)
+            {
+                self.expr_issue(
+                    "G101",
+                    v,
+                    format!("Potential hardcoded credentials: {kind}"),
+                );
+                return true;
+            }
+        }
+        false
     }
 
     fn spec(&mut self, d: DeclId, i: u32) {
@@ -603,14 +769,7 @@ impl<'a> Checker<'a> {
             return;
         };
         if let Spec::Value { names, values, .. } = &specs[i as usize] {
-            let values = f.list(*values);
-            if values.is_empty() {
-                return;
-            }
-            for (k, n) in names.iter().enumerate() {
-                let v = values[k.min(values.len() - 1)];
-                self.credential_value(*n, v);
-            }
+            self.credentials(names, f.list(*values));
         }
     }
 
@@ -620,11 +779,30 @@ impl<'a> Checker<'a> {
             return;
         };
         let (lhs, rhs) = (f.list(*lhs), f.list(*rhs));
-        if lhs.len() == rhs.len() {
-            for (l, r) in lhs.iter().zip(rhs) {
-                if let Expr::Ident(id) = f.expr(*l) {
-                    self.credential_value(*id, *r);
-                }
+        let names: Vec<Ident> = lhs
+            .iter()
+            .filter_map(|l| match f.expr(*l) {
+                Expr::Ident(id) => Some(*id),
+                _ => None,
+            })
+            .collect();
+        if !names.is_empty() {
+            self.credentials(&names, rhs);
+        }
+        if let (Some(&l), Some(&r)) = (lhs.first(), rhs.first()) {
+            self.tls_field_assign(l, r);
+        }
+        if let (Some(first), Some(&r)) = (names.first(), rhs.first()) {
+            let name = f.text(*first);
+            if self.is_clean_call(r)
+                && let Some(c) = self.cleaned.last_mut()
+            {
+                c.insert(name);
+            }
+            if self.is_join_call(r)
+                && let Some(j) = self.joined.last_mut()
+            {
+                j.insert(name, r);
             }
         }
         if rhs.len() == 1
@@ -646,22 +824,57 @@ impl<'a> Checker<'a> {
             {
                 set.insert(name);
             }
-            // G104: the error result assigned to `_`.
-            if matches!(tok, Token::Assign | Token::Define)
-                && let Some(n) = self.error_results(*fun)
-                && n == lhs.len()
-                && let Some(last) = lhs.last()
-                && matches!(f.expr(*last), Expr::Ident(id) if f.text(*id) == "_")
+            // `rc, err := f.Open()` for an entry `f` of a zip archive's `File` list.
+            if let (Some(name), Expr::Selector { x: recv, sel, .. }) = (first, f.expr(*fun))
+                && f.text(*sel) == "Open"
+                && matches!(f.expr(*recv), Expr::Ident(r)
+                    if self.zip_entries.last().is_some_and(|z| z.contains(f.text(*r))))
+                && let Some(set) = self.readers.last_mut()
             {
-                self.expr_issue("G104", rhs[0], "Errors unhandled");
+                set.insert(name);
+            }
+        }
+        // G104 in audit mode: an error result assigned to `_` (gosec looks at the first call
+        // on the right only when it has an error result).
+        if self.options.audit && matches!(tok, Token::Assign | Token::Define) {
+            for &r in rhs {
+                let Expr::Call { fun, .. } = f.expr(r) else {
+                    continue;
+                };
+                match self.error_position(*fun) {
+                    Some(p) if p < lhs.len() => {
+                        if matches!(f.expr(lhs[p]), Expr::Ident(id) if f.text(*id) == "_") {
+                            self.issue("G104", f.stmt_pos(s), f.stmt_end(s), "Errors unhandled");
+                        }
+                        break;
+                    }
+                    _ => break,
+                }
             }
         }
     }
 
-    /// The number of results of a call's function if its last result is an error.
-    fn error_results(&self, fun: ExprId) -> Option<usize> {
+    /// Where a called function's `error` result is among its results, unless gosec's
+    /// allow-list (or `g104-allow`) lets its errors go.
+    fn error_position(&self, fun: ExprId) -> Option<usize> {
         if let Some((path, name)) = self.callee(fun) {
-            return error_func(path, name).map(usize::from);
+            let package = path.rsplit('/').next().unwrap_or(path);
+            let allowed = matches!(
+                (package, name),
+                (
+                    "fmt",
+                    "Print" | "Printf" | "Println" | "Fprint" | "Fprintf" | "Fprintln"
+                ) | ("os", "Unsetenv")
+                    | ("rand", "Read")
+            ) || self
+                .options
+                .g104_allow
+                .iter()
+                .any(|(p, n)| p == package && n == name);
+            if allowed {
+                return None;
+            }
+            return error_func(path, name).map(|n| usize::from(n).saturating_sub(1));
         }
         if let Expr::Ident(id) = self.file.expr(fun) {
             return self.facts.error_funcs.get(self.file.text(*id)).copied();
@@ -693,9 +906,16 @@ impl<'a> Checker<'a> {
         let arg = |i: usize| args.get(i).copied();
         match (path, name) {
             ("net" | "crypto/tls", "Listen") => {
-                if let Some(a) = arg(1)
-                    && let Some(addr) = self.string_value(a)
-                    && (addr.starts_with("0.0.0.0") || addr.starts_with(':'))
+                // The address, or with a single argument (`Listen(split(addr))`) the
+                // arguments of the call that makes it.
+                let candidates: Vec<ExprId> = match (args.len(), arg(0).map(|a| f.expr(a))) {
+                    (1, Some(Expr::Call { args: inner, .. })) => f.list(*inner).to_vec(),
+                    _ => arg(1).into_iter().collect(),
+                };
+                if candidates
+                    .iter()
+                    .filter_map(|a| self.string_value(*a))
+                    .any(|addr| addr.starts_with("0.0.0.0") || addr.starts_with(':'))
                 {
                     self.expr_issue("G102", x, "Binds to all network interfaces");
                 }
@@ -710,14 +930,15 @@ impl<'a> Checker<'a> {
                     "Use of ssh InsecureIgnoreHostKey should be audited",
                 );
             }
+            // gosec: the URL is a variable declared at package level (any function may change
+            // it) or one whose declaration is not made of constants.
             ("net/http", "Get" | "Head" | "Post" | "PostForm") => {
-                if arg(0).is_some_and(|a| !self.is_const(a)) {
-                    self.expr_issue("G107", x, "Potential HTTP request made with variable url");
-                }
-            }
-            ("net/http", "NewRequest" | "NewRequestWithContext") => {
-                let i = if name == "NewRequest" { 1 } else { 2 };
-                if arg(i).is_some_and(|a| !self.is_const(a)) {
+                if let Some(a) = arg(0)
+                    && let Some(b) = self.binding_in(self.index, a)
+                    && b.is_var()
+                    && (matches!(b, Binding::Var { package: true, .. })
+                        || !self.resolves(self.index, a, 0))
+                {
                     self.expr_issue("G107", x, "Potential HTTP request made with variable url");
                 }
             }
@@ -745,15 +966,6 @@ impl<'a> Checker<'a> {
                     "Use of net/http serve function that has no support for setting timeouts",
                 );
             }
-            ("fmt", "Sprintf" | "Printf" | "Fprintf") => {
-                let fmt_index = usize::from(name == "Fprintf");
-                if let Some(format) = arg(fmt_index).and_then(|a| self.string_value(a))
-                    && is_sql(&format)
-                    && args[fmt_index + 1..].iter().any(|a| !self.is_const(*a))
-                {
-                    self.expr_issue("G201", x, "SQL string formatting");
-                }
-            }
             ("html/template", "HTML" | "HTMLAttr" | "JS" | "URL" | "CSS" | "JSStr" | "Srcset") => {
                 if arg(0).is_some_and(|a| !matches!(f.expr(a), Expr::BasicLit { .. })) {
                     self.expr_issue(
@@ -763,9 +975,8 @@ impl<'a> Checker<'a> {
                     );
                 }
             }
-            ("os/exec", "Command" | "CommandContext")
-            | ("syscall", "Exec" | "ForkExec" | "StartProcess")
-            | ("os", "StartProcess") => {
+            ("os/exec" | "golang.org/x/sys/execabs", "Command" | "CommandContext")
+            | ("syscall", "Exec" | "ForkExec" | "StartProcess") => {
                 let skip = usize::from(name == "CommandContext");
                 self.subprocess(x, &args[skip.min(args.len())..]);
             }
@@ -773,7 +984,6 @@ impl<'a> Checker<'a> {
             ("os", "Chmod") => self.mode("G302", x, arg(1), self.options.g302_mode),
             ("os", "OpenFile") => {
                 self.mode("G302", x, arg(2), self.options.g302_mode);
-                self.temp_path(x, arg(0));
                 self.file_inclusion(x, arg(0));
             }
             ("os" | "io/ioutil", "WriteFile") => {
@@ -793,14 +1003,24 @@ impl<'a> Checker<'a> {
                     );
                 }
                 self.temp_path(x, arg(0));
+                self.file_inclusion(x, arg(0));
             }
             ("os", "Open" | "ReadFile") | ("io/ioutil", "ReadFile") => {
                 self.file_inclusion(x, arg(0));
             }
             ("path/filepath" | "path", "Join") if self.archive => {
-                if args.iter().any(
-                    |a| matches!(f.expr(*a), Expr::Selector { sel, .. } if f.text(*sel) == "Name"),
-                ) {
+                // An entry's `.Name`, directly or through a variable declared with it.
+                let entry_name = |a: ExprId| {
+                    let a = match f.expr(a) {
+                        Expr::Ident(_) => match self.definition(self.index, a) {
+                            Some((file, v)) if file == self.index => v,
+                            _ => return false,
+                        },
+                        _ => a,
+                    };
+                    matches!(f.expr(a), Expr::Selector { sel, .. } if f.text(*sel) == "Name")
+                };
+                if args.iter().any(|a| entry_name(*a)) {
                     self.expr_issue("G305", x, "File traversal when extracting zip/tar archive");
                 }
             }
@@ -820,35 +1040,37 @@ impl<'a> Checker<'a> {
                     self.expr_issue("G403", x, "RSA keys should be at least 2048 bits");
                 }
             }
-            ("math/rand" | "math/rand/v2", _) => {
-                if name.starts_with(|c: char| c.is_ascii_uppercase())
-                    && !matches!(name, "NewSource" | "Source" | "Rand" | "Zipf" | "NewZipf")
-                {
-                    self.expr_issue(
-                        "G404",
-                        x,
-                        "Use of weak random number generator (math/rand instead of crypto/rand)",
-                    );
-                }
+            // gosec's lists: the generators and their top-level functions, not the sources
+            // (`NewSource`, `NewPCG`, ...), which only a generator turns into numbers.
+            ("math/rand", _) | ("math/rand/v2", _) if weak_random(path, name) => {
+                self.expr_issue(
+                    "G404",
+                    x,
+                    "Use of weak random number generator (math/rand or math/rand/v2 instead of crypto/rand)",
+                );
             }
             _ => {}
         }
     }
 
+    /// G204 as gosec: a variable argument whose declaration is not made of constants (the
+    /// program itself may be a parameter: the caller decides), or any other argument that
+    /// is not.
     fn subprocess(&mut self, call: ExprId, args: &[ExprId]) {
         let f = self.file;
-        for &a in args {
-            if self.is_const(a) {
+        for (i, &a) in args.iter().enumerate() {
+            let message = if let Expr::Ident(_) = f.expr(a) {
+                match self.binding_in(self.index, a) {
+                    Some(Binding::Param) if i == 0 => continue,
+                    Some(b) if b.is_var() && !self.resolves(self.index, a, 0) => {
+                        "Subprocess launched with variable"
+                    }
+                    _ => continue,
+                }
+            } else if !self.resolves(self.index, a, 0) {
+                "Subprocess launched with a potential tainted input or cmd arguments"
+            } else {
                 continue;
-            }
-            let message = match f.expr(a) {
-                Expr::Ident(id) if self.params.iter().any(|p| p.contains(&f.text(*id))) => {
-                    "Subprocess launched with a potential tainted input or cmd arguments"
-                }
-                Expr::Call { .. } => {
-                    "Subprocess launched with function call as argument or command arguments"
-                }
-                _ => "Subprocess launched with variable",
             };
             self.expr_issue("G204", call, message);
             return;
@@ -856,7 +1078,11 @@ impl<'a> Checker<'a> {
     }
 
     fn mode(&mut self, id: &'static str, call: ExprId, arg: Option<ExprId>, max: u32) {
-        if let Some(mode) = arg.and_then(|a| int_lit(self.file, a))
+        let mode = arg.and_then(|a| match self.callee(a) {
+            Some(("os" | "io/fs", "ModePerm")) => Some(0o777),
+            _ => int_lit(self.file, a),
+        });
+        if let Some(mode) = mode
             && mode > u64::from(max)
         {
             let what = match id {
@@ -869,12 +1095,7 @@ impl<'a> Checker<'a> {
     }
 
     fn temp_path(&mut self, call: ExprId, arg: Option<ExprId>) {
-        let Some(a) = arg else { return };
-        let predictable = match self.string_value(a) {
-            Some(s) => s.starts_with("/tmp/") || s.starts_with("/var/tmp/"),
-            None => self.built_on_temp_dir(a),
-        };
-        if predictable {
+        if arg.is_some_and(|a| self.built_on_temp_dir(a)) {
             self.expr_issue(
                 "G303",
                 call,
@@ -883,43 +1104,113 @@ impl<'a> Checker<'a> {
         }
     }
 
+    /// A path in a shared temporary directory, as gosec: `/tmp`, `/var/tmp` or `/usr/tmp`
+    /// (or below), `os.TempDir()`, or a concatenation or join that starts with one.
     fn built_on_temp_dir(&self, x: ExprId) -> bool {
         let f = self.file;
+        if let Some(s) = self.string_value(x) {
+            let s = s
+                .strip_prefix("/usr")
+                .or_else(|| s.strip_prefix("/var"))
+                .unwrap_or(&s);
+            return s == "/tmp" || s.starts_with("/tmp/");
+        }
         match f.expr(x) {
-            Expr::Binary {
-                x: l,
-                op: Token::Add,
-                ..
-            } => {
-                self.built_on_temp_dir(*l)
-                    || string_lit(f, *l).is_some_and(|s| s.starts_with("/tmp/"))
-            }
+            Expr::Paren { x, .. } => self.built_on_temp_dir(*x),
+            Expr::Binary { x: l, .. } => self.built_on_temp_dir(*l),
             Expr::Call { fun, args, .. } => match self.callee(*fun) {
                 Some(("os", "TempDir")) => true,
-                Some(("path/filepath" | "path", "Join")) => {
-                    f.list(*args).first().is_some_and(|a| {
-                        self.built_on_temp_dir(*a)
-                            || string_lit(f, *a)
-                                .is_some_and(|s| s == "/tmp" || s.starts_with("/tmp/"))
-                    })
-                }
+                Some(("path/filepath" | "path", "Join")) => f
+                    .list(*args)
+                    .first()
+                    .is_some_and(|a| self.built_on_temp_dir(*a)),
                 _ => false,
             },
             _ => false,
         }
     }
 
+    fn is_clean_call(&self, x: ExprId) -> bool {
+        matches!(self.file.expr(x), Expr::Call { fun, .. }
+            if matches!(self.callee(*fun), Some(("path/filepath", "Clean" | "Rel" | "EvalSymlinks"))))
+    }
+
+    fn is_join_call(&self, x: ExprId) -> bool {
+        matches!(self.file.expr(x), Expr::Call { fun, .. }
+            if matches!(self.callee(*fun), Some(("path/filepath" | "path", "Join"))))
+    }
+
+    /// A variable not resolved to constants (gosec's `FindVarIdentities` test for one
+    /// operand).
+    fn unresolved_var(&self, x: ExprId) -> bool {
+        self.is_var(x) && !self.resolves(self.index, x, 0)
+    }
+
+    /// Whether a `+` chain has an operand that is an unresolved variable.
+    fn concat_has_var(&self, x: ExprId) -> bool {
+        match self.file.expr(x) {
+            Expr::Binary { x: l, y, .. } => {
+                self.unresolved_var(*y)
+                    || match self.file.expr(*l) {
+                        Expr::Binary { .. } => self.concat_has_var(*l),
+                        _ => self.unresolved_var(*l),
+                    }
+            }
+            _ => false,
+        }
+    }
+
+    /// A join of a base directory (a literal or resolved name) and a cleaned path.
+    fn is_safe_join(&self, join: ExprId) -> bool {
+        let f = self.file;
+        let Expr::Call { args, .. } = f.expr(join) else {
+            return false;
+        };
+        let (mut base, mut cleaned) = (false, false);
+        for &a in f.list(*args) {
+            match f.expr(a) {
+                Expr::BasicLit { .. } => base = true,
+                Expr::Ident(id) => {
+                    if self.resolves(self.index, a, 0) {
+                        base = true;
+                    } else if self.cleaned.last().is_some_and(|c| c.contains(f.text(*id))) {
+                        cleaned = true;
+                    }
+                }
+                Expr::Call { .. } if self.is_clean_call(a) => cleaned = true,
+                _ => {}
+            }
+        }
+        base && cleaned
+    }
+
+    /// G304 as gosec: the path is a variable not resolved to constants and not cleaned, a
+    /// join with such a variable, or a concatenation with one.
     fn file_inclusion(&mut self, call: ExprId, arg: Option<ExprId>) {
+        let f = self.file;
         let Some(a) = arg else { return };
-        if self.is_const(a) {
-            return;
+        let report = match f.expr(a) {
+            Expr::Call { args, .. } if self.is_join_call(a) => {
+                !self.is_safe_join(a)
+                    && f.list(*args).iter().any(|j| {
+                        matches!(f.expr(*j), Expr::Binary { .. }) && self.concat_has_var(*j)
+                            || matches!(f.expr(*j), Expr::Ident(_)) && self.unresolved_var(*j)
+                    })
+            }
+            Expr::Ident(id) if self.is_var(a) => {
+                let name = f.text(*id);
+                let cleaned = self.cleaned.last().is_some_and(|c| c.contains(name));
+                match self.joined.last().and_then(|j| j.get(name)).copied() {
+                    Some(join) => !cleaned && !self.is_safe_join(join),
+                    None => !cleaned && !self.resolves(self.index, a, 0),
+                }
+            }
+            Expr::Binary { .. } => self.concat_has_var(a),
+            _ => false,
+        };
+        if report {
+            self.expr_issue("G304", call, "Potential file inclusion via variable");
         }
-        if let Expr::Call { fun, .. } = self.file.expr(a)
-            && matches!(self.callee(*fun), Some(("path/filepath", "Clean" | "Rel")))
-        {
-            return;
-        }
-        self.expr_issue("G304", call, "Potential file inclusion via variable");
     }
 
     fn composite(&mut self, x: ExprId) {
@@ -963,43 +1254,152 @@ impl<'a> Checker<'a> {
                     );
                 }
             }
-            ("crypto/tls", "Config") => {
-                for (k, v) in keys {
-                    match k {
-                        "InsecureSkipVerify" => {
-                            if matches!(f.expr(v), Expr::Ident(b) if f.text(*b) == "true") {
-                                self.expr_issue("G402", v, "TLS InsecureSkipVerify set true.");
-                            }
-                        }
-                        "MinVersion" | "MaxVersion" => {
-                            if let Some(version) = self.tls_version(v)
-                                && version < 0x0303
-                            {
-                                self.expr_issue("G402", v, format!("TLS {k} too low."));
-                            }
-                        }
-                        "CipherSuites" => self.cipher_suites(v),
-                        _ => {}
-                    }
-                }
-            }
+            ("crypto/tls", "Config") => self.tls_config(x, &keys),
             _ => self.credential_fields(*elts),
         }
     }
 
+    /// G101 on a composite literal, once, as gosec: a credential-like field name or string
+    /// key given a high-entropy string, or a value in a secret format.
     fn credential_fields(&mut self, elts: ExprList) {
         let f = self.file;
         for &e in f.list(elts) {
-            if let Expr::KeyValue { key, value, .. } = f.expr(e)
-                && let Expr::Ident(k) = f.expr(*key)
-            {
-                self.credential_value(*k, *value);
+            let Expr::KeyValue { key, value, .. } = f.expr(e) else {
+                continue;
+            };
+            let named = match f.expr(*key) {
+                Expr::Ident(k) => looks_like_credential(f.text(*k)),
+                _ => string_lit(f, *key).is_some_and(|k| looks_like_credential(&k)),
+            };
+            if named && string_lit(f, *value).is_some_and(|s| high_entropy(&s)) {
+                self.issue(
+                    "G101",
+                    f.expr_pos(*key),
+                    f.expr_end(*value),
+                    "Potential hardcoded credentials",
+                );
+                return;
+            }
+            if self.secret_values(&[*value]) {
+                return;
             }
         }
     }
 
+    /// G402 on a `tls.Config` literal, once, as gosec: the first bad setting in order, else
+    /// a version below TLS 1.2 (minimum) or 1.3 (maximum); 0 is Go's safe default.
+    fn tls_config(&mut self, lit: ExprId, keys: &[(&str, ExprId)]) {
+        let (mut min, mut max) = (None, None);
+        for &(k, v) in keys {
+            if self.tls_setting(k, v) {
+                return;
+            }
+            match k {
+                "MinVersion" => min = Some(self.tls_version(v).unwrap_or(0)),
+                "MaxVersion" => max = Some(self.tls_version(v).unwrap_or(0)),
+                _ => {}
+            }
+        }
+        if let Some(v) = min
+            && v != 0
+            && v < 0x0303
+        {
+            self.expr_issue("G402", lit, "TLS MinVersion too low.");
+        } else if let Some(v) = max
+            && v != 0
+            && v < 0x0304
+        {
+            self.expr_issue("G402", lit, "TLS MaxVersion too low.");
+        }
+    }
+
+    /// G402 on one setting of a `tls.Config` (in a literal or assigned to a field); whether
+    /// it reported.
+    fn tls_setting(&mut self, key: &str, v: ExprId) -> bool {
+        let (severity, wrong, sure, unsure) = match key {
+            "InsecureSkipVerify" => (
+                Level::High,
+                true,
+                "TLS InsecureSkipVerify set to true.",
+                "TLS InsecureSkipVerify may be set to true.",
+            ),
+            "PreferServerCipherSuites" => (
+                Level::Medium,
+                false,
+                "TLS PreferServerCipherSuites set to false.",
+                "TLS PreferServerCipherSuites may be set to false.",
+            ),
+            "CipherSuites" => return self.cipher_suites(v),
+            _ => return false,
+        };
+        let (start, end) = (self.file.expr_pos(v), self.file.expr_end(v));
+        match self.bool_value(self.index, v, 0) {
+            Some(b) if b == wrong => {
+                self.issue_with("G402", start, end, sure, severity, Level::High);
+                true
+            }
+            Some(_) => false,
+            None => {
+                self.issue_with("G402", start, end, unsure, severity, Level::Low);
+                true
+            }
+        }
+    }
+
+    /// `true`, `false`, `!` of them, or a name declared with one.
+    fn bool_value(&self, fi: usize, x: ExprId, depth: u8) -> Option<bool> {
+        let f = &self.pkg.files[fi];
+        match f.expr(x) {
+            Expr::Paren { x, .. } => self.bool_value(fi, *x, depth),
+            Expr::Unary {
+                op: Token::Not, x, ..
+            } => self.bool_value(fi, *x, depth).map(|b| !b),
+            Expr::Ident(id) => match f.text(*id) {
+                "true" if self.binding_in(fi, x).is_none() => Some(true),
+                "false" if self.binding_in(fi, x).is_none() => Some(false),
+                _ if depth < 4 => {
+                    let (file, init) = self.definition(fi, x)?;
+                    self.bool_value(file, init, depth + 1)
+                }
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// G402 on `cfg.Field = value` where `cfg` is declared as a `tls.Config` value.
+    fn tls_field_assign(&mut self, lhs: ExprId, rhs: ExprId) {
+        let f = self.file;
+        let Expr::Selector { x, sel, .. } = f.expr(lhs) else {
+            return;
+        };
+        let is_config = |t: ExprId| self.callee(t) == Some(("crypto/tls", "Config"));
+        let typed = match self.binding_in(self.index, *x) {
+            Some(Binding::Var { file, def, .. }) if file == self.index => match def {
+                Def::Spec { decl, spec, .. } => match f.decl(decl) {
+                    Decl::Gen { specs, .. } => matches!(&specs[spec as usize],
+                        Spec::Value { typ: Some(t), .. } if is_config(*t)),
+                    _ => false,
+                },
+                Def::Assign { .. } => self.def_values(file, def).1.is_some_and(|v| {
+                    matches!(f.expr(v), Expr::CompositeLit { typ: Some(t), .. } if is_config(*t))
+                }),
+            },
+            _ => false,
+        };
+        if typed {
+            self.tls_setting(f.text(*sel), rhs);
+        }
+    }
+
     fn tls_version(&self, v: ExprId) -> Option<u64> {
-        if let Some((path, name)) = self.callee(v)
+        self.tls_version_in(self.index, v, 0)
+    }
+
+    fn tls_version_in(&self, fi: usize, v: ExprId, depth: u8) -> Option<u64> {
+        let f = &self.pkg.files[fi];
+        if fi == self.index
+            && let Some((path, name)) = self.callee(v)
             && path == "crypto/tls"
         {
             return Some(match name {
@@ -1011,34 +1411,49 @@ impl<'a> Checker<'a> {
                 _ => return None,
             });
         }
-        int_lit(self.file, v)
+        if let Some(n) = int_lit(f, v) {
+            return Some(n);
+        }
+        if depth < 4
+            && matches!(f.expr(v), Expr::Ident(_))
+            && let Some((file, init)) = self.definition(fi, v)
+        {
+            return self.tls_version_in(file, init, depth + 1);
+        }
+        None
     }
 
-    fn cipher_suites(&mut self, v: ExprId) {
+    /// The first cipher suite outside Mozilla's intermediate list, as gosec; whether one was.
+    fn cipher_suites(&mut self, v: ExprId) -> bool {
         const GOOD: &[&str] = &[
             "TLS_AES_128_GCM_SHA256",
             "TLS_AES_256_GCM_SHA384",
             "TLS_CHACHA20_POLY1305_SHA256",
             "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
-            "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
             "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+            "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
             "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
             "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305",
-            "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305",
             "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256",
+            "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305",
             "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
+            "TLS_DHE_RSA_WITH_AES_128_GCM_SHA256",
+            "TLS_DHE_RSA_WITH_AES_256_GCM_SHA384",
         ];
         let f = self.file;
         let Expr::CompositeLit { elts, .. } = f.expr(v) else {
-            return;
+            return false;
         };
         for &e in f.list(*elts) {
-            if let Some(("crypto/tls", suite)) = self.callee(e)
-                && !GOOD.contains(&suite)
-            {
-                self.expr_issue("G402", e, format!("TLS Bad Cipher Suite: {suite}"));
+            if let Expr::Selector { sel, .. } = f.expr(e) {
+                let suite = f.text(*sel);
+                if !GOOD.contains(&suite) {
+                    self.expr_issue("G402", e, format!("TLS Bad Cipher Suite: {suite}"));
+                    return true;
+                }
             }
         }
+        false
     }
 
     fn binary(&mut self, x: ExprId) {
@@ -1051,38 +1466,77 @@ impl<'a> Checker<'a> {
                 for (a, b) in [(*l, *y), (*y, *l)] {
                     if let Expr::Ident(id) = f.expr(a)
                         && looks_like_credential(f.text(*id))
-                        && let Some(s) = string_lit(f, b)
-                        && !s.is_empty()
-                        && high_entropy(&s)
+                        && string_lit(f, b).is_some_and(|s| high_entropy(&s))
                     {
                         self.expr_issue("G101", x, "Potential hardcoded credentials");
                         return;
                     }
                 }
-            }
-            Token::Add => {
-                // The leftmost operand of a chain of `+`.
-                let mut first = *l;
-                let mut operands = vec![*y];
-                while let Expr::Binary {
-                    x: inner,
-                    op: Token::Add,
-                    y,
-                    ..
-                } = f.expr(first)
-                {
-                    operands.push(*y);
-                    first = *inner;
-                }
-                if let Some(s) = string_lit(f, first)
-                    && is_sql(&s)
-                    && operands.iter().any(|o| !self.is_const(*o))
-                {
-                    self.expr_issue("G202", x, "SQL string concatenation");
+                for v in [*l, *y] {
+                    if let Some(s) = string_lit(f, v)
+                        && high_entropy(&s)
+                        && let Some(kind) = secret_pattern(&s)
+                    {
+                        self.expr_issue(
+                            "G101",
+                            x,
+                            format!("Potential hardcoded credentials: {kind}"),
+                        );
+                        return;
+                    }
                 }
             }
             _ => {}
         }
+    }
+}
+
+/// gosec's G404 lists.
+fn weak_random(path: &str, name: &str) -> bool {
+    const V1: &[&str] = &[
+        "New",
+        "Read",
+        "ExpFloat64",
+        "Float32",
+        "Float64",
+        "Int",
+        "Int31",
+        "Int31n",
+        "Int63",
+        "Int63n",
+        "Intn",
+        "NormFloat64",
+        "Perm",
+        "Shuffle",
+        "Uint32",
+        "Uint64",
+    ];
+    const V2: &[&str] = &[
+        "New",
+        "ExpFloat64",
+        "Float32",
+        "Float64",
+        "Int",
+        "Int32",
+        "Int32N",
+        "Int64",
+        "Int64N",
+        "IntN",
+        "N",
+        "NormFloat64",
+        "Perm",
+        "Shuffle",
+        "Uint",
+        "Uint32",
+        "Uint32N",
+        "Uint64",
+        "Uint64N",
+        "UintN",
+    ];
+    if path == "math/rand" {
+        V1.contains(&name)
+    } else {
+        V2.contains(&name)
     }
 }
 
@@ -1096,24 +1550,9 @@ fn is_decompressor(path: &str, name: &str) -> bool {
                 | "compress/lzw"
                 | "compress/flate",
             "NewReader" | "NewReaderDict"
-        ) | ("archive/zip", "OpenReader" | "NewReader")
+        ) | ("archive/zip", "NewReader")
             | ("archive/tar", "NewReader")
     )
-}
-
-/// Whether a string starts like a SQL statement, as gosec's pattern
-/// `(?i)^(SELECT|DELETE|INSERT|UPDATE|INTO|FROM|WHERE)( |\n|\r|\t)` after leading space.
-fn is_sql(s: &str) -> bool {
-    let t = s.trim_start();
-    [
-        "SELECT", "DELETE", "INSERT", "UPDATE", "INTO", "FROM", "WHERE",
-    ]
-    .iter()
-    .any(|kw| {
-        t.len() > kw.len()
-            && t.as_bytes()[..kw.len()].eq_ignore_ascii_case(kw.as_bytes())
-            && matches!(t.as_bytes()[kw.len()], b' ' | b'\n' | b'\r' | b'\t')
-    })
 }
 
 impl<'a> Visitor for Checker<'a> {
@@ -1123,39 +1562,19 @@ impl<'a> Visitor for Checker<'a> {
         debug_assert!(std::ptr::eq(file, f));
         match node {
             Node::Decl(d) => {
-                if let Decl::Func { recv, typ, .. } = f.decl(d) {
+                if let Decl::Func {
+                    recv, typ, body, ..
+                } = f.decl(d)
+                {
                     let mut names = field_names(f, *recv);
                     if let Expr::FuncType { params, .. } = f.expr(*typ) {
                         names.extend(field_names(f, Some(*params)));
                     }
-                    self.enter_func(names);
+                    self.enter_func(names, *body);
                 }
             }
             Node::Spec(d, i) => self.spec(d, i),
-            Node::Stmt(s) => match f.stmt(s) {
-                Stmt::Assign { .. } => self.assign(s),
-                Stmt::Expr(x) => {
-                    if let Expr::Call { fun, .. } = f.expr(*x)
-                        && self.error_results(*fun).is_some()
-                    {
-                        self.expr_issue("G104", *x, "Errors unhandled");
-                    }
-                }
-                Stmt::Range {
-                    value, tok, key, ..
-                } => {
-                    let var = if *tok == Token::Define {
-                        value.or(*key).and_then(|v| match f.expr(v) {
-                            Expr::Ident(id) if value.is_some() => Some(f.text(*id)),
-                            _ => None,
-                        })
-                    } else {
-                        None
-                    };
-                    self.range_vars.push(var);
-                }
-                _ => {}
-            },
+            Node::Stmt(s) => self.enter_stmt(s),
             Node::Expr(x) => match f.expr(x) {
                 Expr::Call { .. } => self.call(x),
                 Expr::CompositeLit { .. } => self.composite(x),
@@ -1166,23 +1585,22 @@ impl<'a> Visitor for Checker<'a> {
                 {
                     self.binary(x)
                 }
-                Expr::FuncLit { typ, .. } => {
+                Expr::FuncLit { typ, body } => {
                     let names = match f.expr(*typ) {
                         Expr::FuncType { params, .. } => field_names(f, Some(*params)),
                         _ => Vec::new(),
                     };
-                    self.enter_func(names);
+                    self.enter_func(names, Some(*body));
                 }
                 Expr::Unary {
                     op: Token::And,
                     x: inner,
                     ..
-                } if self.options.range_aliasing => {
-                    if let Expr::Ident(id) = f.expr(*inner)
-                        && self.range_vars.iter().any(|v| *v == Some(f.text(*id)))
-                    {
-                        self.expr_issue("G601", x, "Implicit memory aliasing in for loop.");
-                    }
+                } if self.options.range_aliasing
+                    // `return &v` inside the loop is fine: nothing outlives the iteration.
+                    && !matches!(parent, Some(Node::Stmt(p)) if matches!(f.stmt(p), Stmt::Return { .. })) =>
+                {
+                    self.range_aliasing(x, *inner);
                 }
                 _ => {}
             },
@@ -1192,11 +1610,57 @@ impl<'a> Visitor for Checker<'a> {
     }
 
     fn leave(&mut self, file: &File, node: Node, _parent: Option<Node>) {
+        let f: &'a File = self.file;
+        debug_assert!(std::ptr::eq(file, f));
         match node {
-            Node::Decl(d) if matches!(file.decl(d), Decl::Func { .. }) => self.leave_func(),
-            Node::Expr(x) if matches!(file.expr(x), Expr::FuncLit { .. }) => self.leave_func(),
-            Node::Stmt(s) if matches!(file.stmt(s), Stmt::Range { .. }) => {
-                self.range_vars.pop();
+            Node::Decl(d) => {
+                if let Decl::Func { body, .. } = f.decl(d) {
+                    self.leave_func(*body);
+                }
+            }
+            Node::Expr(x) => {
+                if let Expr::FuncLit { body, .. } = f.expr(x) {
+                    self.leave_func(Some(*body));
+                }
+            }
+            // A local `var`/`const` is in scope after its spec.
+            Node::Spec(d, i) if !self.scopes.at_package_level() => {
+                if let Decl::Gen { tok, specs, .. } = f.decl(d) {
+                    for (name, b) in
+                        spec_bindings(f, self.index, d, i, *tok, &specs[i as usize], false)
+                    {
+                        self.scopes.declare(name, b);
+                    }
+                }
+            }
+            Node::Stmt(s) => {
+                let stmt = f.stmt(s);
+                if matches!(stmt, Stmt::Range { .. }) {
+                    self.range_vars.pop();
+                }
+                if opens_scope(stmt) {
+                    self.scopes.pop();
+                }
+                // Names defined by `:=` are in scope after the statement.
+                if let Stmt::Assign {
+                    lhs,
+                    tok: Token::Define,
+                    ..
+                } = stmt
+                {
+                    for (index, l) in f.list(*lhs).iter().enumerate() {
+                        if let Expr::Ident(id) = f.expr(*l) {
+                            self.scopes.declare(
+                                f.text(*id),
+                                Binding::Var {
+                                    file: self.index,
+                                    def: Def::Assign { stmt: s, index },
+                                    package: false,
+                                },
+                            );
+                        }
+                    }
+                }
             }
             _ => {}
         }
@@ -1204,16 +1668,260 @@ impl<'a> Visitor for Checker<'a> {
 }
 
 impl<'a> Checker<'a> {
-    fn enter_func(&mut self, params: Vec<&'a str>) {
+    fn enter_stmt(&mut self, s: StmtId) {
+        let f: &'a File = self.file;
+        let stmt = f.stmt(s);
+        if opens_scope(stmt) {
+            self.scopes.push();
+        }
+        if matches!(stmt, Stmt::Assign { .. } | Stmt::Expr(_)) {
+            self.sql_sink(s);
+        }
+        match stmt {
+            Stmt::Assign { .. } => self.assign(s),
+            Stmt::Expr(x) => {
+                if let Expr::Call { fun, .. } = f.expr(*x)
+                    && self.error_position(*fun).is_some()
+                {
+                    self.expr_issue("G104", *x, "Errors unhandled");
+                }
+            }
+            Stmt::Range {
+                value, tok, key, ..
+            } => {
+                let var = if *tok == Token::Define {
+                    value.or(*key).and_then(|v| match f.expr(v) {
+                        Expr::Ident(id) if value.is_some() => Some(f.text(*id)),
+                        _ => None,
+                    })
+                } else {
+                    None
+                };
+                let Stmt::Range { x, .. } = stmt else {
+                    unreachable!()
+                };
+                if self.zip
+                    && let Some(name) = var
+                    && matches!(f.expr(*x), Expr::Selector { sel, .. } if f.text(*sel) == "File")
+                    && let Some(z) = self.zip_entries.last_mut()
+                {
+                    z.insert(name);
+                }
+                self.range_vars
+                    .push(var.map(|v| (v, self.elements_are_pointers(*x))));
+                if *tok == Token::Define {
+                    for v in key.iter().chain(value.iter()) {
+                        if let Expr::Ident(id) = f.expr(*v) {
+                            self.scopes.declare(f.text(*id), Binding::Opaque);
+                        }
+                    }
+                }
+            }
+            Stmt::TypeSwitch { assign, .. } => {
+                if let Stmt::Assign { lhs, .. } = f.stmt(*assign) {
+                    for l in f.list(*lhs) {
+                        if let Expr::Ident(id) = f.expr(*l) {
+                            self.scopes.declare(f.text(*id), Binding::Opaque);
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// G601: `&v`, or `&v.field` when the elements are not pointers, of a range value
+    /// variable `v`.
+    fn range_aliasing(&mut self, x: ExprId, inner: ExprId) {
+        let f = self.file;
+        let mut target = inner;
+        let mut selected = false;
+        while let Expr::Selector { x, .. } = f.expr(target) {
+            target = *x;
+            selected = true;
+        }
+        let Expr::Ident(id) = f.expr(target) else {
+            return;
+        };
+        let name = f.text(*id);
+        let Some(&Some((_, pointers))) = self
+            .range_vars
+            .iter()
+            .rev()
+            .find(|v| v.is_some_and(|(n, _)| n == name))
+        else {
+            return;
+        };
+        if !selected || pointers == Some(false) {
+            self.expr_issue("G601", x, "Implicit memory aliasing in for loop.");
+        }
+    }
+
+    /// Whether the elements of a ranged-over slice, array or map are pointers, when its
+    /// type is written in its literal or declaration.
+    fn elements_are_pointers(&self, x: ExprId) -> Option<bool> {
+        let f = self.file;
+        let typ = match f.expr(x) {
+            Expr::CompositeLit { typ: Some(t), .. } => *t,
+            Expr::Ident(_) => match self.binding_in(self.index, x)? {
+                Binding::Var { file, def, .. } if file == self.index => {
+                    let declared = match def {
+                        Def::Spec { decl, spec, .. } => match f.decl(decl) {
+                            Decl::Gen { specs, .. } => match &specs[spec as usize] {
+                                Spec::Value { typ, .. } => *typ,
+                                _ => None,
+                            },
+                            _ => None,
+                        },
+                        Def::Assign { .. } => None,
+                    };
+                    match declared {
+                        Some(t) => t,
+                        None => match f.expr(self.def_values(file, def).1?) {
+                            Expr::CompositeLit { typ: Some(t), .. } => *t,
+                            _ => return None,
+                        },
+                    }
+                }
+                _ => return None,
+            },
+            _ => return None,
+        };
+        match f.expr(typ) {
+            Expr::ArrayType { elt, .. } | Expr::MapType { value: elt, .. } => {
+                Some(matches!(f.expr(*elt), Expr::Star { .. }))
+            }
+            _ => None,
+        }
+    }
+
+    /// What `name` is bound to here: a local, else a top-level name of the package.
+    fn binding(&self, name: &str) -> Option<Binding> {
+        self.scopes
+            .lookup(name)
+            .or_else(|| self.globals.get(name).copied())
+            .or_else(|| self.scopes.lookup_declared(name))
+    }
+
+    /// The binding of an identifier expression of file `fi` (locals only in the file being
+    /// walked).
+    fn binding_in(&self, fi: usize, x: ExprId) -> Option<Binding> {
+        let f = &self.pkg.files[fi];
+        let Expr::Ident(id) = f.expr(x) else {
+            return None;
+        };
+        let name = f.text(*id);
+        if fi == self.index {
+            self.binding(name)
+        } else {
+            self.globals.get(name).copied()
+        }
+    }
+
+    /// The right-hand sides of a variable's declaration, and which one is its own (`None`
+    /// when one call gives several names their values).
+    fn def_values(&self, fi: usize, def: Def) -> (&'a [ExprId], Option<ExprId>) {
+        let f: &'a File = &self.pkg.files[fi];
+        let (names, values, index) = match def {
+            Def::Assign { stmt, index } => match f.stmt(stmt) {
+                Stmt::Assign { lhs, rhs, .. } => (f.list(*lhs).len(), f.list(*rhs), index),
+                _ => return (&[], None),
+            },
+            Def::Spec { decl, spec, index } => match f.decl(decl) {
+                Decl::Gen { specs, .. } => match &specs[spec as usize] {
+                    Spec::Value { names, values, .. } => (names.len(), f.list(*values), index),
+                    _ => return (&[], None),
+                },
+                _ => return (&[], None),
+            },
+        };
+        let own = if values.len() == names {
+            values.get(index).copied()
+        } else {
+            None
+        };
+        (values, own)
+    }
+
+    /// gosec's `TryResolve`: whether an expression of file `fi` is made of literals,
+    /// constants and variables whose declarations are (their later assignments are not
+    /// looked at, as gosec does not).
+    fn resolves(&self, fi: usize, x: ExprId, depth: u8) -> bool {
+        if depth > 8 {
+            return false;
+        }
+        let f: &'a File = &self.pkg.files[fi];
+        match f.expr(x) {
+            Expr::BasicLit { .. } => true,
+            Expr::Paren { x, .. } => self.resolves(fi, *x, depth),
+            Expr::CompositeLit { elts, .. } => {
+                let elts = f.list(*elts);
+                !elts.is_empty() && elts.iter().all(|e| self.resolves(fi, *e, depth + 1))
+            }
+            Expr::KeyValue { key, value, .. } => {
+                self.resolves(fi, *key, depth + 1) && self.resolves(fi, *value, depth + 1)
+            }
+            Expr::Binary { x: l, y: r, .. } => {
+                self.resolves(fi, *l, depth + 1) && self.resolves(fi, *r, depth + 1)
+            }
+            Expr::Index { x, .. } | Expr::Slice { x, .. } => self.resolves(fi, *x, depth + 1),
+            Expr::Call { .. } => fi == self.index && self.builder_is_constant(x, depth + 1),
+            Expr::Ident(_) => match self.binding_in(fi, x) {
+                Some(Binding::Var { file, def, .. }) => {
+                    let (values, _) = self.def_values(file, def);
+                    !values.is_empty() && values.iter().all(|v| self.resolves(file, *v, depth + 1))
+                }
+                Some(Binding::Param | Binding::Opaque) => false,
+                _ => true,
+            },
+            _ => false,
+        }
+    }
+
+    /// The expression a constant or variable identifier was declared with (gosec's
+    /// `findDefinition`), in the file it is in.
+    fn definition(&self, fi: usize, x: ExprId) -> Option<(usize, ExprId)> {
+        match self.binding_in(fi, x)? {
+            Binding::Const { file, value } => value.map(|v| (file, v)),
+            Binding::Var { file, def, .. } => self.def_values(file, def).1.map(|v| (file, v)),
+            _ => None,
+        }
+    }
+
+    /// Whether `x` is an identifier bound to a variable.
+    fn is_var(&self, x: ExprId) -> bool {
+        self.binding_in(self.index, x).is_some_and(Binding::is_var)
+    }
+}
+
+impl<'a> Checker<'a> {
+    fn enter_func(&mut self, params: Vec<&'a str>, body: Option<StmtId>) {
+        if let Some(b) = body {
+            self.bodies.push(b);
+        }
         self.params.push(params);
         self.atoi.push(HashSet::new());
         self.readers.push(HashSet::new());
+        self.zip_entries.push(HashSet::new());
+        self.cleaned.push(HashSet::new());
+        self.joined.push(HashMap::new());
+        self.scopes.push_function();
+        for p in self.params.last().expect("just pushed").clone() {
+            self.scopes.declare(p, Binding::Param);
+        }
     }
 
-    fn leave_func(&mut self) {
+    fn leave_func(&mut self, body: Option<StmtId>) {
+        if body.is_some() {
+            self.bodies.pop();
+        }
         self.params.pop();
         self.atoi.pop();
         self.readers.pop();
+        self.zip_entries.pop();
+        self.cleaned.pop();
+        self.joined.pop();
+        self.scopes.pop_function();
     }
 }
 
@@ -1234,10 +1942,11 @@ mod tests {
 
     #[test]
     fn sql() {
-        assert!(is_sql("SELECT * FROM t WHERE id = %s"));
-        assert!(is_sql("  select x from t"));
-        assert!(!is_sql("Selection %s"));
-        assert!(!is_sql("SELECT"));
+        assert!(sql::sql_like("SELECT * FROM t WHERE id = %s"));
+        assert!(sql::sql_like("  select x from t"));
+        assert!(sql::sql_like("name = %s WHERE\tx"));
+        assert!(!sql::sql_like("Selection %s"));
+        assert!(!sql::sql_like("SELECT"));
     }
 
     #[test]

@@ -3,12 +3,14 @@
 //!
 //! Options (`with`): `dir`, `packages`, `include-tests`, `goos`, `goarch`, `build-tags` (see
 //! `go-check`), `include`/`exclude` (rule ids), `min-severity`, `min-confidence`
-//! (`low`, `medium`, `high`), `fail-on` (a severity, or `none`), `ignore-suppressions`, and
-//! `g301-mode`, `g302-mode`, `g306-mode`, `g307-mode` (largest accepted modes).
+//! (`low`, `medium`, `high`), `fail-on` (a severity, or `none`), `ignore-suppressions`,
+//! `audit` (gosec's audit mode), `g104-allow` (G104's allow-list), and `g301-mode`,
+//! `g302-mode`, `g306-mode`, `g307-mode` (largest accepted modes).
 
 pub mod check;
 pub mod nosec;
 pub mod rules;
+pub mod scope;
 
 use go_check::{Common, Module};
 use serde::Deserialize;
@@ -54,6 +56,13 @@ pub struct Config {
     /// Largest mode for G307.
     #[serde(default)]
     pub g307_mode: Option<String>,
+    /// gosec's audit mode (`-audit`): G104 also reports errors assigned to `_`.
+    #[serde(default)]
+    pub audit: bool,
+    /// More functions whose errors G104 lets go: package name to function names, as gosec's
+    /// `{"G104": {"ioutil": ["WriteFile"]}}`.
+    #[serde(default)]
+    pub g104_allow: std::collections::BTreeMap<String, Vec<String>>,
 }
 
 const OWN_OPTIONS: &[go_check::OptionDoc] = &[
@@ -74,6 +83,14 @@ const OWN_OPTIONS: &[go_check::OptionDoc] = &[
     (
         "ignore-suppressions",
         "report findings in spite of #nosec, for audits (default false)",
+    ),
+    (
+        "audit",
+        "gosec's audit mode: G104 also reports errors assigned to `_` (default false)",
+    ),
+    (
+        "g104-allow",
+        "more functions whose errors G104 lets go, by package name: { ioutil = [\"WriteFile\"] }",
     ),
     (
         "g301-mode",
@@ -149,6 +166,12 @@ impl Settings {
             g302_mode: mode("g302-mode", &config.g302_mode, 0o600)?,
             g306_mode: mode("g306-mode", &config.g306_mode, 0o600)?,
             g307_mode: mode("g307-mode", &config.g307_mode, 0o666)?,
+            audit: config.audit,
+            g104_allow: config
+                .g104_allow
+                .iter()
+                .flat_map(|(p, names)| names.iter().map(move |n| (p.clone(), n.clone())))
+                .collect(),
         };
         Ok(Settings {
             min_severity: level("min-severity", &config.min_severity, Level::Low)?,

@@ -1,5 +1,6 @@
 //! `#nosec` annotations, as gosec reads them: `// #nosec`, `// #nosec G101 G102`,
-//! `// #nosec G101 -- justification`, and `//nolint:gosec`. An annotation in a comment that
+//! `// #nosec G101 -- justification`, gosec's directive `//gosec:disable G101 -- justification`
+//! (no space after `//`), and `//nolint:gosec`. An annotation in a comment that
 //! belongs to a statement, declaration, spec or field (see `go_syntax::comments`) covers
 //! that whole node; one on the line of a finding covers the finding.
 
@@ -42,9 +43,15 @@ pub fn parse(comment: &str) -> Option<Annotation> {
             });
         }
     }
-    let i = body.find("#nosec")?;
+    let (i, after) = match body.strip_prefix("gosec:disable") {
+        // A directive: `//gosec:disable`, then nothing or a space.
+        Some(rest) if rest.is_empty() || rest.starts_with(' ') => (0, rest),
+        _ => {
+            let i = body.find("#nosec")?;
+            (i, &body[i + 6..])
+        }
+    };
     // `#nosec` must end there or be followed by white space (not `#nosecure`).
-    let after = &body[i + 6..];
     if after.chars().next().is_some_and(|c| !c.is_whitespace()) {
         return None;
     }
@@ -77,7 +84,10 @@ impl Suppressions {
     /// Reads a file's annotations (cheaply nothing when it has none).
     pub fn of(file: &File) -> Suppressions {
         let mut s = Suppressions::default();
-        if !file.src.contains("#nosec") && !file.src.contains("nolint:") {
+        if !file.src.contains("#nosec")
+            && !file.src.contains("nolint:")
+            && !file.src.contains("//gosec:disable")
+        {
             return s;
         }
         for g in &file.comments {
@@ -137,6 +147,13 @@ mod tests {
         assert_eq!(a.rules, ["G404"]);
         assert!(parse("//nolint:errcheck,gosec").unwrap().covers("G304"));
         assert!(parse("// #nosecure").is_none());
+        let a = parse("//gosec:disable G112 -- not exposed").unwrap();
+        assert_eq!(a.rules, ["G112"]);
+        assert_eq!(a.justification, "not exposed");
+        assert_eq!(a.text, "gosec:disable G112 -- not exposed");
+        assert!(parse("//gosec:disable").unwrap().covers("G404"));
+        assert!(parse("// gosec:disable G112").is_none());
+        assert!(parse("//gosec:disabled G112").is_none());
         assert!(parse("// nothing here").is_none());
     }
 }

@@ -1,8 +1,8 @@
 //! Every gosec rule against the fixtures in `tests/fixtures/gosec`: each `want` is a finding
 //! with exactly that message (and `suppressed` when a `#nosec` covers it), each `ok` a line
 //! without one, nothing else is found, and every rule has at least one of each. The nested
-//! modules are analysed on their own: `modern` (Go 1.22, no G601) and `strict`
-//! (`g307-mode = "0600"`).
+//! modules are analysed on their own: `modern` (Go 1.22, no G601), `strict`
+//! (`g307-mode = "0600"`) and `audit` (gosec's audit mode, with a G104 allow-list).
 
 use std::path::Path;
 
@@ -50,6 +50,15 @@ fn every_rule_matches_its_fixtures() {
         "strict",
         Config {
             g307_mode: Some("0600".into()),
+            ..Default::default()
+        },
+    ));
+    findings.extend(run(
+        &root,
+        "audit",
+        Config {
+            audit: true,
+            g104_allow: [("os".to_string(), vec!["Chdir".to_string()])].into(),
             ..Default::default()
         },
     ));

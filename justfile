@@ -102,6 +102,14 @@ fidelity-gosec CHECKOUT *ARGS:
     cargo build -p sluice
     python3 plugins/gosec/tools/fidelity.py {{CHECKOUT}} {{ARGS}}
 
+# The golint step on golint's own testdata, one `sluice run` per file, as golint's test reads
+# it (`// MATCH /regexp/`). golint is not vendored: clone it anywhere
+# (`git clone --depth 1 https://github.com/golang/lint /tmp/golint`) and pass the checkout;
+# `--dir DIR --exact` reads revive's testdata/golint instead. Needs `go`.
+fidelity-golint CHECKOUT *ARGS:
+    cargo build -p sluice
+    python3 plugins/golint/tools/testdata.py {{CHECKOUT}} {{ARGS}}
+
 # go-syntax against go/parser on the Go stdlib (needs `apt-get install golang-go`).
 conformance:
     cargo test -p go-syntax --test conformance -- --nocapture

@@ -83,7 +83,7 @@ pub fn analyse(workspace: &std::path::Path, config: &Config) -> Result<Report, F
     let mut findings = Vec::new();
     let stats = module.for_each_package(&config.common, &mut findings, |pkg, out| {
         let facts = lint::PackageFacts {
-            import_path: module.import_path(&pkg.dir),
+            package_name: pkg.name.clone(),
         };
         out.extend(lint::lint_package(pkg, &facts).into_iter().filter(|f| {
             f.confidence.unwrap_or(1.0) >= config.min_confidence

@@ -10,8 +10,9 @@ use sluice_sdk::{Finding, Severity};
 
 /// What the checks need to know of the package beyond one file.
 pub struct PackageFacts {
-    /// The package's import path (for messages that name its types).
-    pub import_path: String,
+    /// The package's name, as golint qualifies the package's types in messages (it type-checks
+    /// a package under its name, so `foo.hidden`, not the import path).
+    pub package_name: String,
 }
 
 const COMMON_INITIALISMS: &[&str] = &[
@@ -158,10 +159,10 @@ pub fn lint_package(pkg: &Package, facts: &PackageFacts) -> Vec<Finding> {
                     specs,
                     ..
                 } => {
+                    // Aliases count by their own name (`type b = A` is unexported), as the
+                    // name is what a caller has to write.
                     for s in specs {
-                        if let Spec::Type {
-                            name, assign: None, ..
-                        } = s
+                        if let Spec::Type { name, .. } = s
                             && !is_exported(file.text(*name))
                         {
                             unexported_types.insert(file.text(*name));
@@ -192,7 +193,8 @@ pub fn lint_package(pkg: &Package, facts: &PackageFacts) -> Vec<Finding> {
             1.0,
             first.package,
             Pos(first.package_name.end),
-            "should have a package comment".into(),
+            // golint's words; here no file of the package has one.
+            "should have a package comment, unless it's in another file for this package".into(),
         ));
     }
 
@@ -204,6 +206,7 @@ pub fn lint_package(pkg: &Package, facts: &PackageFacts) -> Vec<Finding> {
             test: is_test(file),
             out: &mut out,
             ignore_else: HashSet::new(),
+            testing_t: Vec::new(),
         };
         l.package_comment();
         l.package_name();
@@ -261,6 +264,24 @@ struct FileLint<'a> {
     test: bool,
     out: &'a mut Vec<Finding>,
     ignore_else: HashSet<StmtId>,
+    /// Per enclosing function, its parameters declared `*testing.T`.
+    testing_t: Vec<Vec<&'a str>>,
+}
+
+impl<'a> FileLint<'a> {
+    /// The parameters of a function type declared `*testing.T`.
+    fn testing_params(&self, typ: ExprId) -> Vec<&'a str> {
+        let f: &'a File = self.file;
+        let Expr::FuncType { params, .. } = f.expr(typ) else {
+            return Vec::new();
+        };
+        f.fields(*params)
+            .list
+            .iter()
+            .filter(|p| matches!(f.expr(p.typ), Expr::Star { x, .. } if is_pkg_dot(f, *x, "testing", "T")))
+            .flat_map(|p| p.names.iter().map(|n| f.text(*n)))
+            .collect()
+    }
 }
 
 impl FileLint<'_> {
@@ -814,7 +835,7 @@ impl FileLint<'_> {
                     end,
                     format!(
                         "exported {thing} {fname} returns unexported type {star}{}.{tname}, which can be annoying to use",
-                        facts.import_path
+                        facts.package_name
                     ),
                 );
                 break;
@@ -823,6 +844,12 @@ impl FileLint<'_> {
     }
 
     fn check_name(&mut self, id: Ident, thing: &str) {
+        self.check_name_at(id, thing, false);
+    }
+
+    /// `top_level`: a declaration of the file's (golint's leading-k check looks only at
+    /// constants and top-level variables).
+    fn check_name_at(&mut self, id: Ident, thing: &str, top_level: bool) {
         let name = self.file.text(id);
         if name == "_" || name == "LastInsertId" || name == "kWh" {
             return;
@@ -842,7 +869,11 @@ impl FileLint<'_> {
             );
             return;
         }
-        if b.len() > 2 && b[0] == b'k' && b[1].is_ascii_uppercase() {
+        if (thing == "const" || (thing == "var" && top_level))
+            && b.len() > 2
+            && b[0] == b'k'
+            && b[1].is_ascii_uppercase()
+        {
             let should = format!("{}{}", (b[1] as char).to_ascii_lowercase(), &name[2..]);
             self.report_ident(
                 "var-naming",
@@ -919,14 +950,17 @@ impl FileLint<'_> {
                     Token::Var => "var",
                     _ => return,
                 };
+                let top_level = f.decls.contains(&d);
                 for s in specs {
                     match s {
                         Spec::Type { name, .. } => self.check_name(*name, thing),
-                        Spec::Value { names, typ, .. } => {
+                        Spec::Value {
+                            names, typ, values, ..
+                        } => {
                             for n in names {
-                                self.check_name(*n, thing);
+                                self.check_name_at(*n, thing, top_level);
                             }
-                            self.time_names(names, *typ);
+                            self.time_names(names, *typ, f.list(*values));
                         }
                         Spec::Import { .. } => {}
                     }
@@ -947,23 +981,31 @@ impl FileLint<'_> {
             .any(|c| f.text(*c).starts_with("//export "))
     }
 
-    fn time_names(&mut self, names: &[Ident], typ: Option<ExprId>) {
+    /// golint's time-naming check: a `var` of type `time.Duration` or `*time.Duration`, as
+    /// written or as its value shows (`5 * time.Second`, `flag.Duration(...)`).
+    fn time_names(&mut self, names: &[Ident], typ: Option<ExprId>, values: &[ExprId]) {
         let f = self.file;
-        let Some(t) = typ else { return };
-        let (star, base) = match f.expr(t) {
-            Expr::Star { x, .. } => ("*", *x),
-            _ => ("", t),
-        };
-        if !is_pkg_dot(f, base, "time", "Duration") {
-            return;
-        }
-        for n in names {
-            let name = f.text(*n);
+        let declared = typ.map(|t| match f.expr(t) {
+            Expr::Star { x, .. } => ("*", is_pkg_dot(f, *x, "time", "Duration")),
+            _ => ("", is_pkg_dot(f, t, "time", "Duration")),
+        });
+        for (i, n) in names.iter().enumerate() {
+            let star = match declared {
+                Some((star, true)) => star,
+                Some((_, false)) => continue,
+                None if values.len() == names.len() => match duration_kind(f, values[i], 0) {
+                    Some(star) => star,
+                    None => continue,
+                },
+                None => continue,
+            };
+            let n = &n;
+            let name = f.text(**n);
             if let Some(suffix) = TIME_SUFFIXES.iter().find(|s| name.ends_with(*s)) {
                 self.report_ident(
                     "time-naming",
                     0.9,
-                    *n,
+                    **n,
                     format!("var {name} is of type {star}time.Duration; don't use unit-specific suffix \"{suffix}\""),
                 );
             }
@@ -1103,18 +1145,31 @@ impl FileLint<'_> {
         };
         let args = f.list(*args);
         let errors_new = is_pkg_dot(f, *fun, "errors", "New");
-        if errors_new
+        // golint: `errors.New(fmt.Sprintf(...))` or `t.Error(fmt.Sprintf(...))` for a
+        // `*testing.T`, in a file that imports the standard `errors` (a file using another
+        // package called errors, such as github.com/pkg/errors, is left alone).
+        let testing_error = match f.expr(*fun) {
+            Expr::Selector { x: recv, sel } if f.text(*sel) == "Error" => match f.expr(*recv) {
+                Expr::Ident(id) if self.testing_t.iter().flatten().any(|t| *t == f.text(*id)) => {
+                    Some(f.text(*id))
+                }
+                _ => None,
+            },
+            _ => None,
+        };
+        if (errors_new || testing_error.is_some())
             && args.len() == 1
+            && self.file.imports.iter().any(|im| im.path == "errors")
             && let Expr::Call { fun: inner, .. } = f.expr(args[0])
             && is_pkg_dot(f, *inner, "fmt", "Sprintf")
         {
-            self.report(
-                "errorf",
-                1.0,
-                f.expr_pos(x),
-                f.expr_end(x),
-                "should replace errors.New(fmt.Sprintf(...)) with fmt.Errorf(...)".into(),
-            );
+            let message = match testing_error {
+                Some(t) => {
+                    format!("should replace {t}.Error(fmt.Sprintf(...)) with {t}.Errorf(...)")
+                }
+                None => "should replace errors.New(fmt.Sprintf(...)) with fmt.Errorf(...)".into(),
+            };
+            self.report("errorf", 1.0, f.expr_pos(x), f.expr_end(x), message);
         }
         if (errors_new || is_pkg_dot(f, *fun, "fmt", "Errorf"))
             && let Some(&first) = args.first()
@@ -1150,6 +1205,54 @@ impl FileLint<'_> {
     }
 }
 
+/// Whether an expression's type is `time.Duration` (`Some("")`) or `*time.Duration`
+/// (`Some("*")`), as far as its syntax shows.
+fn duration_kind(f: &File, x: ExprId, depth: u8) -> Option<&'static str> {
+    if depth > 16 {
+        return None;
+    }
+    match f.expr(x) {
+        Expr::Paren { x, .. } => duration_kind(f, *x, depth + 1),
+        Expr::Unary {
+            op: Token::Sub | Token::Add,
+            x,
+            ..
+        } => duration_kind(f, *x, depth + 1),
+        Expr::Selector { .. } => [
+            "Nanosecond",
+            "Microsecond",
+            "Millisecond",
+            "Second",
+            "Minute",
+            "Hour",
+        ]
+        .iter()
+        .any(|u| is_pkg_dot(f, x, "time", u))
+        .then_some(""),
+        Expr::Binary {
+            x: l,
+            op: Token::Mul | Token::Quo | Token::Add | Token::Sub | Token::Rem,
+            y,
+            ..
+        } => duration_kind(f, *l, depth + 1)
+            .or_else(|| duration_kind(f, *y, depth + 1))
+            .filter(|k| k.is_empty()),
+        Expr::Call { fun, .. } => {
+            if is_pkg_dot(f, *fun, "flag", "Duration") {
+                Some("*")
+            } else if ["Duration", "Since", "Until"]
+                .iter()
+                .any(|n| is_pkg_dot(f, *fun, "time", n))
+            {
+                Some("")
+            } else {
+                None
+            }
+        }
+        _ => None,
+    }
+}
+
 /// golint's `lintErrorString`: the confidence of a problem, if any.
 fn error_string_problem(s: &str) -> Option<f32> {
     let mut chars = s.chars();
@@ -1180,10 +1283,29 @@ fn basic_type(f: &File, x: ExprId) -> Option<&'static str> {
             _ => return None,
         }),
         Expr::Paren { x, .. } => basic_type(f, *x),
+        // The untyped boolean constants (golint: "untyped bool").
+        Expr::Ident(id) if matches!(f.text(*id), "true" | "false") => Some("bool"),
         Expr::Call { fun, args, .. } if args.len() == 1 => {
             const BASIC: &[&str] = &[
-                "string", "int", "int8", "int16", "int32", "int64", "uint", "uint8", "uint16",
-                "uint32", "uint64", "uintptr", "float32", "float64", "bool", "byte", "rune",
+                "string",
+                "int",
+                "int8",
+                "int16",
+                "int32",
+                "int64",
+                "uint",
+                "uint8",
+                "uint16",
+                "uint32",
+                "uint64",
+                "uintptr",
+                "float32",
+                "float64",
+                "complex64",
+                "complex128",
+                "bool",
+                "byte",
+                "rune",
             ];
             match f.expr(*fun) {
                 Expr::Ident(id) => BASIC.iter().copied().find(|b| *b == f.text(*id)),
@@ -1202,9 +1324,32 @@ fn render(f: &File, x: ExprId) -> String {
 }
 
 impl Visitor for FileLint<'_> {
+    fn leave(&mut self, file: &File, node: Node, _parent: Option<Node>) {
+        let function = match node {
+            Node::Decl(d) => matches!(file.decl(d), Decl::Func { .. }),
+            Node::Expr(x) => matches!(file.expr(x), Expr::FuncLit { .. }),
+            _ => false,
+        };
+        if function {
+            self.testing_t.pop();
+        }
+    }
+
     fn enter(&mut self, file: &File, node: Node, _parent: Option<Node>) -> bool {
         match node {
-            Node::Decl(d) => self.names_in_decl(d),
+            Node::Decl(d) => {
+                if let Decl::Func { typ, .. } = file.decl(d) {
+                    let t = self.testing_params(*typ);
+                    self.testing_t.push(t);
+                }
+                self.names_in_decl(d)
+            }
+            Node::Expr(x) if matches!(file.expr(x), Expr::FuncLit { .. }) => {
+                if let Expr::FuncLit { typ, .. } = file.expr(x) {
+                    let t = self.testing_params(*typ);
+                    self.testing_t.push(t);
+                }
+            }
             Node::Stmt(s) => self.stmt(s),
             Node::Expr(x) => match file.expr(x) {
                 Expr::Call { .. } => self.call(x),

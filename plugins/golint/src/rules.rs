@@ -7,7 +7,7 @@ pub const RULES: &[(&str, &str, &str)] = &[
     (
         "package-comments",
         "Packages have a package comment of the form \"Package name ...\"",
-        "golint: a package needs a doc comment in one of its files, starting with `Package <name> ` (not required of `main`), with no blank line between it and the `package` clause. Sluice reports a missing comment once per package, at confidence 1 (golint reports it per file at 0.2, which its default threshold hides).",
+        "golint: a package needs a doc comment in one of its files, starting with `Package <name> ` (not required of `main`), with no blank line between it and the `package` clause. Sluice reports a missing comment once per package, with golint's message, at confidence 1 since it has looked at every file (golint reports it per file at 0.2, which its default threshold hides).",
     ),
     (
         "dot-imports",
@@ -27,7 +27,7 @@ pub const RULES: &[(&str, &str, &str)] = &[
     (
         "var-naming",
         "Names use MixedCaps and Go's initialisms",
-        "golint: no underscores (0.9), no ALL_CAPS (0.8), no leading `k` (0.8), initialisms in one case (`ID`, `URL`, `HTTP`, ...; 0.8), package names in lower case without underscores (1.0). Interface method names and cgo-exported functions are not checked; test functions (`TestX_y`) are not either.",
+        "golint: no underscores (0.9), no ALL_CAPS (0.8), no leading `k` on constants and top-level variables (0.8), initialisms in one case (`ID`, `URL`, `HTTP`, ...; 0.8), package names in lower case without underscores (1.0). Interface method names and cgo-exported functions are not checked; test functions (`TestX_y`) are not either.",
     ),
     (
         "indent-error-flow",
@@ -42,7 +42,7 @@ pub const RULES: &[(&str, &str, &str)] = &[
     (
         "errorf",
         "errors.New(fmt.Sprintf(...)) is fmt.Errorf(...)",
-        "golint: use `fmt.Errorf`. golint also flags `t.Error(fmt.Sprintf(...))`, which needs type information; Sluice does not.",
+        "golint: use `fmt.Errorf` (and `t.Errorf` for `t.Error(fmt.Sprintf(...))` on a parameter declared `*testing.T`), in files that import the standard `errors` (not another package called errors).",
     ),
     (
         "error-naming",
@@ -72,17 +72,17 @@ pub const RULES: &[(&str, &str, &str)] = &[
     (
         "unexported-return",
         "Exported functions do not return unexported types",
-        "golint (with types): callers cannot name the result type. Sluice decides it from syntax and the package's own declarations: a result whose type is (a pointer to) a type declared unexported in the package. Types from other packages, aliases and inferred types are not seen.",
+        "golint (with types): callers cannot name the result type. Sluice decides it from syntax and the package's own declarations: a result whose type is (a pointer to) a type declared unexported in the package. Aliases count by their own name (`type b = A` is unexported). The type is named as golint names it, with the package name (`foo.hidden`). Types from other packages and inferred types are not seen.",
     ),
     (
         "time-naming",
         "time.Duration variables have no unit suffix",
-        "golint (with types): a `time.Duration` holds a duration, not a count of seconds, so `timeoutSecs` misleads. Sluice checks variables declared with an explicit `time.Duration` or `*time.Duration` type; inferred types are not seen. Confidence 0.9.",
+        "golint (with types): a `time.Duration` holds a duration, not a count of seconds, so `timeoutSecs` misleads. Sluice checks `var` declarations with an explicit `time.Duration` or `*time.Duration` type, or whose value shows it (`5 * time.Second`, `time.Duration(n)`, `time.Since(t)`, `flag.Duration(...)`). Confidence 0.9.",
     ),
     (
         "context-keys-type",
         "context.WithValue keys are not basic types",
-        "golint (with types): keys of basic types collide across packages; define an unexported key type. Sluice flags keys written as untyped constants (string, number, rune literals) and conversions to a basic type; a variable's type is not seen.",
+        "golint (with types): keys of basic types collide across packages; define an unexported key type. Sluice flags keys written as untyped constants (string, number, rune literals, `true`, `false`) and conversions to a basic type; a variable's type is not seen.",
     ),
     (
         "context-as-argument",

@@ -63,7 +63,8 @@ bench-runtime *ARGS:
     cargo bench -p sluice --bench runtime -- {{ARGS}}
 
 # golint and gosec steps over the whole Go 1.19 stdlib source, with go-staticcheck and go vet
-# timed in the same run (needs `apt-get install golang-go go-staticcheck`).
+# timed in the same run (needs `apt-get install golang-go go-staticcheck`). `--compare BIN`
+# also runs another sluice build (say, of an earlier commit) alternately and prints the ratios.
 bench-analysers *ARGS:
     cargo bench -p sluice --bench analysers -- {{ARGS}}
 

@@ -429,6 +429,68 @@ fn ctrl_c_cancels_the_run_and_the_record_is_still_written() {
 /// that is not UTF-8. Nothing crashes or hangs (the steps have a 2-minute timeout and must
 /// pass); the files the parser refuses become `parse-error` findings at their position and
 /// the rest of the package is still analysed.
+/// Sources written to make gosec's constant resolution and query tracking expensive: names
+/// declared from names forty times over, twelve deep (40^12 paths if each were re-walked), a
+/// 100,000-term concatenation reaching a query, 5,000 queries and builders in one function
+/// (each once a walk of the whole function), a 400-deep `!!!…true`. The step finishes inside
+/// its timeout with the findings the rules call for.
+#[test]
+fn gosec_work_stays_bounded_on_sources_built_to_blow_it_up() {
+    let ws = Workspace::new();
+    ws.file("go.mod", "module example.com/blowup\n\ngo 1.19\n");
+    let mut chain =
+        String::from("package blowup\n\nimport \"os/exec\"\n\nfunc run() {\n\ta0 := \"x\"\n");
+    for level in 1..=12 {
+        let terms = vec![format!("a{}", level - 1); 40].join(" + ");
+        chain.push_str(&format!("\ta{level} := {terms}\n"));
+    }
+    chain.push_str("\t_ = exec.Command(\"ls\", a12)\n}\n");
+    ws.file("chain.go", &chain);
+
+    let mut sink = String::from(
+        "package blowup\n\nimport (\n\t\"crypto/tls\"\n\t\"database/sql\"\n\t\"strings\"\n)\n\nfunc queries(db *sql.DB, p string) {\n",
+    );
+    sink.push_str(&format!(
+        "\t_, _ = db.Query(\"SELECT * FROM t WHERE a = \" + {}p)\n",
+        "p + ".repeat(100_000)
+    ));
+    for i in 0..5_000 {
+        sink.push_str(&format!(
+            "\tq{i} := \"SELECT * FROM t WHERE id = \"\n\tq{i} += \"1\"\n\t_, _ = db.Query(q{i})\n\tvar b{i} strings.Builder\n\tb{i}.WriteString(\"?\")\n\t_, _ = db.Query(\"SELECT * FROM t WHERE id IN (\" + b{i}.String() + \")\")\n"
+        ));
+    }
+    sink.push_str(&format!(
+        "\t_ = &tls.Config{{InsecureSkipVerify: {}true}}\n}}\n",
+        "!".repeat(400)
+    ));
+    ws.file("sink.go", &sink);
+    ws.manifest(
+        r#"[pipeline]
+name = "blowup"
+
+[steps.sec]
+uses = "gosec"
+allow = { read = ["."] }
+timeout = "2m"
+with = { fail-on = "none" }
+"#,
+    );
+    let out = ws.sluice(SLUICE, &["run", "--no-step-cache"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let run = ws.last_run();
+    let s = step(&run, "sec");
+    assert_eq!(s["status"], "passed", "{}", s["error"]);
+    let findings = s["findings"].as_array().unwrap();
+    let of = |rule: &str| findings.iter().filter(|f| f["rule"] == rule).count();
+    // The chain is made of constants: no G204. The long concatenation with `p` is the one
+    // G202; the appended and built queries are constants. 400 `!` on true is true.
+    assert_eq!(of("G204"), 0, "{findings:?}");
+    assert_eq!(of("G202"), 1, "{findings:?}");
+    assert_eq!(of("G402"), 1, "{findings:?}");
+    let tls = findings.iter().find(|f| f["rule"] == "G402").unwrap();
+    assert_eq!(tls["message"], "TLS InsecureSkipVerify set to true.");
+}
+
 #[test]
 fn analysers_survive_huge_deep_and_malformed_sources() {
     let ws = Workspace::new();

@@ -13,7 +13,10 @@
 //!    cache per run); 5. `go vet std`, cold and warm `GOCACHE`.
 //!
 //! Targets: (1), (2) and (3) each <= 3 s wall. Options: `--runs N` (sluice runs, default 5),
-//! `--baseline-runs N` (Go tools, default 1: a cold staticcheck run of std takes minutes here), `--no-baselines`.
+//! `--baseline-runs N` (Go tools, default 1: a cold staticcheck run of std takes minutes here), `--no-baselines`,
+//! `--compare BIN`: another sluice binary (say, a build of an earlier commit) run on the same
+//! pipelines, its runs alternating with this build's, with the ratio of the medians (to show a
+//! change did not slow the analysers down, measured in one run on the same machine).
 
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -134,6 +137,10 @@ fn main() {
     let runs = arg(&args, "--runs", 5).max(1);
     let baseline_runs = arg(&args, "--baseline-runs", 1).max(1);
     let baselines = !args.iter().any(|a| a == "--no-baselines");
+    let compare: Option<PathBuf> = args
+        .iter()
+        .position(|a| a == "--compare")
+        .map(|i| PathBuf::from(args.get(i + 1).expect("--compare BIN")));
 
     let corpus = common::go_corpus();
     let scratch = tempfile::tempdir().unwrap();
@@ -156,27 +163,47 @@ fn main() {
             ("sec", "gosec", ", fail-on = \"none\""),
         ],
     );
-    let sluice = |manifest: &Path| {
-        let mut cmd = Command::new(SLUICE);
+    let run_with = |bin: &Path, manifest: &Path| {
+        let mut cmd = Command::new(bin);
         cmd.args(["run", "--no-step-cache"])
             .arg(manifest)
             .current_dir(&ws);
         cmd
     };
+    let sluice = |manifest: &Path| run_with(Path::new(SLUICE), manifest);
     // Fills the compile cache; also shows the runs pass before anything is timed.
     for m in [&lint, &sec, &both] {
         let s = measure(&mut sluice(m));
         assert!(s.ok, "`sluice run {}` failed", m.display());
+        if let Some(other) = &compare {
+            let s = measure(&mut run_with(other, m));
+            assert!(s.ok, "`{} run {}` failed", other.display(), m.display());
+        }
     }
 
     let mut rows: Vec<(String, Summary)> = Vec::new();
+    let mut compared: Vec<(String, Summary, Summary)> = Vec::new();
     for (label, manifest) in [
         ("golint (one step)", &lint),
         ("gosec (one step)", &sec),
         ("golint + gosec (parallel steps)", &both),
     ] {
-        let samples: Vec<Sample> = (0..runs).map(|_| measure(&mut sluice(manifest))).collect();
-        rows.push((label.into(), summarize(label, &samples)));
+        let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+        for _ in 0..runs {
+            ours.push(measure(&mut sluice(manifest)));
+            if let Some(other) = &compare {
+                theirs.push(measure(&mut run_with(other, manifest)));
+            }
+        }
+        let summary = summarize(label, &ours);
+        if compare.is_some() {
+            compared.push((
+                label.into(),
+                summarize(label, &ours),
+                summarize(label, &theirs),
+            ));
+        }
+        rows.push((label.into(), summary));
     }
 
     let mut staticcheck = None;
@@ -273,6 +300,26 @@ fn main() {
             "NOT met"
         };
         println!("  {label}: {:.2} s — {verdict}", secs(s.median));
+    }
+    if let Some(other) = &compare {
+        println!(
+            "\nthis build against {} (runs alternating, {runs} each):",
+            other.display()
+        );
+        println!(
+            "{:<48} {:>12} {:>12} {:>8} {:>10} {:>10}",
+            "", "this s", "compared s", "ratio", "this MiB", "comp. MiB"
+        );
+        for (label, ours, theirs) in &compared {
+            println!(
+                "{label:<48} {:>12.2} {:>12.2} {:>7.3}x {:>10.0} {:>10.0}",
+                secs(ours.median),
+                secs(theirs.median),
+                secs(ours.median) / secs(theirs.median),
+                ours.peak_mib,
+                theirs.peak_mib
+            );
+        }
     }
 }
 

@@ -355,6 +355,9 @@ pub fn check_package(pkg: &Package, options: &Options) -> Vec<Issue> {
             zip: file.imports.iter().any(|im| im.path == "archive/zip"),
             sql_package,
             bodies: Vec::new(),
+            resolved: Default::default(),
+            budget: std::cell::Cell::new(0),
+            body_index: Default::default(),
         };
         c.imports();
         c.trojan_source();
@@ -400,6 +403,12 @@ struct Checker<'a> {
     sql_package: bool,
     /// The bodies of the enclosing functions, innermost last.
     bodies: Vec<StmtId>,
+    /// Whether a variable's declaration is made of constants, by declaration.
+    resolved: std::cell::RefCell<HashMap<(usize, Def), bool>>,
+    /// Work left for the current `resolves` question.
+    budget: std::cell::Cell<u32>,
+    /// Per function body, its appends and identifier uses (see `sql`), built once.
+    body_index: std::cell::RefCell<HashMap<(usize, StmtId), std::rc::Rc<sql::BodyIndex<'a>>>>,
 }
 
 const CREDENTIAL_WORDS: &[&str] = &[
@@ -1117,7 +1126,8 @@ impl<'a> Checker<'a> {
         }
         match f.expr(x) {
             Expr::Paren { x, .. } => self.built_on_temp_dir(*x),
-            Expr::Binary { x: l, .. } => self.built_on_temp_dir(*l),
+            // The leftmost operand of a chain (found without recursion).
+            Expr::Binary { .. } => self.built_on_temp_dir(operands(f, x)[0]),
             Expr::Call { fun, args, .. } => match self.callee(*fun) {
                 Some(("os", "TempDir")) => true,
                 Some(("path/filepath" | "path", "Join")) => f
@@ -1146,18 +1156,18 @@ impl<'a> Checker<'a> {
         self.is_var(x) && !self.resolves(self.index, x, 0)
     }
 
-    /// Whether a `+` chain has an operand that is an unresolved variable.
+    /// Whether a `+` chain has an operand that is an unresolved variable (gosec's
+    /// `FindVarIdentities`: the right operand of each link and the leftmost one).
     fn concat_has_var(&self, x: ExprId) -> bool {
-        match self.file.expr(x) {
-            Expr::Binary { x: l, y, .. } => {
-                self.unresolved_var(*y)
-                    || match self.file.expr(*l) {
-                        Expr::Binary { .. } => self.concat_has_var(*l),
-                        _ => self.unresolved_var(*l),
-                    }
+        let f = self.file;
+        let mut at = x;
+        while let Expr::Binary { x: l, y, .. } = f.expr(at) {
+            if self.unresolved_var(*y) {
+                return true;
             }
-            _ => false,
+            at = *l;
         }
+        at != x && self.unresolved_var(at)
     }
 
     /// A join of a base directory (a literal or resolved name) and a cleaned path.
@@ -1349,22 +1359,34 @@ impl<'a> Checker<'a> {
     /// `true`, `false`, `!` of them, or a name declared with one.
     fn bool_value(&self, fi: usize, x: ExprId, depth: u8) -> Option<bool> {
         let f = &self.pkg.files[fi];
-        match f.expr(x) {
-            Expr::Paren { x, .. } => self.bool_value(fi, *x, depth),
-            Expr::Unary {
-                op: Token::Not, x, ..
-            } => self.bool_value(fi, *x, depth).map(|b| !b),
+        // Parentheses and `!` peeled without recursion: they may nest as deep as the parser
+        // allows.
+        let (mut at, mut negated) = (x, false);
+        loop {
+            match f.expr(at) {
+                Expr::Paren { x, .. } => at = *x,
+                Expr::Unary {
+                    op: Token::Not, x, ..
+                } => {
+                    negated = !negated;
+                    at = *x;
+                }
+                _ => break,
+            }
+        }
+        let value = match f.expr(at) {
             Expr::Ident(id) => match f.text(*id) {
-                "true" if self.binding_in(fi, x).is_none() => Some(true),
-                "false" if self.binding_in(fi, x).is_none() => Some(false),
-                _ if depth < 4 => {
-                    let (file, init) = self.definition(fi, x)?;
+                "true" if self.binding_in(fi, at).is_none() => Some(true),
+                "false" if self.binding_in(fi, at).is_none() => Some(false),
+                _ if depth < 8 => {
+                    let (file, init) = self.definition(fi, at)?;
                     self.bool_value(file, init, depth + 1)
                 }
                 _ => None,
             },
             _ => None,
-        }
+        };
+        value.map(|b| b != negated)
     }
 
     /// G402 on `cfg.Field = value` where `cfg` is declared as a `tls.Config` value.
@@ -1489,6 +1511,26 @@ impl<'a> Checker<'a> {
             _ => {}
         }
     }
+}
+
+/// Nodes one "is this made of constants?" question may look at.
+const RESOLVE_BUDGET: u32 = 20_000;
+
+/// The operands of nested binary expressions, left to right, without recursion (a chain of
+/// `+` may be as long as the file).
+pub(crate) fn operands(f: &File, x: ExprId) -> Vec<ExprId> {
+    let mut out = Vec::new();
+    let mut stack = vec![x];
+    while let Some(e) = stack.pop() {
+        match f.expr(e) {
+            Expr::Binary { x: l, y, .. } => {
+                stack.push(*y);
+                stack.push(*l);
+            }
+            _ => out.push(e),
+        }
+    }
+    out
 }
 
 /// gosec's G404 lists.
@@ -1847,29 +1889,52 @@ impl<'a> Checker<'a> {
     /// constants and variables whose declarations are (their later assignments are not
     /// looked at, as gosec does not).
     fn resolves(&self, fi: usize, x: ExprId, depth: u8) -> bool {
-        if depth > 8 {
+        if depth == 0 {
+            self.budget.set(RESOLVE_BUDGET);
+        }
+        self.resolve_step(fi, x, depth)
+    }
+
+    fn resolve_step(&self, fi: usize, x: ExprId, depth: u8) -> bool {
+        // Bounded work whatever the input: nesting, and nodes looked at per question.
+        let left = self.budget.get();
+        if depth > 32 || left == 0 {
             return false;
         }
+        self.budget.set(left - 1);
         let f: &'a File = &self.pkg.files[fi];
         match f.expr(x) {
             Expr::BasicLit { .. } => true,
-            Expr::Paren { x, .. } => self.resolves(fi, *x, depth),
+            Expr::Paren { x, .. } => self.resolve_step(fi, *x, depth + 1),
             Expr::CompositeLit { elts, .. } => {
                 let elts = f.list(*elts);
-                !elts.is_empty() && elts.iter().all(|e| self.resolves(fi, *e, depth + 1))
+                !elts.is_empty() && elts.iter().all(|e| self.resolve_step(fi, *e, depth + 1))
             }
             Expr::KeyValue { key, value, .. } => {
-                self.resolves(fi, *key, depth + 1) && self.resolves(fi, *value, depth + 1)
+                self.resolve_step(fi, *key, depth + 1) && self.resolve_step(fi, *value, depth + 1)
             }
-            Expr::Binary { x: l, y: r, .. } => {
-                self.resolves(fi, *l, depth + 1) && self.resolves(fi, *r, depth + 1)
-            }
-            Expr::Index { x, .. } | Expr::Slice { x, .. } => self.resolves(fi, *x, depth + 1),
+            // A chain of any length, flat.
+            Expr::Binary { .. } => operands(f, x)
+                .iter()
+                .all(|o| self.resolve_step(fi, *o, depth + 1)),
+            Expr::Index { x, .. } | Expr::Slice { x, .. } => self.resolve_step(fi, *x, depth + 1),
             Expr::Call { .. } => fi == self.index && self.builder_is_constant(x, depth + 1),
             Expr::Ident(_) => match self.binding_in(fi, x) {
                 Some(Binding::Var { file, def, .. }) => {
+                    // Once a declaration: a chain of names using names is not re-walked.
+                    if let Some(&known) = self.resolved.borrow().get(&(file, def)) {
+                        return known;
+                    }
+                    // A declaration reached again while being decided (a cycle) does not
+                    // resolve.
+                    self.resolved.borrow_mut().insert((file, def), false);
                     let (values, _) = self.def_values(file, def);
-                    !values.is_empty() && values.iter().all(|v| self.resolves(file, *v, depth + 1))
+                    let known = !values.is_empty()
+                        && values
+                            .iter()
+                            .all(|v| self.resolve_step(file, *v, depth + 1));
+                    self.resolved.borrow_mut().insert((file, def), known);
+                    known
                 }
                 Some(Binding::Param | Binding::Opaque) => false,
                 _ => true,

@@ -13,7 +13,7 @@ use go_syntax::ast::*;
 use go_syntax::token::Token;
 
 /// Where a variable gets its value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Def {
     /// The `index`th name of `lhs := rhs` (or `=` at package level never happens).
     Assign { stmt: StmtId, index: usize },

@@ -23,114 +23,144 @@ const SQL_METHODS: &[(&str, usize)] = &[
     ("PrepareContext", 1),
 ];
 
-/// Every identifier expression called `name` under a node, with the nodes above it.
-struct Uses<'n> {
-    name: &'n str,
-    path: Vec<Node>,
-    found: Vec<(ExprId, Vec<Node>)>,
+/// What G201/G202 look up in a function body, built in one walk of it and kept: lookups per
+/// query call then cost nothing, however many calls a body has.
+pub(crate) struct BodyIndex<'a> {
+    /// `name += e` and `name = name + e`, by the name and the declaration in the body it
+    /// assigns (`None`: a name the body does not declare, such as a package's variable).
+    appends: HashMap<(&'a str, Option<Node>), Vec<StmtId>>,
+    /// Every identifier expression, by name, with its parent and grandparent.
+    uses: HashMap<&'a str, Vec<Use>>,
 }
 
-impl Visitor for Uses<'_> {
-    fn enter(&mut self, file: &File, node: Node, _parent: Option<Node>) -> bool {
-        if let Node::Expr(x) = node
-            && let Expr::Ident(id) = file.expr(x)
-            && file.text(*id) == self.name
-        {
-            self.found.push((x, self.path.clone()));
+/// An identifier expression with its parent and grandparent.
+type Use = (ExprId, Option<Node>, Option<Node>);
+
+/// Builds a `BodyIndex`, tracking which declaration each name means (blocks, `:=`, `var`).
+struct Indexer<'a> {
+    file: &'a File,
+    scopes: Vec<Vec<(&'a str, Node)>>,
+    path: Vec<Node>,
+    out: BodyIndex<'a>,
+}
+
+impl<'a> Indexer<'a> {
+    fn lookup(&self, name: &str) -> Option<Node> {
+        self.scopes
+            .iter()
+            .rev()
+            .flat_map(|s| s.iter().rev())
+            .find(|(n, _)| *n == name)
+            .map(|&(_, d)| d)
+    }
+
+    fn declare(&mut self, name: &'a str, at: Node) {
+        if let Some(s) = self.scopes.last_mut() {
+            s.push((name, at));
+        }
+    }
+
+    fn build(file: &'a File, body: StmtId) -> BodyIndex<'a> {
+        let mut ix = Indexer {
+            file,
+            scopes: vec![Vec::new()],
+            path: Vec::new(),
+            out: BodyIndex {
+                appends: HashMap::new(),
+                uses: HashMap::new(),
+            },
+        };
+        walk_node(file, Node::Stmt(body), &mut ix);
+        ix.out
+    }
+}
+
+impl Visitor for Indexer<'_> {
+    fn enter(&mut self, _file: &File, node: Node, _parent: Option<Node>) -> bool {
+        let f = self.file;
+        match node {
+            Node::Stmt(s) => {
+                let stmt = f.stmt(s);
+                if opens_scope(stmt) {
+                    self.scopes.push(Vec::new());
+                }
+                if let Stmt::Assign { lhs, tok, rhs, .. } = stmt
+                    && let ([l], [r]) = (f.list(*lhs), f.list(*rhs))
+                    && let Expr::Ident(id) = f.expr(*l)
+                {
+                    let name = f.text(*id);
+                    let appends = match (tok, f.expr(*r)) {
+                        (Token::AddAssign, _) => true,
+                        (
+                            Token::Assign,
+                            Expr::Binary {
+                                x, op: Token::Add, ..
+                            },
+                        ) => {
+                            matches!(f.expr(*x), Expr::Ident(i) if f.text(*i) == name)
+                        }
+                        _ => false,
+                    };
+                    if appends {
+                        let decl = self.lookup(name);
+                        self.out.appends.entry((name, decl)).or_default().push(s);
+                    }
+                }
+            }
+            Node::Expr(x) => match f.expr(x) {
+                Expr::FuncLit { .. } => self.scopes.push(Vec::new()),
+                Expr::Ident(id) => {
+                    let parent = self.path.last().copied();
+                    let grand = self.path.iter().rev().nth(1).copied();
+                    self.out
+                        .uses
+                        .entry(f.text(*id))
+                        .or_default()
+                        .push((x, parent, grand));
+                }
+                _ => {}
+            },
+            _ => {}
         }
         self.path.push(node);
         true
     }
 
-    fn leave(&mut self, _file: &File, _node: Node, _parent: Option<Node>) {
+    fn leave(&mut self, _file: &File, node: Node, _parent: Option<Node>) {
+        let f = self.file;
         self.path.pop();
-    }
-}
-
-/// The assignment statements under a node where `name` still means the variable declared
-/// by `def` (not a redeclaration in an inner scope).
-struct Assigns<'n> {
-    name: &'n str,
-    /// The node that declared the variable: its `:=` statement or `var` spec.
-    def: Option<Node>,
-    /// Per open scope: whether it redeclares `name`.
-    shadowed: Vec<bool>,
-    found: Vec<StmtId>,
-}
-
-impl<'n> Assigns<'n> {
-    fn new(name: &'n str, def: Option<Node>) -> Self {
-        Assigns {
-            name,
-            def,
-            shadowed: vec![false],
-            found: Vec::new(),
-        }
-    }
-
-    fn shadow(&mut self) {
-        if let Some(top) = self.shadowed.last_mut() {
-            *top = true;
-        }
-    }
-}
-
-impl Visitor for Assigns<'_> {
-    fn enter(&mut self, file: &File, node: Node, _parent: Option<Node>) -> bool {
         match node {
             Node::Stmt(s) => {
-                let stmt = file.stmt(s);
+                let stmt = f.stmt(s);
                 if opens_scope(stmt) {
-                    self.shadowed.push(false);
+                    self.scopes.pop();
                 }
-                if let Stmt::Assign { .. } = stmt
-                    && !self.shadowed.contains(&true)
-                {
-                    self.found.push(s);
-                }
-            }
-            Node::Expr(x) if matches!(file.expr(x), Expr::FuncLit { .. }) => {
-                self.shadowed.push(false);
-            }
-            _ => {}
-        }
-        true
-    }
-
-    fn leave(&mut self, file: &File, node: Node, _parent: Option<Node>) {
-        match node {
-            Node::Stmt(s) => {
-                let stmt = file.stmt(s);
+                // `:=` declares after its statement.
                 if let Stmt::Assign {
                     lhs,
                     tok: Token::Define,
                     ..
                 } = stmt
-                    && Some(node) != self.def
-                    && file.list(*lhs).iter().any(
-                        |l| matches!(file.expr(*l), Expr::Ident(i) if file.text(*i) == self.name),
-                    )
                 {
-                    self.shadow();
-                }
-                if opens_scope(stmt) {
-                    self.shadowed.pop();
+                    for l in f.list(*lhs) {
+                        if let Expr::Ident(id) = f.expr(*l) {
+                            self.declare(f.text(*id), node);
+                        }
+                    }
                 }
             }
-            Node::Expr(x) if matches!(file.expr(x), Expr::FuncLit { .. }) => {
-                self.shadowed.pop();
+            Node::Expr(x) if matches!(f.expr(x), Expr::FuncLit { .. }) => {
+                self.scopes.pop();
             }
             _ => {}
         }
     }
 
-    fn name(&mut self, file: &File, name: Ident, owner: Node) {
-        // `var name ...` in an inner scope.
-        if matches!(owner, Node::Spec(..))
-            && Some(owner) != self.def
-            && file.text(name) == self.name
-        {
-            self.shadow();
+    fn name(&mut self, _file: &File, name: Ident, owner: Node) {
+        // `var name ...` declares in the enclosing block.
+        if matches!(owner, Node::Spec(..)) {
+            let name = self.file.text(name);
+            self.declare(name, owner);
         }
     }
 }
@@ -285,63 +315,72 @@ impl<'a> Checker<'a> {
         if !self.resolves(self.index, x, 0) {
             return None;
         }
-        self.concat_in(self.index, x, 0)
+        self.concat_in(self.index, x)
     }
 
-    fn concat_in(&self, fi: usize, x: ExprId, depth: u8) -> Option<String> {
+    fn concat_in(&self, fi: usize, x: ExprId) -> Option<String> {
         let f = &self.pkg.files[fi];
-        match f.expr(x) {
-            Expr::BasicLit {
-                kind: Token::String,
-                ..
-            } => string_lit(f, x),
-            Expr::Binary {
-                x: l,
-                op: Token::Add,
-                y,
-                ..
-            } => Some(self.concat_in(fi, *l, depth)? + &self.concat_in(fi, *y, depth)?),
-            Expr::Ident(_) if depth < 4 => {
-                let (file, v) = self.definition(fi, x)?;
-                self.string_recursive(file, v)
+        let mut out = String::new();
+        // Every link of the chain must be `+`.
+        let mut stack = vec![x];
+        while let Some(e) = stack.pop() {
+            match f.expr(e) {
+                Expr::Binary {
+                    x: l,
+                    op: Token::Add,
+                    y,
+                    ..
+                } => {
+                    stack.push(*y);
+                    stack.push(*l);
+                }
+                Expr::BasicLit {
+                    kind: Token::String,
+                    ..
+                } => out.push_str(&string_lit(f, e)?),
+                Expr::Ident(_) => {
+                    let (file, v) = self.definition(fi, e)?;
+                    out.push_str(&self.string_recursive(file, v)?);
+                }
+                _ => return None,
             }
-            _ => None,
         }
+        Some(out)
     }
 
     /// gosec's `GetStringRecursive`: literals joined by `+`, other operands as "".
     fn string_recursive(&self, fi: usize, x: ExprId) -> Option<String> {
         let f = &self.pkg.files[fi];
-        match f.expr(x) {
-            Expr::BasicLit {
+        let mut out = String::new();
+        for o in operands(f, x) {
+            if let Expr::BasicLit {
                 kind: Token::String,
                 ..
-            } => string_lit(f, x),
-            Expr::Binary { x: l, y, .. } => {
-                Some(self.string_recursive(fi, *l)? + &self.string_recursive(fi, *y)?)
+            } = f.expr(o)
+            {
+                out.push_str(&string_lit(f, o)?);
             }
-            _ => Some(String::new()),
         }
+        Some(out)
     }
 
-    /// The operands of nested binary expressions, left to right.
-    fn operands(&self, fi: usize, x: ExprId, out: &mut Vec<ExprId>) {
-        match self.pkg.files[fi].expr(x) {
-            Expr::Binary { x: l, y, .. } => {
-                self.operands(fi, *l, out);
-                self.operands(fi, *y, out);
-            }
-            _ => out.push(x),
+    /// The index of a function body of file `fi`, built on first use.
+    fn body_index(&self, fi: usize, body: StmtId) -> std::rc::Rc<BodyIndex<'a>> {
+        if let Some(ix) = self.body_index.borrow().get(&(fi, body)) {
+            return ix.clone();
         }
+        let file: &'a File = &self.pkg.files[fi];
+        let ix = std::rc::Rc::new(Indexer::build(file, body));
+        self.body_index.borrow_mut().insert((fi, body), ix.clone());
+        ix
     }
 
     /// A concatenation in file `fi` starting with anything, with an operand not made of
     /// constants.
     fn tainted_concat(&self, fi: usize, x: ExprId) -> bool {
-        let mut ops = Vec::new();
-        self.operands(fi, x, &mut ops);
-        matches!(self.pkg.files[fi].expr(x), Expr::Binary { .. })
-            && ops.iter().any(|o| !self.resolves(fi, *o, 0))
+        let f = &self.pkg.files[fi];
+        matches!(f.expr(x), Expr::Binary { .. })
+            && operands(f, x).iter().any(|o| !self.resolves(fi, *o, 0))
     }
 
     /// G202.
@@ -349,8 +388,7 @@ impl<'a> Checker<'a> {
         let f = self.file;
         match f.expr(q) {
             Expr::Binary { .. } => {
-                let mut ops = Vec::new();
-                self.operands(self.index, q, &mut ops);
+                let ops = operands(f, q);
                 if matches!(
                     f.expr(ops[0]),
                     Expr::BasicLit {
@@ -393,37 +431,32 @@ impl<'a> Checker<'a> {
                 let mut places: Vec<(usize, Vec<StmtId>)> = Vec::new();
                 if package {
                     for (i, other) in self.pkg.files.iter().enumerate() {
-                        // Inside functions, where a local of that name does not hide it.
                         for &d in &other.decls {
                             if let Decl::Func { body: Some(b), .. } = other.decl(d) {
-                                let mut a = Assigns::new(name, None);
-                                walk_node(other, Node::Stmt(*b), &mut a);
-                                places.push((i, a.found));
+                                let index = self.body_index(i, *b);
+                                if let Some(found) = index.appends.get(&(name, None)) {
+                                    places.push((i, found.clone()));
+                                }
                             }
                         }
                     }
                 } else if let Some(&body) = self.bodies.last() {
-                    let def_node = match def {
+                    let decl = match def {
                         Def::Assign { stmt, .. } => Node::Stmt(stmt),
                         Def::Spec { decl, spec, .. } => Node::Spec(decl, spec),
                     };
-                    let mut a = Assigns::new(name, Some(def_node));
-                    walk_node(f, Node::Stmt(body), &mut a);
-                    places.push((self.index, a.found));
+                    let index = self.body_index(self.index, body);
+                    if let Some(found) = index.appends.get(&(name, Some(decl))) {
+                        places.push((self.index, found.clone()));
+                    }
                 }
                 for (fi, stmts) in places {
                     let file = &self.pkg.files[fi];
                     for s in stmts {
-                        let Stmt::Assign { lhs, tok, rhs, .. } = file.stmt(s) else {
+                        let Stmt::Assign { tok, rhs, .. } = file.stmt(s) else {
                             continue;
                         };
-                        let (lhs, rhs) = (file.list(*lhs), file.list(*rhs));
-                        if lhs.len() != 1
-                            || rhs.len() != 1
-                            || !matches!(file.expr(lhs[0]), Expr::Ident(l) if file.text(*l) == name)
-                        {
-                            continue;
-                        }
+                        let rhs = file.list(*rhs);
                         let appended = match (tok, file.expr(rhs[0])) {
                             (Token::AddAssign, _) => rhs[0],
                             (
@@ -517,26 +550,22 @@ impl<'a> Checker<'a> {
         if !declared {
             return false;
         }
-        let mut uses = Uses {
-            name: f.text(*id),
-            path: Vec::new(),
-            found: Vec::new(),
+        let index = self.body_index(self.index, body);
+        let Some(uses) = index.uses.get(f.text(*id)) else {
+            return false;
         };
-        walk_node(f, Node::Stmt(body), &mut uses);
-        uses.found.iter().all(|(x, path)| {
-            let parent = path.last().copied();
-            let grand = path.iter().rev().nth(1).copied();
+        uses.iter().all(|&(x, parent, grand)| {
             match (parent, grand) {
                 // `b := strings.Builder{}` itself.
                 (Some(Node::Stmt(s)), _) => matches!(f.stmt(s),
-                    Stmt::Assign { lhs, tok: Token::Define, .. } if f.list(*lhs).contains(x)),
+                    Stmt::Assign { lhs, tok: Token::Define, .. } if f.list(*lhs).contains(&x)),
                 (Some(Node::Expr(sel)), Some(Node::Expr(c))) => {
                     let (Expr::Selector { x: r, sel: m }, Expr::Call { fun, args, .. }) =
                         (f.expr(sel), f.expr(c))
                     else {
                         return false;
                     };
-                    if r != x || *fun != sel {
+                    if *r != x || *fun != sel {
                         return false;
                     }
                     match f.text(*m) {

@@ -16,9 +16,6 @@ findings of that rule as gosec expects. gosec's configuration is mapped to the s
 (`Audit: "enabled"` to `audit = true`, a G104 allow-list to `g104-allow`); a sample whose
 configuration cannot be mapped is counted as a disagreement and listed.
 
-Samples the README names as known limits (they need full type information or inter-procedural
-data flow) are listed in KNOWN_LIMITS below: they are still run and shown, but counted apart.
-
 Needs a built sluice (`cargo build`, or `--sluice target/release/sluice`).
 """
 
@@ -32,11 +29,6 @@ import sys
 import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-
-# (sample set, index) -> why Sluice does not decide it from syntax. Kept in step with the
-# README's "gosec: known limits" table.
-KNOWN_LIMITS = {}
-
 
 def samples(checkout):
     out = subprocess.run(
@@ -148,19 +140,15 @@ def main():
     rows = []
     for s, (found, problem) in zip(todo, results):
         got = None if found is None else len(found)
-        known = KNOWN_LIMITS.get((s["set"], s["index"]))
         r = per_rule.setdefault(s["rule"], collections.Counter())
         r["samples"] += 1
-        if known:
-            r["known"] += 1
         if got == s["errors"]:
             r["exact"] += 1
-        elif not known:
-            if got is None:
-                r["failed"] += 1
-            else:
-                r["missed"] += max(0, s["errors"] - got)
-                r["extra"] += max(0, got - s["errors"])
+        elif got is None:
+            r["failed"] += 1
+        else:
+            r["missed"] += max(0, s["errors"] - got)
+            r["extra"] += max(0, got - s["errors"])
         rows.append(
             {
                 "rule": s["rule"],
@@ -169,7 +157,6 @@ def main():
                 "expected": s["errors"],
                 "got": got,
                 "problem": problem,
-                "known-limit": known,
                 "findings": [
                     f"{f['span']['line']}:{f['span']['column']} {f['message']}"
                     for f in (found or [])
@@ -178,32 +165,26 @@ def main():
             }
         )
 
-    print("| rule | samples | exact | agreement | missed | extra | known limits |")
+    print("| rule | samples | exact | agreement | missed | extra | did not run |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     total = collections.Counter()
     for rule, r in per_rule.items():
-        counted = r["samples"] - r["known"]
-        exact = r["exact"] - sum(
-            1 for row in rows if row["rule"] == rule and row["known-limit"] and row["got"] == row["expected"]
+        print(
+            f"| {rule} | {r['samples']} | {r['exact']} | {100 * r['exact'] / r['samples']:.1f}% "
+            f"| {r['missed']} | {r['extra']} | {r['failed']} |"
         )
-        share = f"{100 * exact / counted:.1f}%" if counted else "-"
-        print(f"| {rule} | {r['samples']} | {r['exact']} | {share} | {r['missed']} | {r['extra']} | {r['known']} |")
         total.update(r)
-        total["counted"] += counted
-        total["counted-exact"] += exact
     print(
         f"| all | {total['samples']} | {total['exact']} | "
-        f"{100 * total['exact'] / max(1, total['samples']):.1f}% of all, "
-        f"{100 * total['counted-exact'] / max(1, total['counted']):.1f}% without known limits | "
-        f"{total['missed']} | {total['extra']} | {total['known']} |"
+        f"{100 * total['exact'] / max(1, total['samples']):.1f}% | "
+        f"{total['missed']} | {total['extra']} | {total['failed']} |"
     )
     bad = [row for row in rows if row["got"] != row["expected"]]
     if bad:
         print("\ndisagreements:")
         for row in bad:
-            tag = f" (known limit: {row['known-limit']})" if row["known-limit"] else ""
             got = row["problem"] if row["got"] is None else f"got {row['got']}"
-            print(f"  {row['set']}[{row['index']}] {row['rule']}: expected {row['expected']}, {got}{tag}")
+            print(f"  {row['set']}[{row['index']}] {row['rule']}: expected {row['expected']}, {got}")
             for f in row["findings"]:
                 print(f"      {f}")
             if args.show:

@@ -164,7 +164,7 @@ impl Resolver {
 }
 
 /// Whether a statement opens a scope of its own (its init statements live there).
-fn opens_scope(s: &Stmt) -> bool {
+pub fn opens_scope(s: &Stmt) -> bool {
     matches!(
         s,
         Stmt::Block { .. }

@@ -19,26 +19,18 @@ Needs `go` and a built sluice (`cargo build`, or `--sluice target/release/sluice
 
 import argparse
 import concurrent.futures
-import json
 import os
 import re
-import subprocess
 import sys
 import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "go-check", "tools"))
+from stephelp import go_json, run_step  # noqa: E402
 
 
 def expectations(directory):
-    out = subprocess.run(
-        ["go", "run", os.path.join(HERE, "testdata", "main.go"), directory],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if out.returncode != 0:
-        sys.exit(f"reading the testdata failed:\n{out.stderr}")
-    return json.loads(out.stdout)
+    return go_json(os.path.join(HERE, "testdata", "main.go"), directory, "the testdata")
 
 
 def lint(sluice, scratch, n, path):
@@ -55,18 +47,9 @@ def lint(sluice, scratch, n, path):
             'with = { dir = "src", include-tests = true, build-constraints = false, '
             "min-confidence = 0.0 }\n"
         )
-    out = subprocess.run(
-        [sluice, "run", "--json", "--no-step-cache", "sluice.toml"],
-        cwd=ws,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    try:
-        report = json.loads(out.stdout)
-        step = next(s for s in report["steps"] if s["id"] == "lint")
-    except (ValueError, StopIteration):
-        return None, f"sluice run failed ({out.returncode}): {out.stderr.strip()[-500:]}"
+    step, problem = run_step(sluice, ws, "lint")
+    if step is None:
+        return None, problem
     return [
         (f["span"]["line"], f["message"], f["rule"])
         for f in step["findings"]

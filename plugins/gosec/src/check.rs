@@ -17,7 +17,9 @@ use sluice_sdk::Span;
 use crate::rules::{Level, rule};
 
 mod sql;
-use crate::scope::{Binding, Def, Scopes, opens_scope, package_bindings, spec_bindings};
+use crate::scope::{
+    Binding, Def, Scopes, defined_names, opens_scope, package_bindings, spec_bindings,
+};
 
 /// Options of the checks themselves.
 #[derive(Debug, Clone)]
@@ -355,6 +357,7 @@ pub fn check_package(pkg: &Package, options: &Options) -> Vec<Issue> {
             zip: file.imports.iter().any(|im| im.path == "archive/zip"),
             sql_package,
             bodies: Vec::new(),
+            leave_work: Vec::new(),
             resolved: Default::default(),
             budget: std::cell::Cell::new(0),
             body_index: Default::default(),
@@ -403,6 +406,8 @@ struct Checker<'a> {
     sql_package: bool,
     /// The bodies of the enclosing functions, innermost last.
     bodies: Vec<StmtId>,
+    /// The nodes entered that have work to do when left (scopes, functions), innermost last.
+    leave_work: Vec<Node>,
     /// Whether a variable's declaration is made of constants, by declaration.
     resolved: std::cell::RefCell<HashMap<(usize, Def), bool>>,
     /// Work left for the current `resolves` question.
@@ -411,16 +416,23 @@ struct Checker<'a> {
     body_index: std::cell::RefCell<HashMap<(usize, StmtId), std::rc::Rc<sql::BodyIndex<'a>>>>,
 }
 
-const CREDENTIAL_WORDS: &[&str] = &[
-    "passwd", "pass", "password", "pwd", "secret", "token", "pw", "apikey", "bearer", "cred",
-];
-
+/// gosec's pattern `(?i)passwd|pass|password|pwd|secret|token|pw|apiKey|bearer|cred`, anywhere
+/// in a name (`pass` covers `passwd` and `password`, `pw` covers `pwd`).
 fn looks_like_credential(name: &str) -> bool {
-    // Called for every name assigned a value: no lower-cased copy.
-    let name = name.as_bytes();
-    CREDENTIAL_WORDS.iter().any(|w| {
-        name.windows(w.len())
-            .any(|window| window.eq_ignore_ascii_case(w.as_bytes()))
+    // Called for every name given a value: one pass, no lower-cased copy.
+    let b = name.as_bytes();
+    let at = |i: usize, word: &[u8]| {
+        b.get(i..i + word.len())
+            .is_some_and(|w| w.eq_ignore_ascii_case(word))
+    };
+    (0..b.len()).any(|i| match b[i].to_ascii_lowercase() {
+        b'p' => at(i, b"pass") || at(i, b"pw"),
+        b's' => at(i, b"secret"),
+        b't' => at(i, b"token"),
+        b'a' => at(i, b"apikey"),
+        b'b' => at(i, b"bearer"),
+        b'c' => at(i, b"cred"),
+        _ => false,
     })
 }
 
@@ -440,64 +452,74 @@ pub(crate) fn high_entropy(s: &str) -> bool {
     if s.len() < 8 {
         return false;
     }
-    let truncated: String = s.chars().take(16).collect();
-    let orig: Vec<char> = truncated.chars().collect();
+    let truncated = match s.char_indices().nth(16) {
+        Some((end, _)) => &s[..end],
+        None => s,
+    };
+    let has = |p: fn(&char) -> bool| truncated.chars().any(|c| p(&c));
     let classes = [
-        orig.iter().any(|c| c.is_ascii_lowercase()) as u32 * 26,
-        orig.iter().any(|c| c.is_ascii_uppercase()) as u32 * 26,
-        orig.iter().any(|c| c.is_ascii_digit()) as u32 * 10,
-        orig.iter().any(|c| !c.is_ascii_alphanumeric()) as u32 * 33,
+        has(char::is_ascii_lowercase) as u32 * 26,
+        has(char::is_ascii_uppercase) as u32 * 26,
+        has(char::is_ascii_digit) as u32 * 10,
+        has(|c| !c.is_ascii_alphanumeric()) as u32 * 33,
     ];
     let charset: u32 = classes.iter().sum::<u32>().max(1);
     let bits_per_char = (charset as f64).log2();
-    let len = orig.len() as f64;
+    let len = truncated.chars().count() as f64;
+    // Called for string literals in bulk: no allocation.
     let entropy = if truncated
         .chars()
         .all(|c| c.is_alphabetic() || matches!(c, ' ' | '_' | '-' | '.'))
     {
-        words(&truncated)
-            .iter()
-            .map(|w| {
-                if pronounceable(w) {
-                    11.0
-                } else {
-                    w.chars().count() as f64 * bits_per_char
-                }
-            })
-            .sum()
+        let mut bits = 0.0;
+        for_each_word(truncated, |w| {
+            bits += if pronounceable(w) {
+                11.0
+            } else {
+                w.chars().count() as f64 * bits_per_char
+            };
+        });
+        bits
     } else {
-        let mut rest = truncated.to_ascii_lowercase();
-        let mut common = 0;
-        for w in COMMON {
-            while let Some(i) = rest.find(w) {
-                rest.replace_range(i..i + w.len(), "");
-                common += 1;
+        // Common words cost a little; the rest is brute force.
+        let t = truncated.as_bytes();
+        let (mut i, mut common, mut in_words) = (0, 0, 0);
+        while i < t.len() {
+            match COMMON.iter().find(|w| {
+                t[i..].len() >= w.len() && t[i..i + w.len()].eq_ignore_ascii_case(w.as_bytes())
+            }) {
+                Some(w) => {
+                    common += 1;
+                    in_words += w.len();
+                    i += w.len();
+                }
+                None => i += 1,
             }
         }
-        rest.chars().count() as f64 * bits_per_char + common as f64 * 4.0
+        (len - in_words as f64) * bits_per_char + common as f64 * 4.0
     };
     entropy >= 80.0 || (entropy >= 40.0 && entropy / len >= 3.0)
 }
 
-/// The words of a letters-only string: split at non-letters and where a lower-case letter is
-/// followed by an upper-case one.
-fn words(s: &str) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    let mut current = String::new();
+/// Calls `each` with the words of a letters-only string: split at non-letters and where a
+/// lower-case letter is followed by an upper-case one.
+fn for_each_word(s: &str, mut each: impl FnMut(&str)) {
+    let mut start: Option<usize> = None;
     let mut prev_lower = false;
-    for c in s.chars() {
-        if (!c.is_alphabetic() || (prev_lower && c.is_uppercase())) && !current.is_empty() {
-            out.push(std::mem::take(&mut current));
+    for (i, c) in s.char_indices() {
+        if (!c.is_alphabetic() || (prev_lower && c.is_uppercase()))
+            && let Some(b) = start.take()
+        {
+            each(&s[b..i]);
         }
-        if c.is_alphabetic() {
-            current.push(c);
+        if c.is_alphabetic() && start.is_none() {
+            start = Some(i);
         }
         prev_lower = c.is_lowercase();
     }
-    if !current.is_empty() {
-        out.push(current);
+    if let Some(b) = start {
+        each(&s[b..]);
     }
-    out
 }
 
 /// Whether a word reads like one: it has a vowel and no four consonants in a row.
@@ -591,6 +613,21 @@ const SECRET_PATTERNS: &[(&str, &str)] = &[
         r#"[tT][wW][iI][tT][tT][eE][rR].*['"][0-9a-zA-Z]{35,44}['"]"#,
     ),
 ];
+
+/// The value of a string literal as far as `high_entropy` looks (its first 16 characters),
+/// taken from the source text when no escape comes before them.
+fn literal_head(raw: &str) -> Option<std::borrow::Cow<'_, str>> {
+    let body = raw.get(1..raw.len().checked_sub(1)?)?;
+    let head = match body.char_indices().nth(16) {
+        Some((end, _)) => &body[..end],
+        None => body,
+    };
+    if raw.starts_with('`') || !head.contains('\\') {
+        Some(std::borrow::Cow::Borrowed(body))
+    } else {
+        unquote(raw).map(std::borrow::Cow::Owned)
+    }
+}
 
 /// The name of the secret format `s` contains, if any (gosec tests high-entropy strings only).
 pub(crate) fn secret_pattern(s: &str) -> Option<&'static str> {
@@ -731,17 +768,30 @@ impl<'a> Checker<'a> {
     /// G101 on a declaration or an assignment, as gosec: once per statement, first for a
     /// credential-like name given a high-entropy string, then for any high-entropy string
     /// value in a known secret format.
-    fn credentials(&mut self, names: &[Ident], values: &[ExprId]) {
+    fn credentials(
+        &mut self,
+        names: impl Iterator<Item = (usize, Ident)>,
+        values: &[ExprId],
+        any_value: bool,
+    ) {
         let f = self.file;
         if values.is_empty() {
             return;
         }
-        for (k, n) in names.iter().enumerate() {
-            if f.text(*n) == "_" || !looks_like_credential(f.text(*n)) {
+        for (k, n) in names {
+            if f.text(n) == "_" || !looks_like_credential(f.text(n)) {
                 continue;
             }
-            let v = values[k.min(values.len() - 1)];
-            if string_lit(f, v).is_some_and(|s| high_entropy(&s)) {
+            // A declaration pairs names and values; gosec tries every value of an assignment.
+            let candidates = if any_value {
+                values
+            } else {
+                std::slice::from_ref(&values[k.min(values.len() - 1)])
+            };
+            if let Some(&v) = candidates
+                .iter()
+                .find(|v| string_lit(f, **v).is_some_and(|s| high_entropy(&s)))
+            {
                 self.issue(
                     "G101",
                     n.pos,
@@ -756,9 +806,22 @@ impl<'a> Checker<'a> {
 
     /// G101 for the first of `values` that is a high-entropy string in a secret format.
     fn secret_values(&mut self, values: &[ExprId]) -> bool {
+        let f = self.file;
         for &v in values {
-            if let Some(s) = string_lit(self.file, v)
-                && high_entropy(&s)
+            // Every string literal of the package comes here: the cheap test on its source
+            // text first, then the formats, then the entropy.
+            let Expr::BasicLit {
+                span,
+                kind: Token::String,
+            } = f.expr(v)
+            else {
+                continue;
+            };
+            let raw = f.text(*span);
+            if raw.len() < 10 || !literal_head(raw).is_some_and(|h| high_entropy(&h)) {
+                continue;
+            }
+            if let Some(s) = string_lit(f, v)
                 && let Some(kind) = secret_pattern(&s)
             {
                 self.expr_issue(
@@ -778,7 +841,7 @@ impl<'a> Checker<'a> {
             return;
         };
         if let Spec::Value { names, values, .. } = &specs[i as usize] {
-            self.credentials(names, f.list(*values));
+            self.credentials(names.iter().copied().enumerate(), f.list(*values), false);
         }
     }
 
@@ -788,20 +851,21 @@ impl<'a> Checker<'a> {
             return;
         };
         let (lhs, rhs) = (f.list(*lhs), f.list(*rhs));
-        let names: Vec<Ident> = lhs
+        let names = lhs
             .iter()
-            .filter_map(|l| match f.expr(*l) {
-                Expr::Ident(id) => Some(*id),
+            .enumerate()
+            .filter_map(|(k, l)| match f.expr(*l) {
+                Expr::Ident(id) => Some((k, *id)),
                 _ => None,
-            })
-            .collect();
-        if !names.is_empty() {
-            self.credentials(&names, rhs);
-        }
+            });
+        self.credentials(names, rhs, true);
         if let (Some(&l), Some(&r)) = (lhs.first(), rhs.first()) {
             self.tls_field_assign(l, r);
         }
-        if let (Some(first), Some(&r)) = (names.first(), rhs.first()) {
+        if let (Some(&l), Some(&r)) = (lhs.first(), rhs.first())
+            && let Expr::Ident(first) = f.expr(l)
+            && matches!(f.expr(r), Expr::Call { .. })
+        {
             let name = f.text(*first);
             if self.is_clean_call(r)
                 && let Some(c) = self.cleaned.last_mut()
@@ -1279,7 +1343,12 @@ impl<'a> Checker<'a> {
             };
             let named = match f.expr(*key) {
                 Expr::Ident(k) => looks_like_credential(f.text(*k)),
-                _ => string_lit(f, *key).is_some_and(|k| looks_like_credential(&k)),
+                // The source text: the quotes do not change a match, and no copy is made.
+                Expr::BasicLit {
+                    span,
+                    kind: Token::String,
+                } => looks_like_credential(f.text(*span)),
+                _ => false,
             };
             if named && string_lit(f, *value).is_some_and(|s| high_entropy(&s)) {
                 self.issue(
@@ -1395,6 +1464,12 @@ impl<'a> Checker<'a> {
         let Expr::Selector { x, sel, .. } = f.expr(lhs) else {
             return;
         };
+        if !matches!(
+            f.text(*sel),
+            "InsecureSkipVerify" | "PreferServerCipherSuites" | "CipherSuites"
+        ) {
+            return;
+        }
         let is_config = |t: ExprId| self.callee(t) == Some(("crypto/tls", "Config"));
         let typed = match self.binding_in(self.index, *x) {
             Some(Binding::Var { file, def, .. }) if file == self.index => match def {
@@ -1602,6 +1677,26 @@ impl<'a> Visitor for Checker<'a> {
         // The walker hands back the file it was given: `self.file`, with our lifetime.
         let f: &'a File = self.file;
         debug_assert!(std::ptr::eq(file, f));
+        let leave_work = match node {
+            Node::Decl(d) => matches!(f.decl(d), Decl::Func { .. }),
+            Node::Expr(x) => matches!(f.expr(x), Expr::FuncLit { .. }),
+            Node::Spec(..) => !self.scopes.at_package_level(),
+            Node::Stmt(s) => {
+                let stmt = f.stmt(s);
+                opens_scope(stmt)
+                    || matches!(
+                        stmt,
+                        Stmt::Assign {
+                            tok: Token::Define,
+                            ..
+                        }
+                    )
+            }
+            _ => false,
+        };
+        if leave_work {
+            self.leave_work.push(node);
+        }
         match node {
             Node::Decl(d) => {
                 if let Decl::Func {
@@ -1654,6 +1749,11 @@ impl<'a> Visitor for Checker<'a> {
     fn leave(&mut self, file: &File, node: Node, _parent: Option<Node>) {
         let f: &'a File = self.file;
         debug_assert!(std::ptr::eq(file, f));
+        // Most nodes need nothing on the way out: one comparison says so.
+        if self.leave_work.last() != Some(&node) {
+            return;
+        }
+        self.leave_work.pop();
         match node {
             Node::Decl(d) => {
                 if let Decl::Func { body, .. } = f.decl(d) {
@@ -1668,11 +1768,17 @@ impl<'a> Visitor for Checker<'a> {
             // A local `var`/`const` is in scope after its spec.
             Node::Spec(d, i) if !self.scopes.at_package_level() => {
                 if let Decl::Gen { tok, specs, .. } = f.decl(d) {
-                    for (name, b) in
-                        spec_bindings(f, self.index, d, i, *tok, &specs[i as usize], false)
-                    {
-                        self.scopes.declare(name, b);
-                    }
+                    let scopes = &mut self.scopes;
+                    spec_bindings(
+                        f,
+                        self.index,
+                        d,
+                        i,
+                        *tok,
+                        &specs[i as usize],
+                        false,
+                        |n, b| scopes.declare(n, b),
+                    );
                 }
             }
             Node::Stmt(s) => {
@@ -1684,24 +1790,15 @@ impl<'a> Visitor for Checker<'a> {
                     self.scopes.pop();
                 }
                 // Names defined by `:=` are in scope after the statement.
-                if let Stmt::Assign {
-                    lhs,
-                    tok: Token::Define,
-                    ..
-                } = stmt
-                {
-                    for (index, l) in f.list(*lhs).iter().enumerate() {
-                        if let Expr::Ident(id) = f.expr(*l) {
-                            self.scopes.declare(
-                                f.text(*id),
-                                Binding::Var {
-                                    file: self.index,
-                                    def: Def::Assign { stmt: s, index },
-                                    package: false,
-                                },
-                            );
-                        }
-                    }
+                for (index, id) in defined_names(f, stmt) {
+                    self.scopes.declare(
+                        f.text(id),
+                        Binding::Var {
+                            file: self.index,
+                            def: Def::Assign { stmt: s, index },
+                            package: false,
+                        },
+                    );
                 }
             }
             _ => {}

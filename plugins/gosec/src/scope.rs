@@ -68,9 +68,9 @@ pub fn package_bindings(pkg: &Package) -> HashMap<&str, Binding> {
                 Decl::Func { .. } => {}
                 Decl::Gen { tok, specs, .. } => {
                     for (s, spec) in specs.iter().enumerate() {
-                        for (name, b) in spec_bindings(file, i, d, s as u32, *tok, spec, true) {
+                        spec_bindings(file, i, d, s as u32, *tok, spec, true, |name, b| {
                             out.insert(name, b);
-                        }
+                        });
                     }
                 }
             }
@@ -79,7 +79,8 @@ pub fn package_bindings(pkg: &Package) -> HashMap<&str, Binding> {
     out
 }
 
-/// The names a spec declares, with their bindings.
+/// The names a spec declares, with their bindings, handed to `each`.
+#[allow(clippy::too_many_arguments)]
 pub fn spec_bindings<'f>(
     file: &'f File,
     index: usize,
@@ -88,36 +89,33 @@ pub fn spec_bindings<'f>(
     tok: Token,
     s: &Spec,
     package: bool,
-) -> Vec<(&'f str, Binding)> {
+    mut each: impl FnMut(&'f str, Binding),
+) {
     match s {
         Spec::Value { names, values, .. } => {
             let values = file.list(*values);
-            names
-                .iter()
-                .enumerate()
-                .map(|(k, n)| {
-                    let b = if tok == Token::Const {
-                        Binding::Const {
-                            file: index,
-                            value: values.get(k).copied(),
-                        }
-                    } else {
-                        Binding::Var {
-                            file: index,
-                            def: Def::Spec {
-                                decl,
-                                spec,
-                                index: k,
-                            },
-                            package,
-                        }
-                    };
-                    (file.text(*n), b)
-                })
-                .collect()
+            for (k, n) in names.iter().enumerate() {
+                let b = if tok == Token::Const {
+                    Binding::Const {
+                        file: index,
+                        value: values.get(k).copied(),
+                    }
+                } else {
+                    Binding::Var {
+                        file: index,
+                        def: Def::Spec {
+                            decl,
+                            spec,
+                            index: k,
+                        },
+                        package,
+                    }
+                };
+                each(file.text(*n), b);
+            }
         }
-        Spec::Type { name, .. } => vec![(file.text(*name), Binding::Type)],
-        Spec::Import { .. } => Vec::new(),
+        Spec::Type { name, .. } => each(file.text(*name), Binding::Type),
+        Spec::Import { .. } => {}
     }
 }
 
@@ -205,17 +203,24 @@ impl<'a> Scopes<'a> {
     }
 }
 
-/// Whether a statement opens a scope of its own (its init statements live there).
-pub fn opens_scope(s: &Stmt) -> bool {
-    matches!(
-        s,
-        Stmt::Block { .. }
-            | Stmt::If { .. }
-            | Stmt::Switch { .. }
-            | Stmt::TypeSwitch { .. }
-            | Stmt::For { .. }
-            | Stmt::Range { .. }
-            | Stmt::CaseClause { .. }
-            | Stmt::CommClause { .. }
-    )
+pub use go_syntax::resolve::opens_scope;
+
+/// The names a `:=` statement defines (in scope after it), with their positions on its left.
+pub fn defined_names(file: &File, stmt: &Stmt) -> Vec<(usize, Ident)> {
+    match stmt {
+        Stmt::Assign {
+            lhs,
+            tok: Token::Define,
+            ..
+        } => file
+            .list(*lhs)
+            .iter()
+            .enumerate()
+            .filter_map(|(i, l)| match file.expr(*l) {
+                Expr::Ident(id) => Some((i, *id)),
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
 }

@@ -29,17 +29,11 @@ import sys
 import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "go-check", "tools"))
+from stephelp import go_json, run_step  # noqa: E402
 
 def samples(checkout):
-    out = subprocess.run(
-        ["go", "run", os.path.join(HERE, "samples", "main.go"), checkout],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if out.returncode != 0:
-        sys.exit(f"reading gosec's samples failed:\n{out.stderr}")
-    return json.loads(out.stdout)
+    return go_json(os.path.join(HERE, "samples", "main.go"), checkout, "gosec's samples")
 
 
 def options(config):
@@ -80,18 +74,9 @@ def run_one(sluice, scratch, n, sample, with_):
             'allow = { read = ["src"] }\n'
             f"with = {toml_value(with_)}\n"
         )
-    out = subprocess.run(
-        [sluice, "run", "--json", "--no-step-cache", "sluice.toml"],
-        cwd=ws,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    try:
-        report = json.loads(out.stdout)
-        step = next(s for s in report["steps"] if s["id"] == "gosec")
-    except (ValueError, StopIteration):
-        return None, f"sluice run failed ({out.returncode}): {out.stderr.strip()[-500:]}"
+    step, problem = run_step(sluice, ws, "gosec")
+    if step is None:
+        return None, problem
     if step["status"] not in ("passed",):
         return None, f"step {step['status']}: {step.get('error') or step.get('summary')}"
     found = [

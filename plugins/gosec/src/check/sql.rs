@@ -136,17 +136,8 @@ impl Visitor for Indexer<'_> {
                     self.scopes.pop();
                 }
                 // `:=` declares after its statement.
-                if let Stmt::Assign {
-                    lhs,
-                    tok: Token::Define,
-                    ..
-                } = stmt
-                {
-                    for l in f.list(*lhs) {
-                        if let Expr::Ident(id) = f.expr(*l) {
-                            self.declare(f.text(*id), node);
-                        }
-                    }
+                for (_, id) in defined_names(f, stmt) {
+                    self.declare(f.text(id), node);
                 }
             }
             Node::Expr(x) if matches!(f.expr(x), Expr::FuncLit { .. }) => {

@@ -119,6 +119,16 @@ pub fn spec_bindings<'f>(
     }
 }
 
+/// What `name` means in nested scopes (innermost last, later declarations last in each).
+pub fn innermost<T: Copy>(scopes: &[Vec<(&str, T)>], name: &str) -> Option<T> {
+    scopes
+        .iter()
+        .rev()
+        .flat_map(|s| s.iter().rev())
+        .find(|(n, _)| *n == name)
+        .map(|&(_, b)| b)
+}
+
 /// The local scopes of a walk, innermost last.
 #[derive(Default)]
 pub struct Scopes<'a> {
@@ -154,12 +164,7 @@ impl<'a> Scopes<'a> {
 
     /// The latest local of that name the enclosing functions declared, in scope or not.
     pub fn lookup_declared(&self, name: &str) -> Option<Binding> {
-        self.history
-            .iter()
-            .rev()
-            .flat_map(|s| s.iter().rev())
-            .find(|(n, _)| *n == name)
-            .map(|&(_, b)| b)
+        innermost(&self.history, name)
     }
 
     /// Declares `name` in the innermost scope (ignored outside any: package level is known
@@ -176,25 +181,9 @@ impl<'a> Scopes<'a> {
         }
     }
 
-    /// Declares every name of a field list as a parameter.
-    pub fn declare_fields(&mut self, file: &'a File, list: Option<FieldListId>) {
-        if let Some(l) = list {
-            for f in &file.fields(l).list {
-                for n in &f.names {
-                    self.declare(file.text(*n), Binding::Param);
-                }
-            }
-        }
-    }
-
     /// The innermost local binding of `name`.
     pub fn lookup(&self, name: &str) -> Option<Binding> {
-        self.stack
-            .iter()
-            .rev()
-            .flat_map(|s| s.iter().rev())
-            .find(|(n, _)| *n == name)
-            .map(|&(_, b)| b)
+        innermost(&self.stack, name)
     }
 
     /// Whether no function is being walked.

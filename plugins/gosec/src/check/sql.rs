@@ -46,12 +46,7 @@ struct Indexer<'a> {
 
 impl<'a> Indexer<'a> {
     fn lookup(&self, name: &str) -> Option<Node> {
-        self.scopes
-            .iter()
-            .rev()
-            .flat_map(|s| s.iter().rev())
-            .find(|(n, _)| *n == name)
-            .map(|&(_, d)| d)
+        crate::scope::innermost(&self.scopes, name)
     }
 
     fn declare(&mut self, name: &'a str, at: Node) {

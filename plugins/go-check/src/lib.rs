@@ -502,7 +502,15 @@ pub fn config<T: serde::de::DeserializeOwned>(
     invocation: &sluice_sdk::Invocation,
     own: &[OptionDoc],
 ) -> Result<T, Failure> {
-    let value: serde_json::Value = serde_json::from_str(&invocation.config)
+    parse_options(&invocation.config, own)
+}
+
+/// `config` on the JSON of a `with` table.
+fn parse_options<T: serde::de::DeserializeOwned>(
+    json: &str,
+    own: &[OptionDoc],
+) -> Result<T, Failure> {
+    let value: serde_json::Value = serde_json::from_str(json)
         .map_err(|e| Failure::invalid(format!("the step's `with` is not valid: {e}")))?;
     if let Some(map) = value.as_object() {
         let known = || own.iter().chain(COMMON_OPTIONS).map(|(name, _)| *name);
@@ -515,12 +523,51 @@ pub fn config<T: serde::de::DeserializeOwned>(
             )));
         }
     }
-    serde_json::from_value(value).map_err(|e| Failure::invalid(format!("invalid `with`: {e}")))
+    serde_json::from_value(value.clone()).map_err(|e| {
+        // Name the option at fault: the first one that fails on its own (every option has a
+        // default, so a table of one key stands for itself).
+        let culprit = value.as_object().and_then(|map| {
+            map.iter().find(|(k, v)| {
+                let one =
+                    serde_json::Value::Object([((*k).clone(), (*v).clone())].into_iter().collect());
+                serde_json::from_value::<T>(one).is_err()
+            })
+        });
+        match culprit {
+            Some((key, _)) => Failure::invalid(format!("invalid `with`: `{key}`: {e}")),
+            None => Failure::invalid(format!("invalid `with`: {e}")),
+        }
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_wrongly_typed_option_is_named() {
+        #[derive(serde::Deserialize, Debug)]
+        #[serde(rename_all = "kebab-case")]
+        #[allow(dead_code)]
+        struct Own {
+            #[serde(default)]
+            audit: bool,
+            #[serde(flatten)]
+            common: Common,
+        }
+        let own: &[OptionDoc] = &[("audit", "")];
+        let err = parse_options::<Own>(r#"{"dir": "src", "audit": "yes"}"#, own).unwrap_err();
+        assert_eq!(
+            format!("{err:?}"),
+            format!(
+                "{:?}",
+                Failure::invalid(
+                    "invalid `with`: `audit`: invalid type: string \"yes\", expected a boolean"
+                )
+            )
+        );
+        assert!(parse_options::<Own>(r#"{"dir": "src", "audit": true}"#, own).is_ok());
+    }
 
     #[test]
     fn patterns() {

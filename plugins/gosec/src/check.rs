@@ -341,14 +341,9 @@ pub fn check_package(pkg: &Package, options: &Options) -> Vec<Issue> {
             facts: &facts,
             globals: &globals,
             scopes: Scopes::default(),
-            cleaned: Vec::new(),
-            joined: Vec::new(),
+            frames: Vec::new(),
             options,
             out: &mut out,
-            params: Vec::new(),
-            atoi: Vec::new(),
-            readers: Vec::new(),
-            zip_entries: Vec::new(),
             range_vars: Vec::new(),
             archive: file
                 .imports
@@ -372,6 +367,22 @@ pub fn check_package(pkg: &Package, options: &Options) -> Vec<Issue> {
     out
 }
 
+/// What one function's variables were assigned, as the rules that track values in a
+/// function need it.
+#[derive(Default)]
+struct Frame<'a> {
+    /// Assigned from `strconv.Atoi` (G109).
+    atoi: HashSet<&'a str>,
+    /// Assigned a decompressing reader (G110).
+    readers: HashSet<&'a str>,
+    /// Range value variables over a zip archive's `File` list (G110).
+    zip_entries: HashSet<&'a str>,
+    /// Assigned `filepath.Clean(...)` (or `Rel`, `EvalSymlinks`) (G304).
+    cleaned: HashSet<&'a str>,
+    /// Assigned a `filepath.Join(...)`/`path.Join(...)` call (G304).
+    joined: HashMap<&'a str, ExprId>,
+}
+
 struct Checker<'a> {
     pkg: &'a Package,
     file: &'a File,
@@ -382,20 +393,10 @@ struct Checker<'a> {
     globals: &'a HashMap<&'a str, Binding>,
     /// The local names in scope.
     scopes: Scopes<'a>,
-    /// Variables assigned `filepath.Clean(...)` (or `Rel`, `EvalSymlinks`), per function.
-    cleaned: Vec<HashSet<&'a str>>,
-    /// Variables assigned a `filepath.Join(...)`/`path.Join(...)` call, per function.
-    joined: Vec<HashMap<&'a str, ExprId>>,
+    /// What the enclosing functions assigned, innermost last.
+    frames: Vec<Frame<'a>>,
     options: &'a Options,
     out: &'a mut Vec<Issue>,
-    /// Parameter names of the enclosing functions, innermost last.
-    params: Vec<Vec<&'a str>>,
-    /// Variables assigned from strconv.Atoi, per enclosing function.
-    atoi: Vec<HashSet<&'a str>>,
-    /// Variables assigned from decompressing readers, per enclosing function.
-    readers: Vec<HashSet<&'a str>>,
-    /// Range value variables over a zip archive's `File` list, per enclosing function.
-    zip_entries: Vec<HashSet<&'a str>>,
     /// Range value variables of the enclosing loops, with whether the ranged-over elements
     /// are pointers (when the syntax says).
     range_vars: Vec<Option<(&'a str, Option<bool>)>>,
@@ -667,6 +668,21 @@ impl<'a> Checker<'a> {
         });
     }
 
+    /// An issue with the rule's levels in file `fi` of the package (a finding may be in
+    /// another file than the one walked: a package variable's declaration or append).
+    fn issue_at(&mut self, fi: usize, id: &'static str, start: Pos, end: Pos, message: &str) {
+        let def = rule(id).expect("known rule");
+        self.out.push(Issue {
+            rule: id,
+            message: message.into(),
+            severity: def.severity,
+            confidence: def.confidence,
+            span: span(&self.pkg.files[fi], start, end),
+            pos: start,
+            file: fi,
+        });
+    }
+
     fn expr_issue(&mut self, id: &'static str, x: ExprId, message: impl Into<String>) {
         let (s, e) = (self.file.expr_pos(x), self.file.expr_end(x));
         self.issue(id, s, e, message);
@@ -868,12 +884,12 @@ impl<'a> Checker<'a> {
         {
             let name = f.text(*first);
             if self.is_clean_call(r)
-                && let Some(c) = self.cleaned.last_mut()
+                && let Some(c) = self.frames.last_mut().map(|fr| &mut fr.cleaned)
             {
                 c.insert(name);
             }
             if self.is_join_call(r)
-                && let Some(j) = self.joined.last_mut()
+                && let Some(j) = self.frames.last_mut().map(|fr| &mut fr.joined)
             {
                 j.insert(name, r);
             }
@@ -887,13 +903,13 @@ impl<'a> Checker<'a> {
                 _ => None,
             });
             if let (Some(name), Some(("strconv", "Atoi"))) = (first, callee)
-                && let Some(set) = self.atoi.last_mut()
+                && let Some(set) = self.frames.last_mut().map(|fr| &mut fr.atoi)
             {
                 set.insert(name);
             }
             if let (Some(name), Some((path, ctor))) = (first, callee)
                 && is_decompressor(path, ctor)
-                && let Some(set) = self.readers.last_mut()
+                && let Some(set) = self.frames.last_mut().map(|fr| &mut fr.readers)
             {
                 set.insert(name);
             }
@@ -901,8 +917,8 @@ impl<'a> Checker<'a> {
             if let (Some(name), Expr::Selector { x: recv, sel, .. }) = (first, f.expr(*fun))
                 && f.text(*sel) == "Open"
                 && matches!(f.expr(*recv), Expr::Ident(r)
-                    if self.zip_entries.last().is_some_and(|z| z.contains(f.text(*r))))
-                && let Some(set) = self.readers.last_mut()
+                    if self.frames.last().map(|fr| &fr.zip_entries).is_some_and(|z| z.contains(f.text(*r))))
+                && let Some(set) = self.frames.last_mut().map(|fr| &mut fr.readers)
             {
                 set.insert(name);
             }
@@ -965,7 +981,11 @@ impl<'a> Checker<'a> {
             && matches!(f.text(*id), "int32" | "int16")
             && args.len() == 1
             && let Expr::Ident(a) = f.expr(args[0])
-            && self.atoi.last().is_some_and(|s| s.contains(f.text(*a)))
+            && self
+                .frames
+                .last()
+                .map(|fr| &fr.atoi)
+                .is_some_and(|s| s.contains(f.text(*a)))
         {
             self.expr_issue(
                 "G109",
@@ -1018,7 +1038,11 @@ impl<'a> Checker<'a> {
             ("io", "Copy" | "CopyBuffer") => {
                 if let Some(a) = arg(1)
                     && let Expr::Ident(id) = f.expr(a)
-                    && self.readers.last().is_some_and(|s| s.contains(f.text(*id)))
+                    && self
+                        .frames
+                        .last()
+                        .map(|fr| &fr.readers)
+                        .is_some_and(|s| s.contains(f.text(*id)))
                 {
                     self.expr_issue(
                         "G110",
@@ -1247,7 +1271,12 @@ impl<'a> Checker<'a> {
                 Expr::Ident(id) => {
                     if self.resolves(self.index, a, 0) {
                         base = true;
-                    } else if self.cleaned.last().is_some_and(|c| c.contains(f.text(*id))) {
+                    } else if self
+                        .frames
+                        .last()
+                        .map(|fr| &fr.cleaned)
+                        .is_some_and(|c| c.contains(f.text(*id)))
+                    {
                         cleaned = true;
                     }
                 }
@@ -1273,8 +1302,18 @@ impl<'a> Checker<'a> {
             }
             Expr::Ident(id) if self.is_var(a) => {
                 let name = f.text(*id);
-                let cleaned = self.cleaned.last().is_some_and(|c| c.contains(name));
-                match self.joined.last().and_then(|j| j.get(name)).copied() {
+                let cleaned = self
+                    .frames
+                    .last()
+                    .map(|fr| &fr.cleaned)
+                    .is_some_and(|c| c.contains(name));
+                match self
+                    .frames
+                    .last()
+                    .map(|fr| &fr.joined)
+                    .and_then(|j| j.get(name))
+                    .copied()
+                {
                     Some(join) => !cleaned && !self.is_safe_join(join),
                     None => !cleaned && !self.resolves(self.index, a, 0),
                 }
@@ -1842,7 +1881,7 @@ impl<'a> Checker<'a> {
                 if self.zip
                     && let Some(name) = var
                     && matches!(f.expr(*x), Expr::Selector { sel, .. } if f.text(*sel) == "File")
-                    && let Some(z) = self.zip_entries.last_mut()
+                    && let Some(z) = self.frames.last_mut().map(|fr| &mut fr.zip_entries)
                 {
                     z.insert(name);
                 }
@@ -2061,14 +2100,9 @@ impl<'a> Checker<'a> {
         if let Some(b) = body {
             self.bodies.push(b);
         }
-        self.params.push(params);
-        self.atoi.push(HashSet::new());
-        self.readers.push(HashSet::new());
-        self.zip_entries.push(HashSet::new());
-        self.cleaned.push(HashSet::new());
-        self.joined.push(HashMap::new());
+        self.frames.push(Frame::default());
         self.scopes.push_function();
-        for p in self.params.last().expect("just pushed").clone() {
+        for p in params {
             self.scopes.declare(p, Binding::Param);
         }
     }
@@ -2077,12 +2111,7 @@ impl<'a> Checker<'a> {
         if body.is_some() {
             self.bodies.pop();
         }
-        self.params.pop();
-        self.atoi.pop();
-        self.readers.pop();
-        self.zip_entries.pop();
-        self.cleaned.pop();
-        self.joined.pop();
+        self.frames.pop();
         self.scopes.pop_function();
     }
 }

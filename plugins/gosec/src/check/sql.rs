@@ -460,15 +460,7 @@ impl<'a> Checker<'a> {
                         };
                         if !self.resolves(fi, appended, 0) {
                             let (start, end) = (file.stmt_pos(s), file.stmt_end(s));
-                            self.out.push(Issue {
-                                rule: "G202",
-                                message: "SQL string concatenation".into(),
-                                severity: Level::Medium,
-                                confidence: Level::High,
-                                span: span(file, start, end),
-                                pos: start,
-                                file: fi,
-                            });
+                            self.issue_at(fi, "G202", start, end, "SQL string concatenation");
                             return;
                         }
                     }
@@ -569,21 +561,8 @@ impl<'a> Checker<'a> {
     }
 
     fn issue_in(&mut self, fi: usize, id: &'static str, x: ExprId, message: &str) {
-        if fi == self.index {
-            self.expr_issue(id, x, message);
-            return;
-        }
         let file = &self.pkg.files[fi];
         let (start, end) = (file.expr_pos(x), file.expr_end(x));
-        let def = rule(id).expect("known rule");
-        self.out.push(Issue {
-            rule: id,
-            message: message.into(),
-            severity: def.severity,
-            confidence: def.confidence,
-            span: span(file, start, end),
-            pos: start,
-            file: fi,
-        });
+        self.issue_at(fi, id, start, end, message);
     }
 }

@@ -9,9 +9,9 @@
 
 import * as sluice from 'sluice-sdk';
 
-const CONFIG = {
+const CONFIG = /** @type {const} */ ({
   changelog: { type: 'string', default: 'CHANGELOG.md', summary: 'the changelog, in the workspace (default CHANGELOG.md)' },
-};
+});
 
 const SEMVER = /^(\d+)\.(\d+)\.(\d+)(?:-[0-9A-Za-z.-]+)?$/;
 const HEADING = /^##\s+\[?v?([0-9][^\]\s]*)\]?/;

@@ -32,7 +32,7 @@ def sources(root: str, extensions: list[str]) -> list[str]:
         return [root]
     if not os.path.isdir(guest):
         raise sluice.Failure.invalid(
-            f"`{root}` is not visible to this step: grant it with `read = [\"{root}\"]` in its `allow` table"
+            f'`{root}` is not visible to this step: grant it with `read = ["{root}"]` in its `allow` table'
         )
     found = []
     for dirpath, dirnames, filenames in os.walk(guest):
@@ -45,7 +45,7 @@ def sources(root: str, extensions: list[str]) -> list[str]:
 
 def has_header(path: str, header: str, lines: int) -> bool:
     with open(sluice.workspace_path(path), encoding="utf-8", errors="replace") as f:
-        for _, line in zip(range(lines), f):
+        for _, line in zip(range(lines), f, strict=False):
             if header in line:
                 return True
     return False
@@ -76,19 +76,19 @@ class LicenseHeader(sluice.Plugin):
             ],
             options=[
                 sluice.option("header", "the text every file must hold near its top (required)"),
-                sluice.option("paths", "workspace files and directories to check (default [\".\"])"),
-                sluice.option("extensions", "the file name endings to check (default [\".go\"])"),
+                sluice.option("paths", 'workspace files and directories to check (default ["."])'),
+                sluice.option("extensions", 'the file name endings to check (default [".go"])'),
                 sluice.option("lines", "how many leading lines may hold the header (default 5)"),
-                sluice.option("severity", "of a missing header: `error` fails the step (default), `warning` or `note` do not"),
+                sluice.option(
+                    "severity", "of a missing header: `error` fails the step (default), `warning` or `note` do not"
+                ),
             ],
         )
 
     def run(self, invocation: sluice.Invocation) -> sluice.Outcome:
         config: Config = invocation.config(Config)
         if config.severity not in ("error", "warning", "note"):
-            raise sluice.Failure.invalid(
-                f"`severity` is `{config.severity}`: use `error`, `warning` or `note`"
-            )
+            raise sluice.Failure.invalid(f"`severity` is `{config.severity}`: use `error`, `warning` or `note`")
         files = [f for root in config.paths for f in sources(root, config.extensions)]
         findings, rows = [], []
         for i, path in enumerate(files):
@@ -106,9 +106,7 @@ class LicenseHeader(sluice.Plugin):
                     )
                 )
         title = invocation.text("project") or "the workspace"
-        report = "\n".join(
-            [f"# License headers of {title}", "", "| file | header |", "|---|---|", *rows, ""]
-        )
+        report = "\n".join([f"# License headers of {title}", "", "| file | header |", "|---|---|", *rows, ""])
         missing = len(findings)
         summary = f"{len(files) - missing} of {len(files)} files carry the license header"
         sluice.info(summary)

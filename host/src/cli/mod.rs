@@ -50,7 +50,8 @@ enum Command {
     Validate(ManifestArgs),
     /// Shows exactly what each step may touch: plugin digest, every grant, wanted vs granted.
     Audit(ManifestArgs),
-    /// Lists the built-in plugins with what they take, return and need.
+    /// Lists the built-in plugins with what they take, return and need; `--describe FILE`
+    /// shows and checks a plugin you built.
     Plugins(PluginsArgs),
     /// The step-result cache of a workspace: its size, and `gc` to trim it.
     Cache(CacheArgs),
@@ -79,8 +80,12 @@ struct PluginsArgs {
     json: bool,
     /// Compile every built-in plugin into the compile cache now (in parallel), e.g. when
     /// building a CI image, so that no run pays for it.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "describe")]
     precompile: bool,
+    /// Show what a built component's `describe()` returns (name, ports, wants, options,
+    /// rules) and check it the way a pipeline would, before any manifest uses it.
+    #[arg(long, value_name = "FILE.wasm")]
+    describe: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -479,6 +484,9 @@ async fn audit(args: ManifestArgs) -> i32 {
 async fn plugins(args: PluginsArgs) -> i32 {
     let cache = CompileCache::at(compile_cache_dir(std::path::Path::new(".sluice/cache")));
     let loader = Arc::new(Loader::new(cache.clone()));
+    if let Some(file) = &args.describe {
+        return describe_file(&loader, file, args.json).await;
+    }
     let sources: Vec<PluginSource> = plugin::BUILTINS
         .iter()
         .map(|b| {
@@ -512,6 +520,75 @@ async fn plugins(args: PluginsArgs) -> i32 {
         let _ = write!(out, "{}", views::plugins_text(&infos));
     }
     exit_codes::PASSED
+}
+
+/// `sluice plugins --describe FILE`: a built component, compiled (or from the compile cache),
+/// described and checked.
+async fn describe_file(loader: &Arc<Loader>, file: &std::path::Path, json: bool) -> i32 {
+    let shown = file.display().to_string();
+    let source = match plugin::resolve(
+        std::path::Path::new("."),
+        &manifest::PluginRef::File(file.to_path_buf()),
+    ) {
+        Ok(source) => source,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit_codes::INVALID;
+        }
+    };
+    let info = match describe_all(loader, [source.clone()])
+        .await
+        .remove(&source.digest)
+        .expect("described")
+    {
+        Ok(info) => info,
+        Err(e) => {
+            eprintln!("error: plugin `{shown}` {e}");
+            return exit_codes::INVALID;
+        }
+    };
+    let problems = crate::plan::check_info(&info);
+    let mut out = std::io::stdout().lock();
+    if json {
+        let doc = serde_json::json!({ "file": shown, "digest": source.digest, "info": info, "problems": problems });
+        let _ = writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&doc).expect("serializes")
+        );
+    } else {
+        let _ = write!(
+            out,
+            "{}",
+            views::plugins_text(&[(shown.as_str(), source.digest.clone(), info.clone())])
+        );
+        for (i, r) in info.rules.iter().enumerate() {
+            let label = if i == 0 { "rules" } else { "" };
+            let _ = writeln!(
+                out,
+                "  {label:<8} {} ({}): {}",
+                crate::report::terminal::clean(&r.id),
+                r.severity.name(),
+                crate::report::terminal::clean(&r.summary)
+            );
+        }
+        if problems.is_empty() {
+            let _ = writeln!(
+                out,
+                "  checks   ok: nothing in it that a pipeline would reject"
+            );
+        } else {
+            for (i, p) in problems.iter().enumerate() {
+                let label = if i == 0 { "problems" } else { "" };
+                let _ = writeln!(out, "  {label:<8} {}", crate::report::terminal::clean(p));
+            }
+        }
+    }
+    if problems.is_empty() {
+        exit_codes::PASSED
+    } else {
+        exit_codes::INVALID
+    }
 }
 
 /// `sluice plugins --precompile`: every built-in compiled (in parallel) and described into

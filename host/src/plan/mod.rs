@@ -503,6 +503,86 @@ fn allow_line(allow: &Allow, add: (&str, &str)) -> String {
     format!("allow = {{ {} }}", parts.join(", "))
 }
 
+/// What is wrong with a plugin's `describe()` whatever the pipeline that uses it: wants this
+/// sluice cannot grant, port and option names a manifest could not write (not kebab-case, or
+/// given twice), a version that is not `major.minor.patch`. Empty when nothing is.
+pub fn check_info(info: &PluginInfo) -> Vec<String> {
+    let kebab = |s: &str| {
+        s.starts_with(|c: char| c.is_ascii_lowercase())
+            && s.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            && !s.ends_with('-')
+    };
+    let mut problems = Vec::new();
+    if !kebab(&info.name) {
+        problems.push(format!(
+            "name `{}` is not kebab-case (`[a-z][a-z0-9-]*`)",
+            info.name
+        ));
+    }
+    let core = info.version.split(['-', '+']).next().unwrap_or("");
+    if core.split('.').count() != 3
+        || !core
+            .split('.')
+            .all(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+    {
+        problems.push(format!(
+            "version `{}` is not a semantic version (`1.2.3`)",
+            info.version
+        ));
+    }
+    for (what, names) in [
+        (
+            "input",
+            info.inputs
+                .iter()
+                .map(|p| p.name.as_str())
+                .collect::<Vec<_>>(),
+        ),
+        (
+            "output",
+            info.outputs.iter().map(|p| p.name.as_str()).collect(),
+        ),
+        (
+            "option",
+            info.options
+                .iter()
+                .flatten()
+                .map(|o| o.name.as_str())
+                .collect(),
+        ),
+    ] {
+        let mut seen = HashSet::new();
+        for name in names {
+            if !kebab(name) {
+                problems.push(format!("{what} `{name}` is not kebab-case (`[a-z][a-z0-9-]*`): a manifest could not name it"));
+            }
+            if !seen.insert(name) {
+                problems.push(format!("{what} `{name}` is declared twice"));
+            }
+        }
+    }
+    for option in info.options.iter().flatten() {
+        if info.inputs.iter().any(|p| p.name == option.name) {
+            problems.push(format!(
+                "option `{}` is also an input: declare it once",
+                option.name
+            ));
+        }
+    }
+    for want in &info.wants {
+        let grantable = matches!(
+            want.as_str(),
+            "fs:read" | "fs:write" | "fs:read?" | "fs:write?" | "secret:*" | "net"
+        ) || want.strip_prefix("exec:").is_some_and(|p| !p.is_empty())
+            || want.strip_prefix("secret:").is_some_and(|p| !p.is_empty());
+        if !grantable {
+            problems.push(format!("wants `{want}`, which this version of sluice cannot grant: use `fs:read`, `fs:write`, `exec:<program>`, `secret:<NAME>`, `secret:*` or `net` (`?` after `fs:read` or `fs:write`: optional)"));
+        }
+    }
+    problems
+}
+
 /// Whether a plugin asks for `cap` (`fs:read`, `secret:NAME`, …): as written, optionally
 /// (`fs:read?`: its configuration may need it) or, for secrets, as `secret:*` (the secrets
 /// its configuration names).
@@ -844,6 +924,46 @@ mod tests {
                 options: None,
             },
         }
+    }
+
+    #[test]
+    fn check_info_names_what_no_pipeline_could_use() {
+        let mut info = meta(
+            vec![
+                port("src", ValueKind::Text),
+                port("Src_Dir", ValueKind::Text),
+            ],
+            vec![
+                port("out", ValueKind::Artifact),
+                port("out", ValueKind::Text),
+            ],
+            &["fs:read", "net", "exec:go", "secret:TOKEN", "gpu", "exec:"],
+        )
+        .info;
+        info.name = "my-plugin".into();
+        info.version = "1.2".into();
+        info.options = Some(vec![crate::types::ConfigOption {
+            name: "src".into(),
+            summary: String::new(),
+        }]);
+        let problems = check_info(&info);
+        assert_eq!(
+            problems,
+            [
+                "version `1.2` is not a semantic version (`1.2.3`)",
+                "input `Src_Dir` is not kebab-case (`[a-z][a-z0-9-]*`): a manifest could not name it",
+                "output `out` is declared twice",
+                "option `src` is also an input: declare it once",
+                "wants `gpu`, which this version of sluice cannot grant: use `fs:read`, `fs:write`, `exec:<program>`, `secret:<NAME>`, `secret:*` or `net` (`?` after `fs:read` or `fs:write`: optional)",
+                "wants `exec:`, which this version of sluice cannot grant: use `fs:read`, `fs:write`, `exec:<program>`, `secret:<NAME>`, `secret:*` or `net` (`?` after `fs:read` or `fs:write`: optional)",
+            ]
+        );
+        info.version = "0.1.0-rc.1".into();
+        info.inputs.pop();
+        info.outputs.pop();
+        info.options = None;
+        info.wants.truncate(4);
+        assert_eq!(check_info(&info), Vec::<String>::new());
     }
 
     fn port(name: &str, kind: ValueKind) -> Port {

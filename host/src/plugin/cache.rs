@@ -1,11 +1,16 @@
 //! The on-disk cache of compiled components.
 //!
 //! An entry is `<cache>/components/<key>.cwasm`, where the key hashes the component digest,
-//! the engine's compatibility hash (its configuration and target) and the wasmtime version.
-//! Each entry starts with the sha256 of the rest, checked before the bytes are handed to
-//! `Component::deserialize` (which trusts its input): a truncated, corrupted or tampered
-//! entry is recompiled and replaced, never loaded. Entries are written to a temporary file
-//! and renamed, so a crash never leaves a half-written one.
+//! the engine's compatibility hash (its configuration and target) and the wasmtime version,
+//! and beside it `<key>.cwasm.crc`, the entry's length and CRC-32. The entry is mapped, not
+//! read, and checked before wasmtime loads it (`Component::deserialize_file` trusts its input)
+//! from that very open file, so a truncated, torn or corrupted entry, or one swapped in
+//! between the check and the load, is recompiled and replaced, never loaded; the compiled
+//! code is then used in place, not copied (a Python or JavaScript plugin compiles to some
+//! 37 MB). A checksum, not a digest: the cache is the user's, and whoever can rewrite an entry
+//! can rewrite its digest beside it, so a cryptographic hash would protect nothing more and
+//! cost a fresh `sluice run` some 20 ms per large plugin. Both files are written to a
+//! temporary file and renamed, so a crash never leaves a half-written one.
 //!
 //! Beside them, `<digest>.info.json` keeps what the component's `describe()` returned (for
 //! this version of Sluice): a pipeline is planned from it without compiling anything, and a
@@ -17,7 +22,6 @@
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 
-use sha2::{Digest, Sha256};
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
@@ -139,37 +143,101 @@ fn wasmtime_version() -> &'static str {
     "48.0.8"
 }
 
+fn check_path(entry: &Path) -> PathBuf {
+    let mut name = entry.as_os_str().to_owned();
+    name.push(".crc");
+    PathBuf::from(name)
+}
+
+/// What `<entry>.crc` holds: the length (8 bytes) and CRC-32 (4 bytes), little-endian.
+fn check_of(body: &[u8]) -> [u8; 12] {
+    let mut out = [0; 12];
+    out[..8].copy_from_slice(&(body.len() as u64).to_le_bytes());
+    out[8..].copy_from_slice(&crc32fast::hash(body).to_le_bytes());
+    out
+}
+
 fn read_entry(engine: &Engine, path: &Path) -> Option<Component> {
-    let data = std::fs::read(path).ok()?;
-    if data.len() < 32 {
-        return None;
-    }
-    let (sum, body) = data.split_at(32);
-    if Sha256::digest(body).as_slice() != sum {
+    use std::os::fd::AsRawFd;
+    let want = std::fs::read(check_path(path)).ok()?;
+    let file = std::fs::File::open(path).ok()?;
+    let len = usize::try_from(file.metadata().ok()?.len()).ok()?;
+    let map = Mapped::new(&file, len).ok()?;
+    if check_of(map.bytes()).as_slice() != want {
         tracing::warn!(path = %path.display(), "compile cache entry is corrupt; recompiling");
         return None;
     }
-    // SAFETY: `body` was produced by `Component::serialize` of this wasmtime version (the key
-    // names it) and is byte-for-byte what we wrote: its sha256 was checked above. An engine
-    // whose configuration differs is rejected by `deserialize` itself.
-    match unsafe { Component::deserialize(engine, body) } {
+    // The open file, by its descriptor: what wasmtime maps is the file just hashed, whatever
+    // the name points at by now. Without /proc, the checked bytes are copied in.
+    let fd_path = PathBuf::from(format!("/proc/self/fd/{}", file.as_raw_fd()));
+    // SAFETY: the entry was produced by `Component::serialize` of this wasmtime version (the
+    // key names it) and is what we wrote: its length and checksum were checked above, on this
+    // open file. An engine whose configuration differs is rejected by deserialization itself.
+    // Like any mapped file, it must not be truncated while in use: the cache is the user's,
+    // and entries are only ever replaced by rename, never rewritten in place.
+    let loaded = if fd_path.exists() {
+        unsafe { Component::deserialize_file(engine, &fd_path) }
+    } else {
+        unsafe { Component::deserialize(engine, map.bytes()) }
+    };
+    match loaded {
         Ok(component) => Some(component),
         Err(e) => {
-            tracing::warn!(path = %path.display(), "compile cache entry rejected ({e}); recompiling");
+            tracing::warn!(path = %path.display(), "compile cache entry rejected ({e:#}); recompiling");
             None
         }
     }
 }
 
-/// Written through a temporary file and a rename (not flushed to disk: the digest at the
-/// front catches what a power loss could tear).
+/// A file mapped read-only, unmapped on drop.
+struct Mapped {
+    ptr: *mut libc::c_void,
+    len: usize,
+}
+
+impl Mapped {
+    fn new(file: &std::fs::File, len: usize) -> std::io::Result<Self> {
+        use std::os::fd::AsRawFd;
+        if len == 0 {
+            return Err(std::io::Error::other("empty"));
+        }
+        // SAFETY: a fresh private read-only mapping of an open file; nothing else aliases it.
+        let ptr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ,
+                libc::MAP_PRIVATE,
+                file.as_raw_fd(),
+                0,
+            )
+        };
+        if ptr == libc::MAP_FAILED {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(Mapped { ptr, len })
+    }
+
+    fn bytes(&self) -> &[u8] {
+        // SAFETY: `ptr` maps `len` readable bytes until `drop`.
+        unsafe { std::slice::from_raw_parts(self.ptr.cast::<u8>(), self.len) }
+    }
+}
+
+impl Drop for Mapped {
+    fn drop(&mut self) {
+        // SAFETY: unmaps exactly what `new` mapped, once.
+        unsafe { libc::munmap(self.ptr, self.len) };
+    }
+}
+
+/// The entry, then its checksum, each through a temporary file and a rename (not flushed to
+/// disk: the checksum catches what a power loss could tear).
 fn write_entry(path: &Path, body: &[u8]) -> std::io::Result<()> {
     let dir = path.parent().expect("cache entries live in a directory");
     std::fs::create_dir_all(dir)?;
-    let mut bytes = Vec::with_capacity(body.len() + 32);
-    bytes.extend_from_slice(&Sha256::digest(body));
-    bytes.extend_from_slice(body);
-    crate::cache::write_atomic(path, &bytes)
+    crate::cache::write_atomic(path, body)?;
+    crate::cache::write_atomic(&check_path(path), &check_of(body))
 }
 
 #[cfg(test)]

@@ -97,10 +97,18 @@ export function option(name, summary) {
   return { name, summary };
 }
 
+/**
+ * @param {string} id @param {string} name @param {string} summary @param {string} severity
+ * @param {{ help?: string, confidence?: number, tags?: string[], securitySeverity?: number }} [opts]
+ */
 export function rule(id, name, summary, severity, { help = '', confidence, tags = [], securitySeverity } = {}) {
   return { id, name, summary, help, severity: oneOf(SEVERITIES, severity, 'severity'), confidence, tags: [...tags], securitySeverity };
 }
 
+/**
+ * @param {string} name @param {string} version @param {string} description
+ * @param {{ inputs?: object[], outputs?: object[], wants?: string[], rules?: object[], options?: object[] }} [opts]
+ */
 export function pluginInfo(name, version, description, { inputs = [], outputs = [], wants = [], rules = [], options } = {}) {
   return {
     name,
@@ -119,6 +127,10 @@ export function span(path, line, column = 1, endLine = 0, endColumn = 0) {
   return { path, line, column, endLine, endColumn };
 }
 
+/**
+ * @param {string} ruleId @param {string} severity @param {string} message
+ * @param {{ span?: object, tags?: string[], confidence?: number, suppressed?: string[] }} [opts]
+ */
 export function finding(ruleId, severity, message, { span: where, tags = [], confidence, suppressed } = {}) {
   return {
     rule: ruleId,
@@ -378,9 +390,7 @@ const FS_WORDS = {
 };
 
 function fsError(path, code) {
-  const err = new Error(`${path}: ${FS_WORDS[code] ?? code} (${code})`);
-  err.code = code;
-  return err;
+  return Object.assign(new Error(`${path}: ${FS_WORDS[code] ?? code} (${code})`), { code });
 }
 
 function fsCall(path, f) {
@@ -516,7 +526,12 @@ export function callRun(run, raw) {
 /** The component's `describe` and `run` exports for a plugin. */
 export function definePlugin(plugin) {
   return {
-    describe: () => plugin.describe(),
+    describe() {
+      const info = plugin.describe();
+      // Built with wasi:http (`build-plugin --http`): the step needs an `allow.net` grant.
+      if (/** @type {any} */ (globalThis).__sluiceHttp && !info.wants.includes('net')) info.wants.push('net');
+      return info;
+    },
     run: (invocation) => callRun((inv) => plugin.run(inv), invocation),
   };
 }

@@ -53,7 +53,7 @@ def attempt(action: dict[str, Any]) -> str:
 def describe_error(e: BaseException) -> str:
     if isinstance(e, OSError) and e.errno is not None:
         return f"errno {e.errno}: {e.strerror}"
-    return f"{type(e).__name__}: {e}"
+    return str(e.args[0]) if len(e.args) == 1 else str(e)
 
 
 class Probe(sluice.Plugin):
@@ -80,9 +80,7 @@ class Probe(sluice.Plugin):
             sluice.finding("probe/gate", "error", f"finding {i + 1}", span=sluice.span("probe.txt", i + 1))
             for i in range(int(config.get("gate", 0)))
         ]
-        result = sluice.outcome(
-            "probe done", outputs={"report": json.dumps(report)}, findings=findings
-        )
+        result = sluice.outcome("probe done", outputs={"report": json.dumps(report)}, findings=findings)
         if findings:
             raise sluice.Failure.gate(result)
         return result

@@ -774,3 +774,118 @@ pub fn tools_present(tools: &[&str], install: &str) -> bool {
     eprintln!("skipped: needs {missing:?} ({install})");
     false
 }
+
+/// A language a plugin of `tests/` or `examples/` is written in, built with the SDK's own
+/// build command (`sdk/python/build-plugin`, `sdk/js/build-plugin`) and its pinned tools.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lang {
+    /// componentize-py.
+    Python,
+    /// componentize-js (here without wasi:http).
+    Js,
+    /// componentize-js with `--http` (fetch through wasi:http).
+    JsHttp,
+}
+
+/// Whether the tools the Python and JavaScript plugins build with are here (`python3` with
+/// venv, `node` and `npm`); when not, says the test is skipped (fails under `CI`).
+pub fn polyglot_tools_present() -> bool {
+    let venv = Command::new("python3")
+        .args(["-c", "import venv, ensurepip"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !venv {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must install python3-venv (see .ci/run)"
+        );
+        eprintln!("skipped: needs python3 with venv (apt-get install python3-venv)");
+        return false;
+    }
+    tools_present(&["node", "npm"], "apt-get install nodejs npm")
+}
+
+static POLYGLOT_BUILD: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Builds the plugin directory `dir` (relative to the repository) in `lang` into a component
+/// and returns its path. Built once per content: the key hashes the plugin's sources, the
+/// SDK, its build command and pinned tools, and the WIT contract.
+pub fn polyglot_plugin(lang: Lang, dir: &str) -> PathBuf {
+    let repo = Path::new(REPO);
+    let sdk = match lang {
+        Lang::Python => "sdk/python",
+        Lang::Js | Lang::JsHttp => "sdk/js",
+    };
+    let mut hasher = Fnv(0xcbf29ce484222325);
+    hasher.write(format!("{lang:?}").as_bytes());
+    for root in [dir, sdk, "wit"] {
+        hash_tree(&repo.join(root), &mut hasher);
+    }
+    let name = dir.rsplit('/').next().unwrap();
+    let out_dir = target_dir().join("polyglot-plugins");
+    let out = out_dir.join(format!("{name}-{lang:?}-{:016x}.wasm", hasher.0));
+    let _guard = POLYGLOT_BUILD.lock().unwrap_or_else(|e| e.into_inner());
+    if out.exists() {
+        return out;
+    }
+    std::fs::create_dir_all(&out_dir).unwrap();
+    let partial = out.with_extension("partial");
+    let mut cmd = Command::new(repo.join(sdk).join("build-plugin"));
+    cmd.arg(repo.join(dir)).arg("-o").arg(&partial);
+    if lang == Lang::JsHttp {
+        cmd.arg("--http");
+    }
+    run_ok(&mut cmd);
+    std::fs::rename(&partial, &out).unwrap();
+    out
+}
+
+/// The tools directory the SDK's build command made for `lang` (a venv for Python, an npm
+/// prefix for JavaScript), with its linters and test runner.
+pub fn polyglot_tools(lang: Lang) -> PathBuf {
+    let sdk = match lang {
+        Lang::Python => "sdk/python",
+        Lang::Js | Lang::JsHttp => "sdk/js",
+    };
+    let _guard = POLYGLOT_BUILD.lock().unwrap_or_else(|e| e.into_inner());
+    let out =
+        run_ok(Command::new(Path::new(REPO).join(sdk).join("build-plugin")).arg("--tools-only"));
+    PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
+}
+
+struct Fnv(u64);
+
+impl Fnv {
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 ^= u64::from(*b);
+            self.0 = self.0.wrapping_mul(0x100000001b3);
+        }
+    }
+}
+
+/// Hashes the names and contents of the files under `path`, skipping built components,
+/// run state and dependency directories.
+fn hash_tree(path: &Path, h: &mut Fnv) {
+    let mut entries: Vec<_> = std::fs::read_dir(path)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    entries.sort();
+    for p in entries {
+        let name = p.file_name().unwrap().to_string_lossy();
+        if name.ends_with(".wasm")
+            || name.starts_with('.')
+            || name == "node_modules"
+            || name == "__pycache__"
+        {
+            continue;
+        }
+        h.write(name.as_bytes());
+        if p.is_dir() {
+            hash_tree(&p, h);
+        } else {
+            h.write(&std::fs::read(&p).unwrap());
+        }
+    }
+}

@@ -41,10 +41,12 @@ import json
 import traceback
 import typing
 from collections.abc import Iterable, Mapping, Sequence
+from types import UnionType
 from typing import Any, TypeVar, Union
 
 from componentize_py_types import Err
-from wit_world.imports import host, provenance as _provenance, types
+from wit_world.imports import host, types
+from wit_world.imports import provenance as _provenance
 
 __all__ = [
     "OUTPUTS",
@@ -99,10 +101,10 @@ Rule = types.Rule
 Span = types.Span
 
 #: A severity: the enum, or its name (``"note"``, ``"warning"``, ``"error"``).
-SeverityLike = Union[types.Severity, str]
+SeverityLike = types.Severity | str
 #: A value kind: the enum, or its name (``"text"``, ``"integer"``, ``"number"``,
 #: ``"boolean"``, ``"artifact"``, ``"json"``).
-KindLike = Union[types.ValueKind, str]
+KindLike = types.ValueKind | str
 
 T = TypeVar("T")
 
@@ -359,7 +361,7 @@ def _check(key: str, value: Any, hint: Any) -> Any:
     args = typing.get_args(hint)
     if hint is Any or hint is typing.Any:
         return value
-    if origin is Union or (origin is not None and str(origin) == "<class 'types.UnionType'>"):
+    if origin is Union or origin is UnionType:
         if value is None and type(None) in args:
             return None
         errors = []
@@ -380,9 +382,7 @@ def _check(key: str, value: Any, hint: Any) -> Any:
         return [_check(f"{key}[{i}]", v, item) for i, v in enumerate(value)]
     if origin in (dict, Mapping, typing.Dict) or hint is dict:  # noqa: UP006
         if not isinstance(value, dict):
-            raise Failure.invalid(
-                f"invalid `with` table: `{key}`: invalid type: {_describe(value)}, expected a map"
-            )
+            raise Failure.invalid(f"invalid `with` table: `{key}`: invalid type: {_describe(value)}, expected a map")
         return value
     if hint in _KIND_WORDS:
         ok = isinstance(value, hint) and not (hint is int and isinstance(value, bool))
@@ -396,9 +396,7 @@ def _check(key: str, value: Any, hint: Any) -> Any:
     return value
 
 
-def parse_config(
-    text: str, into: type[T] | None = None, *, known: Iterable[str] | None = None
-) -> Any:
+def parse_config(text: str, into: type[T] | None = None, *, known: Iterable[str] | None = None) -> Any:
     """Parses the ``with`` table (JSON text) into the dataclass ``into`` or a ``dict``.
 
     Keys are kebab-case in ``sluice.toml`` and snake_case fields in the dataclass
@@ -416,9 +414,7 @@ def parse_config(
             names = list(known)
             for key in table:
                 if key not in names:
-                    raise Failure.invalid(
-                        f"invalid `with` table: unknown field `{key}`, {_expected(names)}"
-                    )
+                    raise Failure.invalid(f"invalid `with` table: unknown field `{key}`, {_expected(names)}")
         return table
     if not dataclasses.is_dataclass(into):
         raise TypeError(f"config() takes a dataclass or dict, not {into!r}")
@@ -433,9 +429,7 @@ def parse_config(
             raise Failure.invalid(f"invalid `with` table: unknown field `{key}`, {_expected(names)}")
         values[field.name] = _check(key, value, hints.get(field.name, Any))
     for key, field in by_key.items():
-        no_default = (
-            field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING
-        )
+        no_default = field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING
         if field.name not in values and no_default:
             raise Failure.invalid(f"invalid `with` table: missing field `{key}`")
     return into(**values)
@@ -596,9 +590,7 @@ def call_run(plugin: Plugin, raw: types.Invocation) -> Outcome:
     try:
         result = plugin.run(Invocation(raw))
         if not isinstance(result, types.Outcome):
-            raise TypeError(
-                f"run() returned {type(result).__name__}, not an Outcome (use sluice_sdk.outcome)"
-            )
+            raise TypeError(f"run() returned {type(result).__name__}, not an Outcome (use sluice_sdk.outcome)")
         return result
     except Failure as failure:
         raise Err(failure.to_wit()) from None
@@ -608,9 +600,7 @@ def call_run(plugin: Plugin, raw: types.Invocation) -> Outcome:
             tb = "…" + tb[-TRACEBACK_LIMIT:]
         host.log(host.Level.ERROR, tb.rstrip())
         message = str(e)
-        raise Err(
-            types.Failure_Error(f"{type(e).__name__}: {message}" if message else type(e).__name__)
-        ) from None
+        raise Err(types.Failure_Error(f"{type(e).__name__}: {message}" if message else type(e).__name__)) from None
 
 
 def export(plugin: type[Plugin]) -> type:

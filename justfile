@@ -51,7 +51,7 @@ test-deploy:
 
 # All benchmarks: per-step overhead, the Go analysers over the stdlib, the cost of confining
 # programs, the step cache and cold start (figures in the README).
-bench: bench-runtime bench-analysers bench-exec bench-net bench-sign bench-deploy bench-cache
+bench: bench-runtime bench-analysers bench-exec bench-net bench-sign bench-deploy bench-cache bench-polyglot
 
 # The step-result cache and cold start: the demo fully cached, the stdlib analysers cached, a
 # new clone, a fresh install, one uncached step against /bin/true (needs Go and gcc).
@@ -146,6 +146,21 @@ doc:
 first-plugin: build
     cargo build --release --target wasm32-wasip2 --manifest-path examples/first-plugin/Cargo.toml
     cd examples/first-plugin && ../../target/release/sluice run sluice.toml
+
+# Builds a Python plugin directory (plugin.py) into DIR/plugin.wasm with componentize-py,
+# pinned, installed into target/plugin-tools/python on first use.
+plugin-py DIR:
+    sdk/python/build-plugin {{DIR}}
+
+# Builds a JavaScript or TypeScript plugin directory (plugin.js / plugin.ts) into
+# DIR/plugin.wasm with componentize-js, pinned, installed into target/plugin-tools/js.
+plugin-js DIR *ARGS:
+    sdk/js/build-plugin {{DIR}} {{ARGS}}
+
+# The per-step cost of a Python and a JavaScript plugin against the Rust no-op: component
+# size, first compile, fresh process with the compile cache warm, warm step in-process.
+bench-polyglot *ARGS:
+    cargo bench -p sluice --bench polyglot -- {{ARGS}}
 
 # What CI runs.
 ci:

@@ -26,6 +26,28 @@ fn output_text(run: &serde_json::Value, id: &str, name: &str) -> String {
         .to_string()
 }
 
+/// Step `id` of `run`, which must have failed its gate: its findings, each as
+/// `path:line severity rule: message`.
+fn gate_findings(run: &serde_json::Value, id: &str) -> Vec<String> {
+    let s = step(run, id);
+    assert_eq!(s["status"], "failed", "{s:#}");
+    s["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            format!(
+                "{}:{} {} {}: {}",
+                f["span"]["path"].as_str().unwrap(),
+                f["span"]["line"],
+                f["severity"].as_str().unwrap(),
+                f["rule"].as_str().unwrap(),
+                f["message"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
+
 #[test]
 fn the_python_sdks_unit_tests_pass() {
     if !polyglot_tools_present() {
@@ -107,27 +129,11 @@ fn the_python_example_passes_and_its_gate_fails_with_findings() {
     );
     let out = ws.sluice(SLUICE, &["run"]);
     assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
-    let run = ws.last_run();
-    let headers = step(&run, "headers");
-    assert_eq!(headers["status"], "failed", "{headers:#}");
-    let findings: Vec<String> = headers["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| {
-            format!(
-                "{} {} {}",
-                f["rule"].as_str().unwrap(),
-                f["severity"].as_str().unwrap(),
-                f["span"]["path"].as_str().unwrap()
-            )
-        })
-        .collect();
     assert_eq!(
-        findings,
+        gate_findings(&ws.last_run(), "headers"),
         [
-            "license-header/missing error cmd/server/main.go",
-            "license-header/missing error cmd/server/main_test.go"
+            "cmd/server/main.go:1 error license-header/missing: `cmd/server/main.go` does not hold `SPDX-License-Identifier` in its first 5 lines",
+            "cmd/server/main_test.go:1 error license-header/missing: `cmd/server/main_test.go` does not hold `SPDX-License-Identifier` in its first 5 lines"
         ]
     );
     assert!(
@@ -180,27 +186,11 @@ fn the_javascript_example_passes_and_its_gate_fails_with_findings() {
     );
     let out = ws.sluice(SLUICE, &["run"]);
     assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
-    let run = ws.last_run();
-    let changelog = step(&run, "changelog");
-    assert_eq!(changelog["status"], "failed", "{changelog:#}");
-    let findings: Vec<String> = changelog["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| {
-            format!(
-                "{} {}: {}",
-                f["span"]["line"],
-                f["rule"].as_str().unwrap(),
-                f["message"].as_str().unwrap()
-            )
-        })
-        .collect();
     assert_eq!(
-        findings,
+        gate_findings(&ws.last_run(), "changelog"),
         [
-            "3 changelog/order: 0.1.0 is listed above 0.2.0, which is newer",
-            "1 changelog/missing-entry: CHANGELOG.md has no section for 0.3.0: add `## [0.3.0]`"
+            "CHANGELOG.md:3 warning changelog/order: 0.1.0 is listed above 0.2.0, which is newer",
+            "CHANGELOG.md:1 error changelog/missing-entry: CHANGELOG.md has no section for 0.3.0: add `## [0.3.0]`"
         ]
     );
 
@@ -268,15 +258,7 @@ fn the_polyglot_pipeline_passes_text_and_artifacts_between_rust_python_and_javas
 /// not granted and one outside the workspace; the three probes in it.
 fn hostile_workspace() -> Workspace {
     let ws = Workspace::new();
-    ws.file("granted/inside.txt", "inside");
-    ws.file("not-granted.txt", "workspace secret");
-    std::fs::write(ws.outside().join("outside.txt"), "outside secret").unwrap();
-    std::os::unix::fs::symlink(
-        ws.outside().join("outside.txt"),
-        ws.dir().join("granted/abs-link"),
-    )
-    .unwrap();
-    std::os::unix::fs::symlink("../../outside.txt", ws.dir().join("granted/rel-link")).unwrap();
+    ws.hostile_files();
     std::fs::copy(PROBE, ws.dir().join("rust.wasm")).unwrap();
     let py = polyglot_plugin(Lang::Python, "tests/plugins/py-probe");
     std::fs::copy(py, ws.dir().join("python.wasm")).unwrap();
@@ -437,7 +419,7 @@ fn the_network_is_denied_to_python_and_javascript_as_to_rust() {
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     let run = ws.last_run();
     let python = probe_report(&run, "python");
-    assert_eq!(python[0].1, false, "{python:?}");
+    assert!(!python[0].1, "{python:?}");
     assert_eq!(wasi_error(&python[0].2), "access", "{python:?}");
     let rust: serde_json::Value =
         serde_json::from_str(&output_text(&run, "http", "results")).unwrap();
@@ -476,7 +458,7 @@ fn the_network_is_denied_to_python_and_javascript_as_to_rust() {
     ));
     assert_eq!(ws.sluice(SLUICE, &["run"]).code, 0);
     let js = probe_report(&ws.last_run(), "js");
-    assert_eq!(js[0].1, false, "{js:?}");
+    assert!(!js[0].1, "{js:?}");
     let js_denials = denials(&ws, port);
     let ws_rust = Workspace::new();
     std::fs::copy(HTTP_CLIENT, ws_rust.dir().join("http.wasm")).unwrap();
@@ -564,27 +546,11 @@ fn a_failed_gate_in_python_and_in_javascript_reports_its_findings() {
     assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
     let run = ws.last_run();
     for id in ["python", "js"] {
-        let s = step(&run, id);
-        assert_eq!(s["status"], "failed", "{s:#}");
-        let findings: Vec<String> = s["findings"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|f| {
-                format!(
-                    "{}:{} {} {}",
-                    f["span"]["path"].as_str().unwrap(),
-                    f["span"]["line"],
-                    f["rule"].as_str().unwrap(),
-                    f["message"].as_str().unwrap()
-                )
-            })
-            .collect();
         assert_eq!(
-            findings,
+            gate_findings(&run, id),
             [
-                "probe.txt:1 probe/gate finding 1",
-                "probe.txt:2 probe/gate finding 2"
+                "probe.txt:1 error probe/gate: finding 1",
+                "probe.txt:2 error probe/gate: finding 2"
             ],
             "{id}"
         );

@@ -9,16 +9,7 @@ const SLUICE: &str = env!("CARGO_BIN_EXE_sluice");
 /// that is not granted, and a file outside the workspace.
 fn hostile_workspace() -> Workspace {
     let ws = Workspace::new();
-    ws.with_probe();
-    ws.file("granted/inside.txt", "inside");
-    ws.file("not-granted.txt", "workspace secret");
-    std::fs::write(ws.outside().join("outside.txt"), "outside secret").unwrap();
-    std::os::unix::fs::symlink(
-        ws.outside().join("outside.txt"),
-        ws.dir().join("granted/abs-link"),
-    )
-    .unwrap();
-    std::os::unix::fs::symlink("../../outside.txt", ws.dir().join("granted/rel-link")).unwrap();
+    ws.with_probe().hostile_files();
     ws
 }
 

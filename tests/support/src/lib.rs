@@ -95,6 +95,23 @@ impl Workspace {
     }
 
     /// Copies the probe plugin to `probe.wasm`.
+    /// Files to attack: `granted/inside.txt` ("inside"), `granted/abs-link` and
+    /// `granted/rel-link` (symlinks to `outside.txt`, "outside secret", beside the workspace)
+    /// and `not-granted.txt` ("workspace secret").
+    pub fn hostile_files(&self) -> &Self {
+        self.file("granted/inside.txt", "inside");
+        self.file("not-granted.txt", "workspace secret");
+        std::fs::write(self.outside().join("outside.txt"), "outside secret").unwrap();
+        std::os::unix::fs::symlink(
+            self.outside().join("outside.txt"),
+            self.dir().join("granted/abs-link"),
+        )
+        .unwrap();
+        std::os::unix::fs::symlink("../../outside.txt", self.dir().join("granted/rel-link"))
+            .unwrap();
+        self
+    }
+
     pub fn with_probe(&self) -> &Self {
         std::fs::copy(PROBE, self.dir().join("probe.wasm")).unwrap();
         self

@@ -62,6 +62,20 @@ fn the_python_sdks_unit_tests_pass() {
 }
 
 #[test]
+fn the_javascript_sdks_unit_tests_pass() {
+    if !polyglot_tools_present() {
+        return;
+    }
+    let tools = polyglot_tools(Lang::Js);
+    run_ok(
+        Command::new("node")
+            .arg("sdk/js/test/run.mjs")
+            .arg(tools)
+            .current_dir(REPO),
+    );
+}
+
+#[test]
 fn the_sdks_and_the_plugins_lint_and_type_check_clean() {
     if !polyglot_tools_present() {
         return;

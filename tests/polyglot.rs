@@ -601,3 +601,42 @@ fn plugins_describe_shows_and_checks_a_built_component() {
     assert_eq!(out2.code, 2);
     insta::assert_snapshot!(format!("{}{}", out.stderr, out2.stderr));
 }
+
+#[test]
+fn the_build_commands_say_what_is_wrong() {
+    if !polyglot_tools_present() {
+        return;
+    }
+    let ws = Workspace::new();
+    std::fs::create_dir_all(ws.dir().join("empty")).unwrap();
+    ws.file("broken-py/plugin.py", "def describe(:\n");
+    ws.file("broken-js/plugin.js", "export function describe( {\n");
+    let build = |sdk: &str, dir: &str| {
+        let out = Command::new(Path::new(REPO).join(sdk).join("build-plugin"))
+            .arg(dir)
+            .current_dir(ws.dir())
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (py_code, py_empty) = build("sdk/python", "empty");
+    let (js_code, js_empty) = build("sdk/js", "empty");
+    assert_eq!((py_code, js_code), (2, 2));
+    insta::assert_snapshot!(format!("{py_empty}{js_empty}"));
+
+    let (code, err) = build("sdk/python", "broken-py");
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("SyntaxError"), "{err}");
+    assert!(
+        err.ends_with("error: componentize-py could not build broken-py/plugin.py\n"),
+        "{err}"
+    );
+    let (code, err) = build("sdk/js", "broken-js");
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("broken-js/plugin.js:2:0"), "{err}");
+    assert!(!ws.dir().join("broken-py/plugin.wasm").exists());
+    assert!(!ws.dir().join("broken-js/plugin.wasm").exists());
+}

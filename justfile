@@ -51,7 +51,7 @@ test-deploy:
 
 # All benchmarks: per-step overhead, the Go analysers over the stdlib, the cost of confining
 # programs, the step cache and cold start (figures in the README).
-bench: bench-runtime bench-analysers bench-exec bench-net bench-sign bench-deploy bench-cache bench-polyglot
+bench: bench-runtime bench-analysers bench-exec bench-net bench-sign bench-deploy bench-cache bench-polyglot bench-report
 
 # The step-result cache and cold start: the demo fully cached, the stdlib analysers cached, a
 # new clone, a fresh install, one uncached step against /bin/true (needs Go and gcc).
@@ -161,6 +161,11 @@ plugin-js DIR *ARGS:
 # size, first compile, fresh process with the compile cache warm, warm step in-process.
 bench-polyglot *ARGS:
     cargo bench -p sluice --bench polyglot -- {{ARGS}}
+
+# The HTML run report of golint + gosec over the Go stdlib (~54k findings): its write time
+# against run.json's, its size, and its opening in headless Chromium (apt-get install chromium).
+bench-report *ARGS:
+    cargo bench -p sluice --bench report -- {{ARGS}}
 
 # What CI runs.
 ci:

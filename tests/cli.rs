@@ -184,3 +184,20 @@ allow = { write = ["build/out"] }
     );
     snapshot!(show(&ws, &["run", "--jobs", "1"]));
 }
+
+/// A component of the first contract (`step-core`: no `describe-options`) still loads and
+/// runs; its options take any value.
+#[test]
+fn a_step_core_component_still_runs() {
+    let ws = Workspace::new();
+    std::fs::copy(sluice_test_support::CORE_ONLY, ws.dir().join("core.wasm")).unwrap();
+    ws.manifest("[steps.old]\nuses = \"./core.wasm\"\nwith = { level = [1, \"two\"] }\n");
+    snapshot!(show(&ws, &["plugins", "--describe", "core.wasm"]));
+    let out = ws.sluice(SLUICE, &["run", "--no-step-cache"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout.contains(r#"config {"level":[1,"two"]}"#),
+        "{}",
+        out.stdout
+    );
+}

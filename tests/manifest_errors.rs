@@ -209,3 +209,21 @@ case!(
     unix_socket_grant_not_a_path,
     "[steps.deploy]\nuses = \"deploy\"\nallow = { net = [\"unix:run/podman/podman.sock\", \"unix:/run/../podman.sock\"] }\nwith = { engine = \"unix:/run/podman/podman.sock\", service = \"svc\", action = \"status\" }\n"
 );
+
+// Options of the wrong kind are found before the run, where they are written (the measured
+// case of #17: `min-confidence = "high"` validated clean and failed at run time, unplaced).
+case!(
+    option_of_the_wrong_kind,
+    "[steps.lint]\nuses = \"golint\"\nallow = { read = [\".\"] }\nwith = { min-confidence = \"high\" }\n"
+);
+
+case!(
+    option_outside_its_choices,
+    "[steps.sec]\nuses = \"gosec\"\nallow = { read = [\".\"] }\nwith = { fail-on = \"hihg\", skip-dirs = \"vendor\", include-tests = \"yes\" }\n"
+);
+
+// An integer is a number; a `${{ }}` value takes the kind of what it names, known at run time.
+case!(
+    options_of_the_right_kind,
+    "[steps.mod]\nuses = \"go-mod\"\nallow = { read = [\".\"] }\n\n[steps.lint]\nuses = \"golint\"\nallow = { read = [\".\"] }\nwith = { min-confidence = 1, dir = \"${{ steps.mod.outputs.go-version }}\", disable = [] }\n"
+);

@@ -156,15 +156,30 @@ fn the_python_example_passes_and_its_gate_fails_with_findings() {
         out.stdout
     );
 
-    // A wrongly typed option is the step's invalid configuration, named.
+    // A wrongly typed option is found before the run, where it is written: the Python
+    // plugin's option kinds reach the host through `describe-options`.
     ws.manifest(
         "[steps.headers]\nuses = \"./headers.wasm\"\nallow = { read = [\"cmd\"] }\nwith = { header = \"H\", lines = \"five\" }\n",
+    );
+    let out = ws.sluice(SLUICE, &["run"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains(
+            "error: step `headers`: option `lines` of `./headers.wasm` takes an integer, not text \"five\"\n --> sluice.toml:4:38"
+        ),
+        "{}",
+        out.stderr
+    );
+    // What the SDK checks at run time (a key the kinds cannot judge: an option of kind `any`
+    // declared without one) is still the step's invalid configuration.
+    ws.manifest(
+        "[steps.headers]\nuses = \"./headers.wasm\"\nallow = { read = [\"cmd\"] }\nwith = { lines = 5 }\n",
     );
     let out = ws.sluice(SLUICE, &["run"]);
     assert_eq!(out.code, 1);
     assert_eq!(
         step(&ws.last_run(), "headers")["error"],
-        "invalid configuration: invalid `with` table: `lines`: invalid type: string \"five\", expected an integer"
+        "invalid configuration: invalid `with` table: missing field `header`"
     );
 }
 

@@ -10,7 +10,7 @@
 import * as sluice from 'sluice-sdk';
 
 const CONFIG = /** @type {const} */ ({
-  changelog: { type: 'string', default: 'CHANGELOG.md', summary: 'the changelog, in the workspace (default CHANGELOG.md)' },
+  changelog: { type: 'string', default: 'CHANGELOG.md', summary: 'the changelog, in the workspace' },
 });
 
 const SEMVER = /^(\d+)\.(\d+)\.(\d+)(?:-[0-9A-Za-z.-]+)?$/;
@@ -105,4 +105,4 @@ const plugin = sluice.definePlugin({
   },
 });
 
-export const { describe, run } = plugin;
+export const { describe, describeOptions, run } = plugin;

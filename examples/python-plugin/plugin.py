@@ -75,12 +75,15 @@ class LicenseHeader(sluice.Plugin):
                 )
             ],
             options=[
-                sluice.option("header", "the text every file must hold near its top (required)"),
-                sluice.option("paths", 'workspace files and directories to check (default ["."])'),
-                sluice.option("extensions", 'the file name endings to check (default [".go"])'),
-                sluice.option("lines", "how many leading lines may hold the header (default 5)"),
+                sluice.option("header", "the text every file must hold near its top (required)", kind="text"),
+                sluice.option("paths", "workspace files and directories to check", kind="text-list", default=["."]),
+                sluice.option("extensions", "the file name endings to check", kind="text-list", default=[".go"]),
+                sluice.option("lines", "how many leading lines may hold the header", kind="integer", default=5),
                 sluice.option(
-                    "severity", "of a missing header: `error` fails the step (default), `warning` or `note` do not"
+                    "severity",
+                    "of a missing header: `error` fails the step, `warning` or `note` do not",
+                    kind=["error", "warning", "note"],
+                    default="error",
                 ),
             ],
         )

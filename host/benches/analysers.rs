@@ -87,28 +87,6 @@ fn summarize(label: &str, samples: &[Sample]) -> Summary {
     }
 }
 
-fn copy_tree(from: &Path, to: &Path) -> std::io::Result<(u64, u64)> {
-    let (mut files, mut bytes) = (0, 0);
-    std::fs::create_dir_all(to)?;
-    for entry in std::fs::read_dir(from)? {
-        let entry = entry?;
-        let kind = entry.file_type()?;
-        let target = to.join(entry.file_name());
-        if kind.is_dir() {
-            let (f, b) = copy_tree(&entry.path(), &target)?;
-            files += f;
-            bytes += b;
-        } else if kind.is_file() {
-            let n = std::fs::copy(entry.path(), &target)?;
-            if entry.file_name().to_string_lossy().ends_with(".go") {
-                files += 1;
-                bytes += n;
-            }
-        }
-    }
-    Ok((files, bytes))
-}
-
 fn pipeline(dir: &Path, name: &str, steps: &[(&str, &str, &str)]) -> PathBuf {
     let mut text = format!("[pipeline]\nname = \"{name}\"\n");
     for (id, uses, extra) in steps {
@@ -145,7 +123,7 @@ fn main() {
     let corpus = common::go_corpus();
     let scratch = tempfile::tempdir().unwrap();
     let ws = scratch.path().join("ws");
-    let (files, bytes) = copy_tree(&corpus, &ws.join("src")).unwrap();
+    let (files, bytes) = common::copy_tree(&corpus, &ws.join("src")).unwrap();
     let mb = bytes as f64 / 1e6;
     println!(
         "corpus: {} ({files} .go files, {mb:.1} MB), copied into a scratch workspace",

@@ -86,6 +86,107 @@ pub struct ConfigOption {
     pub name: String,
     /// What it sets.
     pub summary: String,
+    /// The kind of value it takes (`any` when the plugin does not say).
+    #[serde(default, skip_serializing_if = "OptionKind::is_any")]
+    pub kind: OptionKind,
+    /// Its default, when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default: Option<serde_json::Value>,
+}
+
+/// The kind of value a `with` option takes.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OptionKind {
+    /// A string.
+    Text,
+    /// A whole number.
+    Integer,
+    /// A number (whole or not).
+    Number,
+    /// `true` or `false`.
+    Boolean,
+    /// One of these strings.
+    Choice(Vec<String>),
+    /// A list of strings.
+    TextList,
+    /// A table.
+    Table,
+    /// Anything.
+    #[default]
+    Any,
+}
+
+impl OptionKind {
+    fn is_any(&self) -> bool {
+        *self == OptionKind::Any
+    }
+
+    /// How `sluice plugins` and error messages name it: `number`, `"set" | "count"`.
+    pub fn describe(&self) -> String {
+        match self {
+            OptionKind::Text => "text".into(),
+            OptionKind::Integer => "integer".into(),
+            OptionKind::Number => "number".into(),
+            OptionKind::Boolean => "boolean".into(),
+            OptionKind::Choice(choices) => choices
+                .iter()
+                .map(|c| format!("{c:?}"))
+                .collect::<Vec<_>>()
+                .join(" | "),
+            OptionKind::TextList => "list of text".into(),
+            OptionKind::Table => "table".into(),
+            OptionKind::Any => "any".into(),
+        }
+    }
+
+    /// What a value must be, for messages: `a number`, `an integer`, `one of "a" | "b"`.
+    pub fn expected(&self) -> String {
+        match self {
+            OptionKind::Choice(_) => format!("one of {}", self.describe()),
+            OptionKind::Integer => "an integer".into(),
+            OptionKind::Any => "anything".into(),
+            other => format!("a {}", other.describe()),
+        }
+    }
+
+    /// Whether `value` (a `with` value as JSON) is of this kind.
+    pub fn accepts(&self, value: &serde_json::Value) -> bool {
+        use serde_json::Value as J;
+        match (self, value) {
+            (OptionKind::Any, _) => true,
+            (OptionKind::Text, J::String(_)) => true,
+            (OptionKind::Integer, J::Number(n)) => n.is_i64() || n.is_u64(),
+            (OptionKind::Number, J::Number(_)) => true,
+            (OptionKind::Boolean, J::Bool(_)) => true,
+            (OptionKind::Choice(choices), J::String(s)) => choices.iter().any(|c| c == s),
+            (OptionKind::TextList, J::Array(items)) => items.iter().all(|i| i.is_string()),
+            (OptionKind::Table, J::Object(_)) => true,
+            _ => false,
+        }
+    }
+}
+
+/// What a `with` value is, for messages: `text "high"`, `a list`, `1.5`.
+pub fn json_kind_name(value: &serde_json::Value) -> String {
+    use serde_json::Value as J;
+    let shown = |v: &serde_json::Value| {
+        let s = v.to_string();
+        if s.chars().count() > 40 {
+            format!("{}…", s.chars().take(39).collect::<String>())
+        } else {
+            s
+        }
+    };
+    match value {
+        J::String(_) => format!("text {}", shown(value)),
+        J::Number(n) if n.is_f64() => format!("the number {}", shown(value)),
+        J::Number(_) => format!("the integer {}", shown(value)),
+        J::Bool(b) => format!("the boolean {b}"),
+        J::Array(_) => "a list".into(),
+        J::Object(_) => "a table".into(),
+        J::Null => "nothing".into(),
+    }
 }
 
 impl PluginInfo {

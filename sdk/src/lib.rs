@@ -87,9 +87,12 @@ pub mod bindings {
 
 pub use bindings::sluice::step::host::{Level, RunDetails};
 pub use bindings::sluice::step::types::{
-    Artifact, ConfigOption, Failure, Finding, Invocation, Outcome, PluginInfo, Port, Rule,
-    Severity, Span, Suppression, Value, ValueKind,
+    Artifact, ConfigOption, Failure, Finding, Invocation, OptionKind, OptionSpec, Outcome, Port,
+    Rule, Severity, Span, Suppression, Value, ValueKind,
 };
+
+/// What `describe` returns on the wire (the SDK's [`PluginInfo`] derefs to it).
+pub use bindings::sluice::step::types::PluginInfo as WirePluginInfo;
 
 /// Confidence levels of three-level tools (gosec's LOW, MEDIUM, HIGH) on the contract's 0.0
 /// to 1.0 scale.
@@ -136,8 +139,12 @@ macro_rules! export_plugin {
         struct __SluiceStepExport;
 
         impl $crate::bindings::Guest for __SluiceStepExport {
-            fn describe() -> $crate::PluginInfo {
-                <$plugin as $crate::Plugin>::describe()
+            fn describe() -> $crate::WirePluginInfo {
+                <$plugin as $crate::Plugin>::describe().into_wire().0
+            }
+
+            fn describe_options() -> ::std::vec::Vec<$crate::OptionSpec> {
+                <$plugin as $crate::Plugin>::describe().into_wire().1
             }
 
             fn run(
@@ -156,6 +163,110 @@ pub mod __private {
     pub use wit_bindgen;
 }
 
+/// What a plugin is, takes, returns and needs: what [`Plugin::describe`] returns, built with
+/// the methods below. It derefs to the record `describe` sends ([`WirePluginInfo`]); the kinds
+/// and defaults of typed options ([`Opt`]) go to the host through `describe-options`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PluginInfo {
+    wire: WirePluginInfo,
+    specs: Vec<OptionSpec>,
+}
+
+impl std::ops::Deref for PluginInfo {
+    type Target = WirePluginInfo;
+
+    fn deref(&self) -> &WirePluginInfo {
+        &self.wire
+    }
+}
+
+impl std::ops::DerefMut for PluginInfo {
+    fn deref_mut(&mut self) -> &mut WirePluginInfo {
+        &mut self.wire
+    }
+}
+
+/// The kind of value an [`Opt`] takes: `sluice validate` checks a pipeline's value against
+/// it and points at a wrong one in `sluice.toml`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A string.
+    Text,
+    /// A whole number.
+    Integer,
+    /// A number (a whole number is accepted).
+    Number,
+    /// `true` or `false`.
+    Boolean,
+    /// One of these strings.
+    Choice(&'static [&'static str]),
+    /// A list of strings.
+    TextList,
+    /// A table (the plugin checks its keys).
+    Table,
+    /// Any value (the plugin checks it).
+    Any,
+}
+
+impl From<Kind> for OptionKind {
+    fn from(kind: Kind) -> Self {
+        match kind {
+            Kind::Text => OptionKind::Text,
+            Kind::Integer => OptionKind::Integer,
+            Kind::Number => OptionKind::Number,
+            Kind::Boolean => OptionKind::Boolean,
+            Kind::Choice(c) => OptionKind::Choice(c.iter().map(|s| s.to_string()).collect()),
+            Kind::TextList => OptionKind::TextList,
+            Kind::Table => OptionKind::Table,
+            Kind::Any => OptionKind::Any,
+        }
+    }
+}
+
+/// A `with` option with its kind and default, for a constant table of a plugin's options:
+///
+/// ```
+/// use sluice_sdk::{Kind, Opt, PluginInfo};
+///
+/// const OPTIONS: &[Opt] = &[
+///     Opt::new("min-confidence", Kind::Number, "drop findings below this confidence, 0 to 1")
+///         .with_default("0.8"),
+///     Opt::new("mode", Kind::Choice(&["fast", "full"], ), "how hard to look").with_default("\"fast\""),
+/// ];
+///
+/// let info = PluginInfo::new("lint", "1.0.0", "Lints").options(OPTIONS);
+/// assert_eq!(info.options.as_ref().map(Vec::len), Some(2));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Opt {
+    /// The `with` key.
+    pub name: &'static str,
+    /// The kind of value it takes.
+    pub kind: Kind,
+    /// Its default as JSON (`0.8`, `"\"set\""`, `["vendor"]`), shown by `sluice plugins`.
+    pub default: Option<&'static str>,
+    /// One line: what it sets.
+    pub summary: &'static str,
+}
+
+impl Opt {
+    /// An option without a default.
+    pub const fn new(name: &'static str, kind: Kind, summary: &'static str) -> Self {
+        Opt {
+            name,
+            kind,
+            default: None,
+            summary,
+        }
+    }
+
+    /// Its default, as JSON: `"0.8"`, `"\"set\""`, `"[\"vendor\"]"`, `"false"`.
+    pub const fn with_default(mut self, json: &'static str) -> Self {
+        self.default = Some(json);
+        self
+    }
+}
+
 impl PluginInfo {
     /// Starts a description with no ports and no wanted capabilities.
     pub fn new(
@@ -164,15 +275,28 @@ impl PluginInfo {
         description: impl Into<String>,
     ) -> Self {
         PluginInfo {
-            name: name.into(),
-            version: version.into(),
-            description: description.into(),
-            inputs: Vec::new(),
-            outputs: Vec::new(),
-            wants: Vec::new(),
-            rules: Vec::new(),
-            options: None,
+            wire: WirePluginInfo {
+                name: name.into(),
+                version: version.into(),
+                description: description.into(),
+                inputs: Vec::new(),
+                outputs: Vec::new(),
+                wants: Vec::new(),
+                rules: Vec::new(),
+                options: None,
+            },
+            specs: Vec::new(),
         }
+    }
+
+    /// The record `describe` returns and what `describe-options` returns.
+    pub fn into_wire(self) -> (WirePluginInfo, Vec<OptionSpec>) {
+        (self.wire, self.specs)
+    }
+
+    /// The kinds and defaults of the options declared with [`PluginInfo::options`].
+    pub fn option_specs(&self) -> &[OptionSpec] {
+        &self.specs
     }
 
     /// Declares an input.
@@ -202,13 +326,33 @@ impl PluginInfo {
     /// Declares a `with` key the plugin reads (besides its inputs). Once a plugin declares
     /// one, the host rejects every undeclared key when it checks the pipeline, before anything
     /// runs, pointing at it in `sluice.toml`.
+    ///
+    /// The option takes any value: prefer [`PluginInfo::options`], whose kinds let the host
+    /// check a value where it is written.
     pub fn option(mut self, name: impl Into<String>, summary: impl Into<String>) -> Self {
-        self.options
+        self.wire
+            .options
             .get_or_insert_with(Vec::new)
             .push(ConfigOption {
                 name: name.into(),
                 summary: summary.into(),
             });
+        self
+    }
+
+    /// Declares `with` keys the plugin reads, each with the kind of value it takes and its
+    /// default: the host rejects any other key, and a value of the wrong kind, when it checks
+    /// the pipeline, pointing at it in `sluice.toml`; `sluice plugins` shows kinds and
+    /// defaults.
+    pub fn options(mut self, options: &[Opt]) -> Self {
+        for o in options {
+            self = self.option(o.name, o.summary);
+            self.specs.push(OptionSpec {
+                name: o.name.to_string(),
+                kind: o.kind.into(),
+                default: o.default.map(str::to_string),
+            });
+        }
         self
     }
 }

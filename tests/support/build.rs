@@ -35,6 +35,13 @@ const PLUGINS: &[(&str, ComponentCrate)] = &[
         },
     ),
     (
+        "CORE_ONLY",
+        ComponentCrate {
+            package: "sluice-test-core-only",
+            artifact: "sluice_test_core_only.wasm",
+        },
+    ),
+    (
         "GO_PARSE",
         ComponentCrate {
             package: "sluice-test-go-parse",

@@ -34,8 +34,9 @@ use crate::sandbox::secrets::{Masked, MaskingWriter, SecretSource};
                   3 sluice itself failed, 130 interrupted.\n\
                   Environment: SLUICE_CACHE_DIR (where compiled components are cached; default \
                   $XDG_CACHE_HOME/sluice or ~/.cache/sluice), \
-                  SLUICE_LOG (sluice's own tracing, e.g. `debug`); secrets come from the environment \
-                  and `--secrets-file`."
+                  SLUICE_LOG (sluice's own tracing, e.g. `debug`), SLUICE_PROGRESS_INTERVAL (how \
+                  often a step's progress is printed when stderr is not a terminal; default 5s); \
+                  secrets come from the environment and `--secrets-file`."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -380,7 +381,24 @@ async fn run(args: RunArgs, jobs: usize) -> i32 {
         });
     }
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-    let console = tokio::spawn(crate::report::live(rx, std::io::stderr().is_terminal()));
+    let progress_every = match std::env::var(crate::report::PROGRESS_INTERVAL_VAR) {
+        Ok(text) => match humantime::parse_duration(&text) {
+            Ok(d) => d,
+            Err(e) => {
+                eprintln!(
+                    "error: {}={text:?} is not a duration ({e}): write e.g. `10s`",
+                    crate::report::PROGRESS_INTERVAL_VAR
+                );
+                return exit_codes::INVALID;
+            }
+        },
+        Err(_) => crate::report::PROGRESS_INTERVAL,
+    };
+    let console = tokio::spawn(crate::report::live(
+        rx,
+        std::io::stderr().is_terminal(),
+        progress_every,
+    ));
     let run_id = exec::new_run_id();
     let report = exec::run(
         &prepared.manifest,
@@ -401,8 +419,38 @@ async fn run(args: RunArgs, jobs: usize) -> i32 {
     let _ = console.await;
     // The record (tens of megabytes for a big run) is written while the summary is printed.
     let state_dir = exec::state_dir(&prepared.manifest);
+    let context = crate::report::html::Context {
+        deps: prepared
+            .plan
+            .steps
+            .iter()
+            .map(|(id, p)| {
+                (
+                    id.to_string(),
+                    p.deps.iter().map(|d| d.to_string()).collect(),
+                )
+            })
+            .collect(),
+        grants: views::audit(&prepared.manifest, &prepared.plan)
+            .step_texts()
+            .into_iter()
+            .collect(),
+    };
     let record = std::thread::scope(|scope| {
-        let record = scope.spawn(|| crate::report::record::write(&state_dir, &report));
+        let record = scope.spawn(|| {
+            let started = std::time::Instant::now();
+            let json = crate::report::record::write(&state_dir, &report)?;
+            let ms = |since: std::time::Instant| since.elapsed().as_secs_f64() * 1000.0;
+            tracing::debug!("run record written in {:.1} ms", ms(started));
+            let started = std::time::Instant::now();
+            let html = crate::report::html::write(
+                json.parent().expect("run.json is in the run's directory"),
+                &report,
+                &context,
+            )?;
+            tracing::debug!("HTML report written in {:.1} ms", ms(started));
+            std::io::Result::Ok((json, html))
+        });
         let mut out = MaskingWriter::new(&report.masker, std::io::stdout().lock());
         if args.manifest.json {
             let _ = serde_json::to_writer_pretty(&mut out, &Masked(&report, &report.masker));
@@ -424,7 +472,10 @@ async fn run(args: RunArgs, jobs: usize) -> i32 {
         record.join().expect("the record writer does not panic")
     });
     match &record {
-        Ok(path) => eprintln!("run record: {}", views::relative(path)),
+        Ok((json, html)) => {
+            eprintln!("run record: {}", views::relative(json));
+            eprintln!("report: {}", report_link(html));
+        }
         Err(e) => eprintln!("warning: cannot write the run record: {e}"),
     }
     // The process exits next: tearing down the engine (its instance pools, compiled code and
@@ -436,6 +487,30 @@ async fn run(args: RunArgs, jobs: usize) -> i32 {
         exit_codes::PASSED
     } else {
         exit_codes::STEP_FAILED
+    }
+}
+
+/// The report's path, on a terminal also a link (OSC 8) to open it with.
+fn report_link(path: &std::path::Path) -> String {
+    let shown = views::relative(path);
+    if !std::io::stderr().is_terminal() {
+        return shown;
+    }
+    match std::path::absolute(path) {
+        Ok(abs) => {
+            // Percent-encode what a URL cannot hold as is (the path is the user's, not a step's).
+            let mut url = String::from("file://");
+            for b in abs.as_os_str().as_encoded_bytes() {
+                match b {
+                    b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'/' | b'-' | b'_' | b'.' | b'~' => {
+                        url.push(char::from(*b))
+                    }
+                    b => url.push_str(&format!("%{b:02X}")),
+                }
+            }
+            format!("\x1b]8;;{url}\x1b\\{shown}\x1b]8;;\x1b\\")
+        }
+        Err(_) => shown,
     }
 }
 

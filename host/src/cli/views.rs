@@ -247,6 +247,26 @@ pub fn audit(manifest: &Manifest, plan: &Plan) -> Audit {
 pub fn audit_text(audit: &Audit) -> String {
     let mut out = String::new();
     writeln!(out, "pipeline `{}` ({})", audit.pipeline, audit.manifest).unwrap();
+    for s in &audit.steps {
+        writeln!(out).unwrap();
+        out.push_str(&audit_step_text(s));
+    }
+    out
+}
+
+impl Audit {
+    /// Each step's id with its part of `audit_text` (as the HTML report shows it).
+    pub fn step_texts(&self) -> Vec<(String, String)> {
+        self.steps
+            .iter()
+            .map(|s| (s.id.clone(), audit_step_text(s)))
+            .collect()
+    }
+}
+
+/// One step of `audit_text`: `step `id`` and its rows.
+fn audit_step_text(s: &StepAudit) -> String {
+    let mut out = String::new();
     let none = || "(none)".to_string();
     let list = |items: Vec<String>| {
         if items.is_empty() {
@@ -255,8 +275,8 @@ pub fn audit_text(audit: &Audit) -> String {
             items.join(", ")
         }
     };
-    for s in &audit.steps {
-        writeln!(out, "\nstep `{}`", s.id).unwrap();
+    {
+        writeln!(out, "step `{}`", s.id).unwrap();
         let origin = if s.builtin {
             "built-in".to_string()
         } else {
@@ -423,10 +443,15 @@ pub fn plugins_text(infos: &[(&str, String, PluginInfo)]) -> String {
         if let Some(options) = &info.options {
             for (i, o) in options.iter().enumerate() {
                 let label = if i == 0 { "options" } else { "" };
+                let default = o.default.as_ref().map_or_else(String::new, |d| {
+                    format!(", default {}", crate::plan::toml_value(d))
+                });
                 writeln!(
                     out,
-                    "  {label:<8} {}: {}",
+                    "  {label:<8} {} ({}{}): {}",
                     clean(&o.name),
+                    clean(&o.kind.describe()),
+                    clean(&default),
                     clean(&o.summary)
                 )
                 .unwrap();

@@ -10,7 +10,7 @@ use indexmap::IndexMap;
 
 use crate::manifest::{Allow, Diagnostic, Diagnostics, Expr, Manifest, Step, StepId};
 use crate::sandbox::fs::check_grants;
-use crate::types::{PluginInfo, ValueKind};
+use crate::types::{OptionKind, PluginInfo, ValueKind};
 
 /// What the planner needs to know of a plugin.
 #[derive(Debug, Clone)]
@@ -99,6 +99,11 @@ pub fn build(
             {
                 diags.push(d);
                 continue;
+            }
+            if let Some(info) = info
+                && let Some(d) = wrong_kind(id, step, info, key, entry)
+            {
+                diags.push(d);
             }
             for expr in &entry.refs {
                 let Expr::StepOutput {
@@ -273,6 +278,82 @@ fn unknown_option(
         .label("unknown option")
         .help(help),
     )
+}
+
+/// A `with` value that is not of the kind its option declares.
+fn wrong_kind(
+    id: &StepId,
+    step: &Step,
+    info: &PluginInfo,
+    key: &str,
+    entry: &crate::manifest::WithEntry,
+) -> Option<Diagnostic> {
+    let option = info.options.as_ref()?.iter().find(|o| o.name == key)?;
+    // A value that is one `${{ }}` takes the kind of what it names; an interpolated string is
+    // only known at run time (so a choice cannot be checked).
+    if entry.whole.is_some()
+        || (!entry.refs.is_empty() && matches!(option.kind, OptionKind::Choice(_)))
+        || option.kind.accepts(&entry.value)
+    {
+        return None;
+    }
+    let plugin = step.uses.get_ref();
+    let kind = option.kind.describe();
+    let summary = option.summary.trim_end_matches('.');
+    let example = option.default.as_ref().map_or_else(String::new, |d| {
+        format!("; the default is `{key} = {}`", toml_value(d))
+    });
+    let help = match (&option.kind, &entry.value) {
+        (OptionKind::Choice(choices), serde_json::Value::String(s)) => {
+            let names: Vec<&str> = choices.iter().map(String::as_str).collect();
+            crate::manifest::did_you_mean(s, &names, &format!("`{key}` is one of {kind}{example}"))
+        }
+        _ => format!("`{key}`: {summary}{example}"),
+    };
+    let what = option.kind.expected();
+    Some(
+        Diagnostic::error(
+            format!(
+                "option `{key}` of `{plugin}` takes {what}, not {}",
+                crate::types::json_kind_name(&entry.value)
+            ),
+            Some(entry.span.clone()),
+        )
+        .step(id.as_str())
+        .label(format!("expected {what}"))
+        .help(help),
+    )
+}
+
+/// A JSON value written as TOML: `0.8`, `"set"`, `["vendor", "testdata"]`, `{ a = 1 }`.
+pub fn toml_value(value: &serde_json::Value) -> String {
+    use serde_json::Value as J;
+    match value {
+        J::Null => "\"\"".into(),
+        J::Array(items) => format!(
+            "[{}]",
+            items.iter().map(toml_value).collect::<Vec<_>>().join(", ")
+        ),
+        J::Object(map) if map.is_empty() => "{}".into(),
+        J::Object(map) => format!(
+            "{{ {} }}",
+            map.iter()
+                .map(|(k, v)| {
+                    let bare = !k.is_empty()
+                        && k.bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+                    let key = if bare {
+                        k.clone()
+                    } else {
+                        J::String(k.clone()).to_string()
+                    };
+                    format!("{key} = {}", toml_value(v))
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        other => other.to_string(),
+    }
 }
 
 fn unknown_step(
@@ -945,6 +1026,8 @@ mod tests {
         info.options = Some(vec![crate::types::ConfigOption {
             name: "src".into(),
             summary: String::new(),
+            kind: OptionKind::Any,
+            default: None,
         }]);
         let problems = check_info(&info);
         assert_eq!(
@@ -1002,6 +1085,8 @@ mod tests {
                     m.info.options = Some(vec![crate::types::ConfigOption {
                         name: "alpha".into(),
                         summary: "a setting".into(),
+                        kind: OptionKind::Number,
+                        default: Some(serde_json::json!(0.5)),
                     }]);
                 }
                 (id.clone(), m)

@@ -1,6 +1,7 @@
 //! Showing and recording a run: live progress on the console, the final summary, and the
 //! run record on disk.
 
+pub mod html;
 pub mod record;
 pub mod sarif;
 pub mod terminal;
@@ -33,14 +34,49 @@ pub fn format_elapsed(d: Duration) -> String {
     }
 }
 
-/// Shows events as they come until the sender side closes: a spinner per running step on a
-/// terminal, plain lines otherwise. Log lines at `info` and above are shown; everything goes
-/// to the step's log file regardless.
-pub async fn live(mut events: tokio::sync::mpsc::UnboundedReceiver<StepEvent>, tty: bool) {
+/// How often, at most, a step's progress is printed when the console is not a terminal
+/// (`SLUICE_PROGRESS_INTERVAL`, e.g. `10s`; `0s` prints every report the console receives).
+pub const PROGRESS_INTERVAL: Duration = Duration::from_secs(5);
+
+/// The environment variable that overrides [`PROGRESS_INTERVAL`].
+pub const PROGRESS_INTERVAL_VAR: &str = "SLUICE_PROGRESS_INTERVAL";
+
+/// `[lint] 412/3911 packages: src/net/http (1.24s)`: a step's progress as a plain line.
+fn progress_line(step: &str, p: &crate::runtime::Progress, elapsed: Duration) -> String {
+    let message: String = p.message.chars().take(200).collect();
+    let percent = (p.done.min(p.total).saturating_mul(100))
+        .checked_div(p.total)
+        .map_or_else(String::new, |pc| format!(" {pc}%"));
+    format!(
+        "[{step}] {}/{}{percent} {} ({})",
+        p.done,
+        p.total,
+        clean(&message),
+        format_elapsed(elapsed)
+    )
+}
+
+/// Shows events as they come until the sender side closes: on a terminal, a line per running
+/// step with a spinner, then a bar with counts once the step reports progress, and its
+/// elapsed time; otherwise plain lines (a step's progress at most every `progress_every`).
+/// Log lines at `info` and above are shown; everything goes to the step's log file regardless.
+pub async fn live(
+    mut events: tokio::sync::mpsc::UnboundedReceiver<StepEvent>,
+    tty: bool,
+    progress_every: Duration,
+) {
     let multi = MultiProgress::new();
     let mut bars: HashMap<String, ProgressBar> = HashMap::new();
+    // Plain output: when each step started and when its progress was last printed.
+    let mut started: HashMap<String, (std::time::Instant, Option<std::time::Instant>)> =
+        HashMap::new();
     let spinner = ProgressStyle::with_template("{spinner} {prefix:.bold} {wide_msg} {elapsed:>4}")
         .expect("valid template");
+    let bar_style = ProgressStyle::with_template(
+        "{spinner} {prefix:.bold} [{bar:24}] {pos}/{len} {wide_msg} {elapsed:>4}",
+    )
+    .expect("valid template")
+    .progress_chars("=> ");
     let stderr = std::io::stderr();
     let say = |line: String| {
         if tty {
@@ -64,11 +100,28 @@ pub async fn live(mut events: tokio::sync::mpsc::UnboundedReceiver<StepEvent>, t
                     bars.insert(step, bar);
                 } else {
                     say(format!("[{step}] started"));
+                    started.insert(step, (std::time::Instant::now(), None));
                 }
             }
             StepEvent::Progress { step, slot } => {
-                if let (Some(bar), Some(p)) = (bars.get(&step), slot.take()) {
-                    bar.set_message(format!("{}/{} {}", p.done, p.total, clean(&p.message)));
+                let Some(p) = slot.take() else { continue };
+                if let Some(bar) = bars.get(&step) {
+                    if p.total > 0 {
+                        if bar.length().is_none() {
+                            bar.set_style(bar_style.clone());
+                        }
+                        bar.set_length(p.total);
+                        bar.set_position(p.done.min(p.total));
+                    }
+                    bar.set_message(clean(&p.message).into_owned());
+                } else if let Some((start, last)) = started.get_mut(&step) {
+                    let now = std::time::Instant::now();
+                    if last.is_none_or(|l| now.duration_since(l) >= progress_every)
+                        && now.duration_since(*start) >= progress_every
+                    {
+                        *last = Some(now);
+                        say(progress_line(&step, &p, now.duration_since(*start)));
+                    }
                 }
             }
             StepEvent::Log {
@@ -107,6 +160,7 @@ pub async fn live(mut events: tokio::sync::mpsc::UnboundedReceiver<StepEvent>, t
                         plural_findings(findings)
                     ),
                 };
+                started.remove(&step);
                 match bars.remove(&step) {
                     Some(bar) => {
                         bar.finish_and_clear();

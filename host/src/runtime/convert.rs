@@ -3,7 +3,8 @@
 use super::bindings::sluice::step::types as wit;
 use crate::sandbox::secrets::Masker;
 use crate::types::{
-    ConfigOption, Finding, PluginInfo, Port, Rule, Severity, Span, Suppression, ValueKind,
+    ConfigOption, Finding, OptionKind, PluginInfo, Port, Rule, Severity, Span, Suppression,
+    ValueKind,
 };
 
 pub(crate) fn kind(k: wit::ValueKind) -> ValueKind {
@@ -54,7 +55,104 @@ pub fn is_host_output(name: &str) -> bool {
     name == HOST_COUNT || name == HOST_SARIF
 }
 
-pub(crate) fn info(i: wit::PluginInfo) -> Result<PluginInfo, String> {
+/// What `describe-options` returns (an optional export, so looked up by name rather than
+/// through the generated bindings of `step-core`).
+#[derive(wasmtime::component::ComponentType, wasmtime::component::Lift)]
+#[component(record)]
+pub(crate) struct OptionSpec {
+    name: String,
+    kind: WitOptionKind,
+    default: Option<String>,
+}
+
+#[derive(wasmtime::component::ComponentType, wasmtime::component::Lift)]
+#[component(variant)]
+pub(crate) enum WitOptionKind {
+    #[component(name = "text")]
+    Text,
+    #[component(name = "integer")]
+    Integer,
+    #[component(name = "number")]
+    Number,
+    #[component(name = "boolean")]
+    Boolean,
+    #[component(name = "choice")]
+    Choice(Vec<String>),
+    #[component(name = "text-list")]
+    TextList,
+    #[component(name = "table")]
+    Table,
+    #[component(name = "any")]
+    Any,
+}
+
+/// The most bytes of a default the host keeps (a default is shown, not used).
+const MAX_DEFAULT: usize = 4096;
+
+/// Fills in the kinds and defaults `describe-options` gave, checking that each names a
+/// declared option, once, and that its default is JSON of its kind.
+fn apply_specs(options: &mut [ConfigOption], specs: Vec<OptionSpec>) -> Result<(), String> {
+    let mut seen = std::collections::HashSet::new();
+    for spec in specs {
+        let Some(option) = options.iter_mut().find(|o| o.name == spec.name) else {
+            return Err(format!(
+                "describe-options() gives a kind to `{}`, which describe() does not declare as an option",
+                spec.name
+            ));
+        };
+        if !seen.insert(spec.name.clone()) {
+            return Err(format!(
+                "describe-options() gives option `{}` twice",
+                spec.name
+            ));
+        }
+        option.kind = match spec.kind {
+            WitOptionKind::Text => OptionKind::Text,
+            WitOptionKind::Integer => OptionKind::Integer,
+            WitOptionKind::Number => OptionKind::Number,
+            WitOptionKind::Boolean => OptionKind::Boolean,
+            WitOptionKind::Choice(c) if c.is_empty() => {
+                return Err(format!(
+                    "option `{}` is a choice of no values: list them",
+                    spec.name
+                ));
+            }
+            WitOptionKind::Choice(c) => OptionKind::Choice(c),
+            WitOptionKind::TextList => OptionKind::TextList,
+            WitOptionKind::Table => OptionKind::Table,
+            WitOptionKind::Any => OptionKind::Any,
+        };
+        if let Some(default) = spec.default {
+            if default.len() > MAX_DEFAULT {
+                return Err(format!(
+                    "the default of option `{}` is over {MAX_DEFAULT} bytes",
+                    spec.name
+                ));
+            }
+            let value: serde_json::Value = serde_json::from_str(&default).map_err(|e| {
+                format!(
+                    "the default of option `{}` is not JSON ({e}): write text as `\"text\"`",
+                    spec.name
+                )
+            })?;
+            if !option.kind.accepts(&value) {
+                return Err(format!(
+                    "the default of option `{}` is {}, not {}",
+                    spec.name,
+                    crate::types::json_kind_name(&value),
+                    option.kind.expected()
+                ));
+            }
+            option.default = Some(value);
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn info(
+    i: wit::PluginInfo,
+    specs: Option<Vec<OptionSpec>>,
+) -> Result<PluginInfo, String> {
     if let Some(p) = i.outputs.iter().find(|p| is_host_output(&p.name)) {
         return Err(format!(
             "it declares output `{}`, which the host provides for every step (`count` and `sarif` are reserved)",
@@ -93,9 +191,24 @@ pub(crate) fn info(i: wit::PluginInfo) -> Result<PluginInfo, String> {
                 .map(|o| ConfigOption {
                     name: o.name,
                     summary: o.summary,
+                    kind: OptionKind::Any,
+                    default: None,
                 })
                 .collect()
         }),
+    })
+    .and_then(|mut info: PluginInfo| {
+        match (specs, info.options.as_mut()) {
+            (None, _) => {}
+            (Some(specs), None) if specs.is_empty() => {}
+            (Some(_), None) => {
+                return Err(
+                    "describe-options() gives kinds but describe() declares no options".into(),
+                );
+            }
+            (Some(specs), Some(options)) => apply_specs(options, specs)?,
+        }
+        Ok(info)
     })
 }
 
@@ -223,5 +336,101 @@ pub(crate) fn input_value(v: &InputValue) -> wit::Value {
             digest: digest.clone(),
             media_type: media_type.clone(),
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options() -> Vec<ConfigOption> {
+        ["level", "mode"]
+            .map(|name| ConfigOption {
+                name: name.into(),
+                summary: String::new(),
+                kind: OptionKind::Any,
+                default: None,
+            })
+            .to_vec()
+    }
+
+    fn spec(name: &str, kind: WitOptionKind, default: Option<&str>) -> OptionSpec {
+        OptionSpec {
+            name: name.into(),
+            kind,
+            default: default.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn kinds_and_defaults_are_applied() {
+        let mut options = options();
+        apply_specs(
+            &mut options,
+            vec![
+                spec("level", WitOptionKind::Number, Some("0.8")),
+                spec(
+                    "mode",
+                    WitOptionKind::Choice(vec!["fast".into(), "full".into()]),
+                    Some("\"fast\""),
+                ),
+            ],
+        )
+        .unwrap();
+        assert_eq!(options[0].kind, OptionKind::Number);
+        assert_eq!(options[0].default, Some(serde_json::json!(0.8)));
+        assert_eq!(
+            options[1].kind,
+            OptionKind::Choice(vec!["fast".into(), "full".into()])
+        );
+    }
+
+    #[test]
+    fn a_plugin_cannot_describe_options_it_does_not_declare_or_give_bad_defaults() {
+        let cases: Vec<(Vec<OptionSpec>, &str)> = vec![
+            (
+                vec![spec("colour", WitOptionKind::Text, None)],
+                "describe-options() gives a kind to `colour`, which describe() does not declare as an option",
+            ),
+            (
+                vec![
+                    spec("level", WitOptionKind::Text, None),
+                    spec("level", WitOptionKind::Integer, None),
+                ],
+                "describe-options() gives option `level` twice",
+            ),
+            (
+                vec![spec("mode", WitOptionKind::Choice(vec![]), None)],
+                "option `mode` is a choice of no values: list them",
+            ),
+            (
+                vec![spec("level", WitOptionKind::Number, Some("high"))],
+                "the default of option `level` is not JSON (expected value at line 1 column 1): write text as `\"text\"`",
+            ),
+            (
+                vec![spec("level", WitOptionKind::Number, Some("\"high\""))],
+                "the default of option `level` is text \"high\", not a number",
+            ),
+            (
+                vec![spec(
+                    "mode",
+                    WitOptionKind::Choice(vec!["fast".into()]),
+                    Some("\"slow\""),
+                )],
+                "the default of option `mode` is text \"slow\", not one of \"fast\"",
+            ),
+        ];
+        for (specs, want) in cases {
+            assert_eq!(apply_specs(&mut options(), specs).unwrap_err(), want);
+        }
+        let huge = format!("\"{}\"", "x".repeat(MAX_DEFAULT));
+        assert_eq!(
+            apply_specs(
+                &mut options(),
+                vec![spec("level", WitOptionKind::Text, Some(&huge))]
+            )
+            .unwrap_err(),
+            format!("the default of option `level` is over {MAX_DEFAULT} bytes")
+        );
     }
 }

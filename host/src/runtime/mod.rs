@@ -29,7 +29,7 @@ pub use host::{
     ProgressSlot, StepEvent, StepLog,
 };
 
-use self::bindings::{Step, StepPre};
+use self::bindings::{StepCore as Step, StepCorePre as StepPre};
 use self::host::{LogPipe, StepState};
 use crate::plugin::PluginSource;
 use crate::plugin::cache::{CacheOutcome, CompileCache};
@@ -41,7 +41,7 @@ use crate::types::{Finding, PluginInfo};
 mod bindings {
     wasmtime::component::bindgen!({
         path: "../wit",
-        world: "step",
+        world: "step-core",
         imports: { default: trappable },
         exports: { default: async },
         with: { "sluice:step/process.child": super::process::ChildHandle },
@@ -423,11 +423,22 @@ impl Runtime {
             )
             .map_err(|e| LoadError::Describe(root_cause(&e)))?;
         let result = async {
-            let step = pre.instantiate_async(&mut store).await?;
-            step.call_describe(&mut store).await
+            let instance = pre.instance_pre().instantiate_async(&mut store).await?;
+            let step = Step::new(&mut store, &instance)?;
+            let info = step.call_describe(&mut store).await?;
+            // Optional: components built before `describe-options` do not export it.
+            let specs = match instance.get_export_index(&mut store, None, "describe-options") {
+                None => None,
+                Some(index) => {
+                    let describe_options = instance
+                        .get_typed_func::<(), (Vec<convert::OptionSpec>,)>(&mut store, &index)?;
+                    Some(describe_options.call_async(&mut store, ()).await?.0)
+                }
+            };
+            wasmtime::Result::Ok((info, specs))
         };
         match tokio::time::timeout(DESCRIBE_LIMITS.timeout, result).await {
-            Ok(Ok(info)) => convert::info(info).map_err(LoadError::Describe),
+            Ok(Ok((info, specs))) => convert::info(info, specs).map_err(LoadError::Describe),
             Ok(Err(e)) => {
                 let lines = log.lock().expect("log lock").finish();
                 let stderr = stderr_text(&lines);

@@ -27,57 +27,85 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use serde_json::{Value as Json, json};
 use sluice_sdk::http::{Request, send};
 use sluice_sdk::{
-    Failure, Invocation, Level, Outcome, Plugin, PluginInfo, Port, RunDetails, Value, ValueKind,
+    Failure, Invocation, Kind, Level, Opt, Outcome, Plugin, PluginInfo, Port, RunDetails, Value,
+    ValueKind,
 };
 
 use config::{Action, Config, EnvValue, ImageRef, Probe, Raw};
 use engine::{ApiError, Container, Engine};
 
-const OPTIONS: &[(&str, &str)] = &[
-    (
+const OPTIONS: &[Opt] = &[
+    Opt::new(
         "engine",
+        Kind::Text,
         "The engine's API: \"unix:/run/podman/podman.sock\", \"unix:/var/run/docker.sock\" or \"http://127.0.0.1:2375\" (grant it in allow.net)",
     ),
-    (
+    Opt::new(
         "service",
+        Kind::Text,
         "The service's name: its containers are <service>.r<N>",
     ),
-    ("action", "deploy (default), rollback or status"),
-    ("ports", "Published ports, like [\"127.0.0.1:8080:8080\"]"),
-    (
+    Opt::new(
+        "action",
+        Kind::Choice(&["deploy", "rollback", "status"]),
+        "Roll out the image, go back to the previous release, or report what runs",
+    )
+    .with_default("\"deploy\""),
+    Opt::new(
+        "ports",
+        Kind::TextList,
+        "Published ports, like [\"127.0.0.1:8080:8080\"]",
+    ),
+    Opt::new(
         "env",
+        Kind::Table,
         "Environment of the container, a table of text values",
     ),
-    (
+    Opt::new(
         "secret-env",
+        Kind::Table,
         "Environment from send-only secrets: { NAME = \"SECRET\" }, each bound to the engine in allow.send",
     ),
-    ("memory", "Memory limit, like \"64m\""),
-    ("pids", "Process limit"),
-    (
-        "restart",
-        "Restart policy: unless-stopped (default), always, on-failure or no",
+    Opt::new(
+        "memory",
+        Kind::Any,
+        "Memory limit: bytes, or text like \"64m\"",
     ),
-    (
+    Opt::new("pids", Kind::Integer, "Process limit"),
+    Opt::new(
+        "restart",
+        Kind::Choice(&["unless-stopped", "always", "on-failure", "no"]),
+        "Restart policy",
+    )
+    .with_default("\"unless-stopped\""),
+    Opt::new(
         "health",
+        Kind::Table,
         "{ path = \"/healthz\", status = 200, port, interval = \"1s\", timeout = \"2s\", retries = 30, start-period } or { healthcheck = true } (the image's HEALTHCHECK)",
     ),
-    (
+    Opt::new(
         "registry-tls-verify",
-        "false for a plain-HTTP registry such as 127.0.0.1:5000 (default true)",
-    ),
-    (
+        Kind::Boolean,
+        "false for a plain-HTTP registry such as 127.0.0.1:5000",
+    )
+    .with_default("true"),
+    Opt::new(
         "verify-key",
+        Kind::Text,
         "A cosign public key (workspace path): the image's signature is verified in its registry before the pull",
     ),
-    (
+    Opt::new(
         "keep",
-        "Previous releases kept, stopped, for rollback (default 2)",
-    ),
-    (
+        Kind::Integer,
+        "Previous releases kept, stopped, for rollback",
+    )
+    .with_default("2"),
+    Opt::new(
         "stop-timeout",
-        "Grace before the old release is killed (default 10s)",
-    ),
+        Kind::Text,
+        "Grace before the old release is killed",
+    )
+    .with_default("\"10s\""),
 ];
 
 const L_SERVICE: &str = "sluice.service";
@@ -749,7 +777,7 @@ struct Deploy;
 
 impl Plugin for Deploy {
     fn describe() -> PluginInfo {
-        let mut info = PluginInfo::new(
+        let info = PluginInfo::new(
             "deploy",
             env!("CARGO_PKG_VERSION"),
             "Rolls an image out to a container engine (podman, dockerd), checks its health, rolls back on failure",
@@ -765,10 +793,7 @@ impl Plugin for Deploy {
         .output(Port::new("previous", ValueKind::Text, "The digest of the release before it (empty: none)").required())
         .output(Port::new("container", ValueKind::Text, "The running container's name").required())
         .output(Port::new("url", ValueKind::Text, "http://ip:port of the first published port (empty: none)").required());
-        for (n, s) in OPTIONS {
-            info = info.option(*n, *s);
-        }
-        info
+        info.options(OPTIONS)
     }
 
     fn run(invocation: Invocation) -> Result<Outcome, Failure> {

@@ -9,8 +9,8 @@ use std::path::Path;
 use go_tool::List;
 use serde::Deserialize;
 use sluice_sdk::{
-    Artifact, Failure, Invocation, Outcome, Plugin, PluginInfo, Port, Rule, Severity, Value,
-    ValueKind,
+    Artifact, Failure, Invocation, Kind, Opt, Outcome, Plugin, PluginInfo, Port, Rule, Severity,
+    Value, ValueKind,
 };
 
 /// The platforms that get an output port of their own (`binary-linux-amd64`, ...); any
@@ -61,31 +61,46 @@ fn yes() -> bool {
     true
 }
 
-const OPTIONS: &[(&str, &str)] = &[
-    (
-        "dir",
-        "the module's directory in the workspace (default \".\")",
-    ),
-    ("package", "the main package to build (default \".\")"),
-    (
+const OPTIONS: &[Opt] = &[
+    Opt::new("dir", Kind::Text, "the module's directory in the workspace").with_default("\".\""),
+    Opt::new("package", Kind::Text, "the main package to build").with_default("\".\""),
+    Opt::new(
         "output",
+        Kind::Text,
         "the binary's file name (default: the package's last path element)",
     ),
-    (
+    Opt::new(
         "platforms",
+        Kind::Any,
         "os/arch pairs, e.g. [\"linux/amd64\", \"linux/arm64\"] (default: this machine's)",
     ),
-    ("cgo", "build with cgo (default false: static binaries)"),
-    (
+    Opt::new(
+        "cgo",
+        Kind::Boolean,
+        "build with cgo (false: static binaries)",
+    )
+    .with_default("false"),
+    Opt::new(
         "trimpath",
-        "go build -trimpath (default true: reproducible)",
-    ),
-    (
+        Kind::Boolean,
+        "go build -trimpath (true: reproducible)",
+    )
+    .with_default("true"),
+    Opt::new(
         "ldflags",
-        "extra go build -ldflags (default \"-s -w\" is not added; none)",
+        Kind::Text,
+        "extra go build -ldflags (none by default; \"-s -w\" is not added)",
     ),
-    ("x", "-X variables, e.g. { \"main.version\" = \"1.2.3\" }"),
-    ("tags", "build tags (default none)"),
+    Opt::new(
+        "x",
+        Kind::Table,
+        "-X variables, e.g. { \"main.version\" = \"1.2.3\" }",
+    ),
+    Opt::new(
+        "tags",
+        Kind::Any,
+        "build tags, as text or a list (default none)",
+    ),
 ];
 
 /// The plugin.
@@ -160,10 +175,7 @@ impl Plugin for GoBuild {
                 format!("The {platform} binary, when built"),
             ));
         }
-        for (name, summary) in OPTIONS {
-            info = info.option(*name, *summary);
-        }
-        info
+        info.options(OPTIONS)
     }
 
     fn run(invocation: Invocation) -> Result<Outcome, Failure> {

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use go_syntax::File;
 use go_syntax::token::Pos;
 use serde::Deserialize;
-use sluice_sdk::{Failure, Finding, PluginInfo, Rule, Severity, Span};
+use sluice_sdk::{Failure, Finding, Kind, Opt, PluginInfo, Rule, Severity, Span};
 
 pub use build::Target;
 
@@ -231,11 +231,12 @@ impl Module {
         let mut dirs = Vec::new();
         collect_dirs(&self.root, "", common, &mut dirs)
             .map_err(|e| Failure::error(format!("cannot list the module's directories: {e}")))?;
+        dirs.retain(|rel| common.packages.iter().any(|p| pattern_matches(p, rel)));
+        // Progress in directories (Go's packages), reported to the host as each is done.
+        let total = dirs.len() as u64;
+        sluice_sdk::progress(0, total, "packages");
         let mut stats = Stats::default();
-        for rel in dirs {
-            if !common.packages.iter().any(|p| pattern_matches(p, &rel)) {
-                continue;
-            }
+        for (done, rel) in dirs.into_iter().enumerate() {
             let mut names = go_file_names(&self.root.join(&rel), common.include_tests)
                 .map_err(|e| Failure::error(format!("cannot list {}: {e}", self.display(&rel))))?;
             names.sort();
@@ -281,6 +282,11 @@ impl Module {
                 stats.packages += 1;
                 analyse(p, findings);
             }
+            sluice_sdk::progress(
+                done as u64 + 1,
+                total,
+                &format!("packages: {}", self.display(&rel)),
+            );
         }
         if stats.files == 0 {
             return Err(self.nothing_to_analyse(common));
@@ -446,53 +452,49 @@ pub fn major_minor(version: &str) -> Option<(u32, u32)> {
     Some((major, minor))
 }
 
-/// A `with` key and what it sets (declared to the host, shown by `sluice plugins`).
-pub type OptionDoc = (&'static str, &'static str);
-
 /// The `with` keys of [`Common`].
-pub const COMMON_OPTIONS: &[OptionDoc] = &[
-    (
-        "dir",
-        "the module's directory in the workspace (default `.`)",
-    ),
-    (
+pub const COMMON_OPTIONS: &[Opt] = &[
+    Opt::new("dir", Kind::Text, "the module's directory in the workspace").with_default("\".\""),
+    Opt::new(
         "packages",
-        "package patterns: `./...`, `./x/...`, `./x`, `.` (default [\"./...\"])",
-    ),
-    (
+        Kind::TextList,
+        "package patterns: `./...`, `./x/...`, `./x`, `.`",
+    )
+    .with_default("[\"./...\"]"),
+    Opt::new(
         "include-tests",
-        "also analyse `_test.go` files (default false)",
-    ),
-    (
-        "goos",
-        "the target OS for build constraints (default `linux`)",
-    ),
-    (
+        Kind::Boolean,
+        "also analyse `_test.go` files",
+    )
+    .with_default("false"),
+    Opt::new("goos", Kind::Text, "the target OS for build constraints").with_default("\"linux\""),
+    Opt::new(
         "goarch",
-        "the target architecture for build constraints (default `amd64`)",
-    ),
-    ("build-tags", "extra build tags satisfied (default [])"),
-    (
+        Kind::Text,
+        "the target architecture for build constraints",
+    )
+    .with_default("\"amd64\""),
+    Opt::new("build-tags", Kind::TextList, "extra build tags satisfied").with_default("[]"),
+    Opt::new(
         "build-constraints",
-        "apply build constraints; false reads every file (default true)",
-    ),
-    (
-        "skip-dirs",
-        "directory names not entered (default [\"testdata\", \"vendor\"])",
-    ),
-    (
+        Kind::Boolean,
+        "apply build constraints; false reads every file",
+    )
+    .with_default("true"),
+    Opt::new("skip-dirs", Kind::TextList, "directory names not entered")
+        .with_default("[\"testdata\", \"vendor\"]"),
+    Opt::new(
         "nested-modules",
-        "enter directories holding their own go.mod (default false)",
-    ),
+        Kind::Boolean,
+        "enter directories holding their own go.mod",
+    )
+    .with_default("false"),
 ];
 
 /// Declares the plugin's own options and [`Common`]'s to the host, which then rejects any
 /// other `with` key before the run, pointing at it in the manifest.
-pub fn declare_options(mut info: PluginInfo, own: &[OptionDoc]) -> PluginInfo {
-    for (name, summary) in own.iter().chain(COMMON_OPTIONS) {
-        info = info.option(*name, *summary);
-    }
-    info
+pub fn declare_options(info: PluginInfo, own: &[Opt]) -> PluginInfo {
+    info.options(own).options(COMMON_OPTIONS)
 }
 
 /// Parses the `with` table into a plugin's configuration (which flattens [`Common`]),
@@ -500,20 +502,17 @@ pub fn declare_options(mut info: PluginInfo, own: &[OptionDoc]) -> PluginInfo {
 /// through `flatten`, so the keys are checked here.
 pub fn config<T: serde::de::DeserializeOwned>(
     invocation: &sluice_sdk::Invocation,
-    own: &[OptionDoc],
+    own: &[Opt],
 ) -> Result<T, Failure> {
     parse_options(&invocation.config, own)
 }
 
 /// `config` on the JSON of a `with` table.
-fn parse_options<T: serde::de::DeserializeOwned>(
-    json: &str,
-    own: &[OptionDoc],
-) -> Result<T, Failure> {
+fn parse_options<T: serde::de::DeserializeOwned>(json: &str, own: &[Opt]) -> Result<T, Failure> {
     let value: serde_json::Value = serde_json::from_str(json)
         .map_err(|e| Failure::invalid(format!("the step's `with` is not valid: {e}")))?;
     if let Some(map) = value.as_object() {
-        let known = || own.iter().chain(COMMON_OPTIONS).map(|(name, _)| *name);
+        let known = || own.iter().chain(COMMON_OPTIONS).map(|o| o.name);
         if let Some(key) = map.keys().find(|k| !known().any(|n| n == k.as_str())) {
             let mut names: Vec<&str> = known().collect();
             names.sort();
@@ -555,7 +554,7 @@ mod tests {
             #[serde(flatten)]
             common: Common,
         }
-        let own: &[OptionDoc] = &[("audit", "")];
+        let own: &[Opt] = &[Opt::new("audit", Kind::Boolean, "")];
         let err = parse_options::<Own>(r#"{"dir": "src", "audit": "yes"}"#, own).unwrap_err();
         assert_eq!(
             format!("{err:?}"),

@@ -13,8 +13,8 @@ use go_tool::List;
 use serde::Deserialize;
 use sluice_sdk::process::{PipeName, Stdio};
 use sluice_sdk::{
-    Failure, Finding, Invocation, Outcome, Plugin, PluginInfo, Port, Rule, Severity, Span, Value,
-    ValueKind,
+    Failure, Finding, Invocation, Kind, Opt, Outcome, Plugin, PluginInfo, Port, Rule, Severity,
+    Span, Value, ValueKind,
 };
 
 use events::{Run, Status};
@@ -73,44 +73,58 @@ fn yes() -> bool {
     true
 }
 
-const OPTIONS: &[(&str, &str)] = &[
-    (
-        "dir",
-        "the module's directory in the workspace (default \".\")",
-    ),
-    ("packages", "package patterns (default [\"./...\"])"),
-    (
+const OPTIONS: &[Opt] = &[
+    Opt::new("dir", Kind::Text, "the module's directory in the workspace").with_default("\".\""),
+    Opt::new("packages", Kind::Any, "package patterns, as text or a list")
+        .with_default("[\"./...\"]"),
+    Opt::new(
         "race",
-        "run with the race detector, which needs cgo and gcc (default false)",
-    ),
-    ("cover", "measure statement coverage (default true)"),
-    (
+        Kind::Boolean,
+        "run with the race detector, which needs cgo and gcc",
+    )
+    .with_default("false"),
+    Opt::new("cover", Kind::Boolean, "measure statement coverage").with_default("true"),
+    Opt::new(
         "covermode",
-        "set, count or atomic (default set; atomic with race)",
+        Kind::Choice(&["set", "count", "atomic"]),
+        "how coverage counts (default set; atomic with race)",
     ),
-    (
+    Opt::new(
         "coverpkg",
-        "packages to measure coverage of (default: each tested package)",
+        Kind::Any,
+        "packages to measure coverage of, as text or a list (default: each tested package)",
     ),
-    (
+    Opt::new(
         "min-coverage",
+        Kind::Number,
         "fail the step below this total coverage, in percent (default none)",
     ),
-    (
+    Opt::new(
         "run",
+        Kind::Text,
         "only tests matching this regular expression (go test -run)",
     ),
-    ("short", "go test -short (default false)"),
-    ("tags", "build tags (default none)"),
-    (
+    Opt::new("short", Kind::Boolean, "go test -short").with_default("false"),
+    Opt::new(
+        "tags",
+        Kind::Any,
+        "build tags, as text or a list (default none)",
+    ),
+    Opt::new(
         "timeout",
+        Kind::Text,
         "go test -timeout, e.g. \"5m\" (default go's 10m; the step's timeout still applies)",
     ),
-    (
+    Opt::new(
         "count",
+        Kind::Integer,
         "go test -count; 1 disables the test cache (default: cached results are used)",
     ),
-    ("shuffle", "\"on\", \"off\" or a seed (go test -shuffle)"),
+    Opt::new(
+        "shuffle",
+        Kind::Any,
+        "\"on\", \"off\" or a seed (go test -shuffle)",
+    ),
 ];
 
 fn rules() -> Vec<Rule> {
@@ -132,7 +146,7 @@ pub struct GoTest;
 
 impl Plugin for GoTest {
     fn describe() -> PluginInfo {
-        let mut info = PluginInfo::new(
+        let info = PluginInfo::new(
             "go-test",
             env!("CARGO_PKG_VERSION"),
             "go test with the race detector and a coverage gate; JUnit, Cobertura and cover profile reports",
@@ -147,10 +161,7 @@ impl Plugin for GoTest {
         .output(Port::new("junit", ValueKind::Artifact, "JUnit XML: a testsuite per package, a testcase per test").required())
         .output(Port::new("profile", ValueKind::Artifact, "The Go cover profile"))
         .output(Port::new("cobertura", ValueKind::Artifact, "Cobertura XML, for coverage views in GitLab and Jenkins"));
-        for (name, summary) in OPTIONS {
-            info = info.option(*name, *summary);
-        }
-        info
+        info.options(OPTIONS)
     }
 
     fn run(invocation: Invocation) -> Result<Outcome, Failure> {

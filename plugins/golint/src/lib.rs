@@ -9,7 +9,7 @@ pub mod rules;
 
 use go_check::{Common, Module};
 use serde::Deserialize;
-use sluice_sdk::{Failure, Finding, Invocation, Outcome, Plugin, PluginInfo};
+use sluice_sdk::{Failure, Finding, Invocation, Kind, Opt, Outcome, Plugin, PluginInfo};
 
 /// The step's options.
 #[derive(Debug, Clone, Deserialize)]
@@ -40,12 +40,14 @@ fn default_min_confidence() -> f32 {
     0.8
 }
 
-const OWN_OPTIONS: &[go_check::OptionDoc] = &[
-    (
+const OWN_OPTIONS: &[Opt] = &[
+    Opt::new(
         "min-confidence",
-        "drop findings below this confidence, 0 to 1 (default 0.8, golint's)",
-    ),
-    ("disable", "rules not to run (default [])"),
+        Kind::Number,
+        "drop findings below this confidence, from 0 to 1 (as golint)",
+    )
+    .with_default("0.8"),
+    Opt::new("disable", Kind::TextList, "rules not to run").with_default("[]"),
 ];
 
 /// The result of analysing a module.

@@ -14,7 +14,7 @@ pub mod scope;
 
 use go_check::{Common, Module};
 use serde::Deserialize;
-use sluice_sdk::{Failure, Finding, Invocation, Outcome, Plugin, PluginInfo};
+use sluice_sdk::{Failure, Finding, Invocation, Kind, Opt, Outcome, Plugin, PluginInfo};
 
 use crate::rules::Level;
 
@@ -65,49 +65,74 @@ pub struct Config {
     pub g104_allow: std::collections::BTreeMap<String, Vec<String>>,
 }
 
-const OWN_OPTIONS: &[go_check::OptionDoc] = &[
-    ("include", "only these rule ids (default: all)"),
-    ("exclude", "not these rule ids (default [])"),
-    (
+const LEVELS: &[&str] = &["low", "medium", "high"];
+
+const OWN_OPTIONS: &[Opt] = &[
+    Opt::new(
+        "include",
+        Kind::TextList,
+        "only these rule ids (default: all)",
+    ),
+    Opt::new("exclude", Kind::TextList, "not these rule ids").with_default("[]"),
+    Opt::new(
         "min-severity",
-        "drop findings below `low`, `medium` or `high` (default `low`)",
-    ),
-    (
+        Kind::Choice(LEVELS),
+        "drop findings below this severity",
+    )
+    .with_default("\"low\""),
+    Opt::new(
         "min-confidence",
-        "drop findings below `low`, `medium` or `high` (default `low`)",
-    ),
-    (
+        Kind::Choice(LEVELS),
+        "drop findings below this confidence",
+    )
+    .with_default("\"low\""),
+    Opt::new(
         "fail-on",
-        "fail the step at this severity or above, or `none` (default `low`: any)",
-    ),
-    (
+        Kind::Choice(&["low", "medium", "high", "none"]),
+        "fail the step at this severity or above (`low`: any), or never (`none`)",
+    )
+    .with_default("\"low\""),
+    Opt::new(
         "ignore-suppressions",
-        "report findings in spite of #nosec, for audits (default false)",
-    ),
-    (
+        Kind::Boolean,
+        "report findings in spite of #nosec, for audits",
+    )
+    .with_default("false"),
+    Opt::new(
         "audit",
-        "gosec's audit mode: G104 also reports errors assigned to `_` (default false)",
-    ),
-    (
+        Kind::Boolean,
+        "gosec's audit mode: G104 also reports errors assigned to `_`",
+    )
+    .with_default("false"),
+    Opt::new(
         "g104-allow",
+        Kind::Table,
         "more functions whose errors G104 lets go, by package name: { ioutil = [\"WriteFile\"] }",
     ),
-    (
+    Opt::new(
         "g301-mode",
-        "largest mode G301 accepts for new directories (default \"0750\")",
-    ),
-    (
+        Kind::Text,
+        "largest mode G301 accepts for new directories",
+    )
+    .with_default("\"0750\""),
+    Opt::new(
         "g302-mode",
-        "largest mode G302 accepts for opened files (default \"0600\")",
-    ),
-    (
+        Kind::Text,
+        "largest mode G302 accepts for opened files",
+    )
+    .with_default("\"0600\""),
+    Opt::new(
         "g306-mode",
-        "largest mode G306 accepts for written files (default \"0600\")",
-    ),
-    (
+        Kind::Text,
+        "largest mode G306 accepts for written files",
+    )
+    .with_default("\"0600\""),
+    Opt::new(
         "g307-mode",
-        "largest mode G307 accepts for created files (default \"0666\")",
-    ),
+        Kind::Text,
+        "largest mode G307 accepts for created files",
+    )
+    .with_default("\"0666\""),
 ];
 
 /// The configuration, checked.

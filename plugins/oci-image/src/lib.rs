@@ -13,39 +13,26 @@ use oci_layout::{
     LayoutWriter, MANIFEST, Manifest, Platform, REF_NAME,
 };
 use serde::Deserialize;
-use sluice_sdk::{Failure, Invocation, Outcome, Plugin, PluginInfo, Port, Value, ValueKind};
+use sluice_sdk::{
+    Failure, Invocation, Kind, Opt, Outcome, Plugin, PluginInfo, Port, Value, ValueKind,
+};
 
 /// Platforms with an input of their own (`binary-linux-amd64`, …), as `go-build` names them.
 const PLATFORM_INPUTS: &[&str] = &["linux/amd64", "linux/arm64", "linux/arm"];
 
-const OPTIONS: &[(&str, &str)] = &[
-    ("platform", "The platform of `binary` (default linux/amd64)"),
-    (
-        "name",
-        "The binary's name in the image, at /app/<name> (default: the artifact's file name)",
-    ),
-    (
-        "tag",
-        "The tag the layout names the image by (default latest)",
-    ),
-    (
-        "user",
-        "The user the entrypoint runs as (default 65532:65532, non-root)",
-    ),
-    ("args", "Arguments after the entrypoint (default none)"),
-    ("env", "Environment variables, a table (default none)"),
-    (
-        "ports",
-        "Ports the image exposes, e.g. [8080] (default none)",
-    ),
-    ("version", "org.opencontainers.image.version"),
-    ("revision", "org.opencontainers.image.revision"),
-    ("source", "org.opencontainers.image.source"),
-    (
-        "created",
-        "org.opencontainers.image.created and the config's created, RFC 3339 (default 1970-01-01T00:00:00Z: reproducible)",
-    ),
-    ("labels", "More labels, a table"),
+const OPTIONS: &[Opt] = &[
+    Opt::new("platform", Kind::Text, "The platform of `binary`").with_default("\"linux/amd64\""),
+    Opt::new("name", Kind::Text, "The binary's name in the image, at /app/<name> (default: the artifact's file name)"),
+    Opt::new("tag", Kind::Text, "The tag the layout names the image by").with_default("\"latest\""),
+    Opt::new("user", Kind::Text, "The user the entrypoint runs as (non-root)").with_default("\"65532:65532\""),
+    Opt::new("args", Kind::TextList, "Arguments after the entrypoint").with_default("[]"),
+    Opt::new("env", Kind::Table, "Environment variables, a table").with_default("{}"),
+    Opt::new("ports", Kind::Any, "Ports the image exposes, e.g. [8080]").with_default("[]"),
+    Opt::new("version", Kind::Text, "org.opencontainers.image.version"),
+    Opt::new("revision", Kind::Text, "org.opencontainers.image.revision"),
+    Opt::new("source", Kind::Text, "org.opencontainers.image.source"),
+    Opt::new("created", Kind::Text, "org.opencontainers.image.created and the config's created, RFC 3339 (the default is reproducible)").with_default("\"1970-01-01T00:00:00Z\""),
+    Opt::new("labels", Kind::Table, "More labels, a table"),
 ];
 
 #[derive(Deserialize)]
@@ -179,10 +166,7 @@ impl Plugin for OciImage {
                 format!("The {p} binary (several make a multi-platform image)"),
             ));
         }
-        for (n, s) in OPTIONS {
-            info = info.option(*n, *s);
-        }
-        info
+        info.options(OPTIONS)
     }
 
     fn run(invocation: Invocation) -> Result<Outcome, Failure> {

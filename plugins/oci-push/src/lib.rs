@@ -14,25 +14,39 @@ use serde::Deserialize;
 use sluice_sdk::http::{
     Body, Request, Response, basic_auth_ref, percent_encode as percent, secret_ref, send,
 };
-use sluice_sdk::{Failure, Invocation, Outcome, Plugin, PluginInfo, Port, Value, ValueKind};
+use sluice_sdk::{
+    Failure, Invocation, Kind, Opt, Outcome, Plugin, PluginInfo, Port, Value, ValueKind,
+};
 
-const OPTIONS: &[(&str, &str)] = &[
-    (
+const OPTIONS: &[Opt] = &[
+    Opt::new(
         "registry",
+        Kind::Text,
         "The registry's origin, e.g. \"http://127.0.0.1:5000\" or \"https://ghcr.io\" (it must be in allow.net)",
     ),
-    ("repository", "The repository, e.g. \"team/service\""),
-    (
+    Opt::new(
+        "repository",
+        Kind::Text,
+        "The repository, e.g. \"team/service\"",
+    ),
+    Opt::new(
         "tag",
+        Kind::Text,
         "The tag to push (default: the layout's ref name, else latest)",
     ),
-    ("username", "The user name for Basic auth, as text"),
-    (
+    Opt::new(
+        "username",
+        Kind::Text,
+        "The user name for Basic auth, as text",
+    ),
+    Opt::new(
         "username-secret",
+        Kind::Text,
         "A send-only secret holding the user name",
     ),
-    (
+    Opt::new(
         "password-secret",
+        Kind::Text,
         "The send-only secret holding the password or token (allow.send)",
     ),
 ];
@@ -248,7 +262,7 @@ struct OciPush;
 
 impl Plugin for OciPush {
     fn describe() -> PluginInfo {
-        let mut info = PluginInfo::new(
+        let info = PluginInfo::new(
             "oci-push",
             env!("CARGO_PKG_VERSION"),
             "Pushes an OCI image layout to a registry (distribution API), credentials as send-only secrets",
@@ -264,10 +278,7 @@ impl Plugin for OciPush {
                 .required(),
         )
         .output(Port::new("uploaded", ValueKind::Integer, "Blobs uploaded (the rest the registry had)").required());
-        for (n, s) in OPTIONS {
-            info = info.option(*n, *s);
-        }
-        info
+        info.options(OPTIONS)
     }
 
     fn run(invocation: Invocation) -> Result<Outcome, Failure> {

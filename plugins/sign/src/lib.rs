@@ -34,7 +34,7 @@ use signing::bundle::Bundle;
 use signing::dsse::{Envelope, IN_TOTO_PAYLOAD_TYPE, SLSA_PROVENANCE_V1, STATEMENT_V1};
 use signing::keys;
 use sluice_sdk::{
-    Artifact, Failure, Invocation, Outcome, Plugin, PluginInfo, Port, Value, ValueKind,
+    Artifact, Failure, Invocation, Kind, Opt, Outcome, Plugin, PluginInfo, Port, Value, ValueKind,
 };
 
 /// The `buildType` of Sluice's SLSA provenance: where it is documented.
@@ -52,31 +52,36 @@ const SLOTS: &[(&str, &str)] = &[
     ("artifact-4", "-4"),
 ];
 
-const OPTIONS: &[(&str, &str)] = &[
-    (
+const OPTIONS: &[Opt] = &[
+    Opt::new(
         "key",
+        Kind::Text,
         "The private key file, a workspace path the step may read (cosign's encrypted key or a PKCS#8 PEM)",
     ),
-    (
+    Opt::new(
         "key-secret",
+        Kind::Text,
         "Or: the secret holding the private key's PEM text (allow.secrets)",
     ),
-    (
+    Opt::new(
         "password-secret",
-        "The secret holding the key's password, for an encrypted key (default COSIGN_PASSWORD)",
-    ),
-    (
+        Kind::Text,
+        "The secret holding the key's password, for an encrypted key",
+    )
+    .with_default("\"COSIGN_PASSWORD\""),
+    Opt::new(
         "attest",
-        "Also write an in-toto/SLSA provenance attestation per artifact (default false)",
-    ),
-    (
+        Kind::Boolean,
+        "Also write an in-toto/SLSA provenance attestation per artifact",
+    )
+    .with_default("false"),
+    Opt::new(
         "image-repository",
+        Kind::Text,
         "The repository `image` is pushed to, e.g. \"registry.example.com/team/service\" (the signature names it)",
     ),
-    (
-        "builder-id",
-        "The SLSA builder.id (default https://github.com/sluice-ci/sluice/builder/local@v1)",
-    ),
+    Opt::new("builder-id", Kind::Text, "The SLSA builder.id")
+        .with_default("\"https://github.com/sluice-ci/sluice/builder/local@v1\""),
 ];
 
 #[derive(Deserialize)]
@@ -149,10 +154,7 @@ impl Plugin for Sign {
             )
             .required(),
         );
-        for (n, s) in OPTIONS {
-            info = info.option(*n, *s);
-        }
-        info
+        info.options(OPTIONS)
     }
 
     fn run(invocation: Invocation) -> Result<Outcome, Failure> {

@@ -20,31 +20,40 @@ use signing::bundle::{self, Bundle};
 use signing::dsse::{Envelope, IN_TOTO_PAYLOAD_TYPE, SLSA_PROVENANCE_V1, STATEMENT_V1};
 use signing::{PublicKey, VerifyError, keys};
 use sluice_sdk::{
-    Failure, Finding, Invocation, Outcome, Plugin, PluginInfo, Port, Rule, Severity, Value,
-    ValueKind,
+    Failure, Finding, Invocation, Kind, Opt, Outcome, Plugin, PluginInfo, Port, Rule, Severity,
+    Value, ValueKind,
 };
 
-const OPTIONS: &[(&str, &str)] = &[
-    (
+const OPTIONS: &[Opt] = &[
+    Opt::new(
         "key",
+        Kind::Text,
         "The public key file (SPKI PEM, e.g. cosign.pub), a workspace path the step may read",
     ),
-    ("public-key", "Or: the public key's PEM text"),
-    (
+    Opt::new("public-key", Kind::Text, "Or: the public key's PEM text"),
+    Opt::new(
         "image-repository",
+        Kind::Text,
         "Policy: the repository an image signature must name (cosign's docker-reference)",
     ),
-    (
+    Opt::new(
         "digest",
+        Kind::Text,
         "Policy: the subject's expected digest, sha256:<hex> (default: the artifact's, when wired)",
     ),
-    (
+    Opt::new(
         "builder-id",
+        Kind::Text,
         "Policy: the attestation's required SLSA builder.id",
     ),
-    ("pipeline", "Policy: the pipeline the attestation must name"),
-    (
+    Opt::new(
+        "pipeline",
+        Kind::Text,
+        "Policy: the pipeline the attestation must name",
+    ),
+    Opt::new(
         "max-age",
+        Kind::Text,
         "Policy: how long ago the attested build may have finished, e.g. \"24h\" or \"7days\"",
     ),
 ];
@@ -110,7 +119,7 @@ impl Checks {
 
 impl Plugin for Verify {
     fn describe() -> PluginInfo {
-        let mut info = PluginInfo::new(
+        let info = PluginInfo::new(
             "verify",
             env!("CARGO_PKG_VERSION"),
             "Verifies cosign signatures, sigstore bundles and SLSA attestations against a public key and a policy",
@@ -154,10 +163,7 @@ impl Plugin for Verify {
         .rules(RULES.iter().map(|(id, name, summary)| {
             Rule::new(*id, *name, *summary, Severity::Error)
         }));
-        for (n, s) in OPTIONS {
-            info = info.option(*n, *s);
-        }
-        info
+        info.options(OPTIONS)
     }
 
     fn run(invocation: Invocation) -> Result<Outcome, Failure> {

@@ -108,13 +108,17 @@ export interface ConfigSpec {
   type?: 'string' | 'integer' | 'number' | 'boolean' | 'string[]' | 'object' | 'any';
   default?: unknown;
   required?: boolean;
-  /** One line: what it sets, and its default (for `options`). */
+  /** The strings the value may be (the host and `parseConfig` check it). */
+  choices?: readonly string[];
+  /** One line: what it sets (for `options`; `sluice plugins` shows the type and default). */
   summary?: string;
 }
 export type ConfigSchema = Record<string, ConfigSpec>;
 
 type Camel<S extends string> = S extends `${infer H}-${infer T}` ? `${H}${Capitalize<Camel<T>>}` : S;
-type SpecValue<C extends ConfigSpec> = C['type'] extends 'string'
+type SpecValue<C extends ConfigSpec> = C['choices'] extends readonly (infer V)[]
+  ? V
+  : C['type'] extends 'string'
   ? string
   : C['type'] extends 'integer' | 'number'
     ? number
@@ -143,7 +147,16 @@ export class Failure extends Error {
 }
 
 export function port(name: string, kind: ValueKind, description: string, opts?: { required?: boolean }): Port;
-export function option(name: string, summary: string): ConfigOption;
+/** The kind of value an option takes: checked by the host where the pipeline writes it. */
+export type OptionKind = 'text' | 'integer' | 'number' | 'boolean' | 'text-list' | 'table' | 'any' | readonly string[];
+/** What the component's `describe-options` returns for one option. */
+export interface OptionSpec {
+  name: string;
+  kind: { tag: Exclude<OptionKind, readonly string[]> } | { tag: 'choice'; val: string[] };
+  default?: string;
+}
+export function option(name: string, summary: string, opts?: { kind?: OptionKind; default?: unknown }): ConfigOption;
+export function optionSpecs(info: PluginInfo): OptionSpec[];
 export function rule(
   id: string,
   name: string,
@@ -228,5 +241,9 @@ export interface Plugin {
   describe(): PluginInfo;
   run(invocation: Invocation): Outcome | Promise<Outcome>;
 }
-/** The component's exports for a plugin: `export const { describe, run } = definePlugin(...)`. */
-export function definePlugin(plugin: Plugin): { describe(): PluginInfo; run(invocation: RawInvocation): Outcome | Promise<Outcome> };
+/** The component's exports for a plugin: `export const { describe, describeOptions, run } = definePlugin(...)`. */
+export function definePlugin(plugin: Plugin): {
+  describe(): PluginInfo;
+  describeOptions(): OptionSpec[];
+  run(invocation: RawInvocation): Outcome | Promise<Outcome>;
+};

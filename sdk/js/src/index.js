@@ -3,7 +3,7 @@
  * Write Sluice pipeline steps in JavaScript (or TypeScript).
  *
  * A step is a WebAssembly component. With this module you define a plugin with
- * `definePlugin({ describe, run })`, export its `describe` and `run`, and build the directory
+ * `definePlugin({ describe, run })`, export its `describe`, `describeOptions` and `run`, and build the directory
  * with `sdk/js/build-plugin <dir>` (componentize-js, pinned, in a local environment):
  *
  * ```js
@@ -20,7 +20,7 @@
  *     return sluice.outcome(message, { outputs: { message } });
  *   },
  * });
- * export const { describe, run } = plugin;
+ * export const { describe, describeOptions, run } = plugin;
  * ```
  *
  * Failing: `throw sluice.Failure.gate(outcome)`, `throw sluice.Failure.invalid(message)`,
@@ -45,7 +45,7 @@ const LEVELS = ['trace', 'debug', 'info', 'warn', 'error'];
 
 function oneOf(list, value, what) {
   if (!list.includes(value)) {
-    throw new TypeError(`${JSON.stringify(value)} is not a ${what}: expected one of ${list.map((v) => `\`${v}\``).join(', ')}`);
+    throw new TypeError(`${JSON.stringify(value)} is not ${/^[aeiou]/.test(what) ? 'an' : 'a'} ${what}: expected one of ${list.map((v) => `\`${v}\``).join(', ')}`);
   }
   return value;
 }
@@ -93,8 +93,41 @@ export function port(name, kind, description, { required = false } = {}) {
   return { name, kind: oneOf(KINDS, kind, 'value kind'), required, description };
 }
 
-export function option(name, summary) {
-  return { name, summary };
+/** The kinds of value an option may take (besides a list of choices). */
+const OPTION_KINDS = ['text', 'integer', 'number', 'boolean', 'text-list', 'table', 'any'];
+
+/** Where an option keeps its kind and default (not a field of the contract's record). */
+const SPEC = Symbol('sluice.option-spec');
+
+/**
+ * A `with` key the plugin reads besides its inputs. With `kind` (`'text'`, `'integer'`,
+ * `'number'`, `'boolean'`, `'text-list'`, `'table'`, `'any'`, or an array of the strings it
+ * may be) the host checks the pipeline's value against it; `default` is shown by
+ * `sluice plugins`.
+ * @param {string} name @param {string} summary
+ * @param {{ kind?: string | string[], default?: unknown }} [opts]
+ */
+export function option(name, summary, { kind, default: dflt } = {}) {
+  const opt = { name, summary };
+  if (kind === undefined && dflt === undefined) return opt;
+  let wit;
+  if (Array.isArray(kind)) {
+    if (kind.length === 0 || !kind.every((c) => typeof c === 'string')) {
+      throw new TypeError(`option '${name}': a choice is a non-empty array of strings`);
+    }
+    wit = { tag: 'choice', val: [...kind] };
+  } else {
+    wit = { tag: oneOf(OPTION_KINDS, kind ?? 'any', 'option kind') };
+  }
+  Object.defineProperty(opt, SPEC, {
+    value: { name, kind: wit, default: dflt === undefined ? undefined : JSON.stringify(dflt) },
+  });
+  return opt;
+}
+
+/** The kinds and defaults of `info`'s options: what the component's `describe-options` returns. */
+export function optionSpecs(info) {
+  return (info.options ?? []).map((o) => o[SPEC]).filter((s) => s !== undefined);
 }
 
 /**
@@ -256,6 +289,9 @@ export function parseConfig(text, schema) {
     if (!ok(value)) {
       throw Failure.invalid(`invalid \`with\` table: \`${key}\`: invalid type: ${describeValue(value)}, expected ${word}`);
     }
+    if (spec.choices && !spec.choices.includes(value)) {
+      throw Failure.invalid(`invalid \`with\` table: \`${key}\`: unknown variant ${JSON.stringify(value)}, ${expected(spec.choices)}`);
+    }
     config[camel(key)] = value;
   }
   for (const [key, spec] of Object.entries(schema)) {
@@ -266,9 +302,20 @@ export function parseConfig(text, schema) {
   return config;
 }
 
-/** The option declarations of a config schema (its keys and `summary`s), for `pluginInfo`. */
+/** The option kind of a schema entry's `type` (and `choices`). */
+function schemaKind(spec) {
+  if (spec.choices) return [...spec.choices];
+  return { string: 'text', 'string[]': 'text-list', object: 'table' }[spec.type] ?? spec.type ?? 'any';
+}
+
+/**
+ * The option declarations of a config schema (its keys, `summary`s, `type`s or `choices`, and
+ * `default`s), for `pluginInfo`: the host checks each value's kind before the run.
+ */
 export function options(schema) {
-  return Object.entries(schema).map(([name, spec]) => option(name, spec.summary ?? ''));
+  return Object.entries(schema).map(([name, spec]) =>
+    option(name, spec.summary ?? '', { kind: schemaKind(spec), default: spec.default }),
+  );
 }
 
 /** One call of the step: its id, configuration and inputs. */
@@ -525,13 +572,18 @@ export function callRun(run, raw) {
 
 /** The component's `describe` and `run` exports for a plugin. */
 export function definePlugin(plugin) {
-  return {
+  const exports = {
     describe() {
       const info = plugin.describe();
       // Built with wasi:http (`build-plugin --http`): the step needs an `allow.net` grant.
       if (/** @type {any} */ (globalThis).__sluiceHttp && !info.wants.includes('net')) info.wants.push('net');
       return info;
     },
+    describeOptions: () => optionSpecs(plugin.describe()),
     run: (invocation) => callRun((inv) => plugin.run(inv), invocation),
   };
+  // The build's entry wrapper exports `describe-options` from here when the plugin module
+  // exports only `describe` and `run`.
+  /** @type {any} */ (globalThis).__sluicePlugin = exports;
+  return exports;
 }

@@ -86,6 +86,34 @@ test('a schema checks the configuration and gives camelCase keys', () => {
   assert.deepEqual(sluice.options({ a: { summary: 's' } }), [{ name: 'a', summary: 's' }]);
 });
 
+test('typed options go to describe-options', () => {
+  const info = sluice.pluginInfo('n', '1.0.0', 'd', {
+    options: [
+      sluice.option('plain', 'any value'),
+      ...sluice.options({
+        level: { type: 'number', default: 0.8, summary: 'how sure' },
+        mode: { type: 'string', choices: ['fast', 'full'], default: 'fast', summary: 'how hard' },
+        paths: { type: 'string[]', summary: 'where' },
+      }),
+    ],
+  });
+  assert.deepEqual(info.options.map((o) => o.name), ['plain', 'level', 'mode', 'paths']);
+  assert.deepEqual(sluice.optionSpecs(info), [
+    { name: 'level', kind: { tag: 'number' }, default: '0.8' },
+    { name: 'mode', kind: { tag: 'choice', val: ['fast', 'full'] }, default: '"fast"' },
+    { name: 'paths', kind: { tag: 'text-list' }, default: undefined },
+  ]);
+  const plugin = sluice.definePlugin({ describe: () => info, run: () => sluice.outcome() });
+  assert.deepEqual(plugin.describeOptions(), sluice.optionSpecs(info));
+  assert.throws(() => sluice.option('x', 's', { kind: 'float' }), /"float" is not an option kind/);
+  assert.throws(() => sluice.option('x', 's', { kind: [] }), /a choice is a non-empty array of strings/);
+  const SCHEMA = { mode: { type: 'string', choices: ['fast', 'full'] } };
+  assert.throws(
+    () => new sluice.Invocation(invocation({ mode: 'slow' })).config(SCHEMA),
+    /`mode`: unknown variant "slow", expected `fast` or `full`/,
+  );
+});
+
 for (const [config, message] of [
   [{ header: 'H', 'max-wrods': 1 }, 'invalid `with` table: unknown field `max-wrods`, expected one of `header`, `max-words`, `paths`'],
   [{}, 'invalid `with` table: missing field `header`'],

@@ -52,6 +52,30 @@ def test_plugin_info_keeps_none_options_apart_from_empty() -> None:
     assert (r.help, r.severity, r.tags, r.security_severity) == ("h", types.Severity.ERROR, ["CWE-1"], 7.5)
 
 
+def test_typed_options_go_to_describe_options() -> None:
+    info = sluice.plugin_info(
+        "n",
+        "1.0.0",
+        "d",
+        options=[
+            sluice.option("plain", "any value"),
+            sluice.option("level", "how sure", kind="number", default=0.8),
+            sluice.option("mode", "how hard", kind=["fast", "full"], default="fast"),
+            sluice.option("paths", "where", kind="text-list"),
+        ],
+    )
+    assert [o.name for o in info.options or []] == ["plain", "level", "mode", "paths"]
+    assert sluice.option_specs(info) == [
+        types.OptionSpec("level", types.OptionKind_Number(), "0.8"),
+        types.OptionSpec("mode", types.OptionKind_Choice(["fast", "full"]), '"fast"'),
+        types.OptionSpec("paths", types.OptionKind_TextList(), None),
+    ]
+    with pytest.raises(ValueError, match="'float' is not a kind"):
+        sluice.option("x", "s", kind="float")
+    with pytest.raises(ValueError, match="a choice is a non-empty list of strings"):
+        sluice.option("x", "s", kind=[])
+
+
 @pytest.mark.parametrize(
     ("python", "wit"),
     [
@@ -198,6 +222,7 @@ def test_export_wraps_describe_and_run(host_calls: list) -> None:
 
     world = sluice.export(P)()
     assert world.describe().name == "p"
+    assert world.describe_options() == []
     assert world.run(invocation({"x": "done"})).summary == "done"
     assert host_calls == [("log", (host.Level.INFO, "hello step"))]
 

@@ -4,7 +4,7 @@
 
 import * as sluice from 'sluice-sdk';
 
-export const { describe, run } = sluice.definePlugin({
+export const { describe, describeOptions, run } = sluice.definePlugin({
   describe: () => sluice.pluginInfo('js-noop', '0.0.0', 'Does nothing'),
   run: () => sluice.outcome(),
 });

@@ -69,4 +69,4 @@ const plugin = sluice.definePlugin({
   },
 });
 
-export const { describe, run } = plugin;
+export const { describe, describeOptions, run } = plugin;

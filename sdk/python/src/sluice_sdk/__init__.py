@@ -12,7 +12,7 @@ A step is a WebAssembly component. With this package you write a class that deri
                 "greet", "0.1.0", "Greets someone",
                 inputs=[sluice.port("name", "text", "Who to greet", required=True)],
                 outputs=[sluice.port("message", "text", "The greeting")],
-                options=[sluice.option("greeting", "the word to greet with (default Hello)")],
+                options=[sluice.option("greeting", "the word to greet with", kind="text", default="Hello")],
             )
 
         def run(self, invocation: sluice.Invocation) -> sluice.Outcome:
@@ -70,6 +70,7 @@ __all__ = [
     "info",
     "log",
     "option",
+    "option_specs",
     "outcome",
     "plugin_info",
     "port",
@@ -171,11 +172,59 @@ def port(name: str, kind: KindLike, description: str, *, required: bool = False)
     return types.Port(name, _enum(types.ValueKind, kind, "value kind"), required, description)
 
 
-def option(name: str, summary: str) -> ConfigOption:
+_OPTION_KINDS: dict[str, type] = {
+    "text": types.OptionKind_Text,
+    "integer": types.OptionKind_Integer,
+    "number": types.OptionKind_Number,
+    "boolean": types.OptionKind_Boolean,
+    "text-list": types.OptionKind_TextList,
+    "table": types.OptionKind_Table,
+    "any": types.OptionKind_Any,
+}
+
+_NO_DEFAULT = object()
+
+
+def option(
+    name: str,
+    summary: str,
+    *,
+    kind: str | Sequence[str] | None = None,
+    default: Any = _NO_DEFAULT,
+) -> ConfigOption:
     """A ``with`` key the plugin reads besides its inputs: its name and one line saying what
-    it sets and its default. A plugin that declares options has every other key rejected by
-    the host before the run, pointing at it in ``sluice.toml``."""
-    return types.ConfigOption(name, summary)
+    it sets. A plugin that declares options has every other key rejected by the host before
+    the run, pointing at it in ``sluice.toml``.
+
+    ``kind`` is the kind of value it takes: ``"text"``, ``"integer"``, ``"number"``,
+    ``"boolean"``, ``"text-list"``, ``"table"``, ``"any"``, or a list of the strings it may be
+    (a choice); the host checks the pipeline's value against it, pointing at a wrong one.
+    ``default`` (a JSON-able value) is shown by ``sluice plugins``. Without either the option
+    takes any value."""
+    opt = types.ConfigOption(name, summary)
+    if kind is None and default is _NO_DEFAULT:
+        return opt
+    if kind is None:
+        wit_kind: Any = types.OptionKind_Any()
+    elif isinstance(kind, str):
+        if kind not in _OPTION_KINDS:
+            names = ", ".join(f"`{k}`" for k in _OPTION_KINDS)
+            raise ValueError(f"option {name!r}: {kind!r} is not a kind: expected one of {names} or a list of choices")
+        wit_kind = _OPTION_KINDS[kind]()
+    else:
+        choices = list(kind)
+        if not choices or not all(isinstance(c, str) for c in choices):
+            raise ValueError(f"option {name!r}: a choice is a non-empty list of strings")
+        wit_kind = types.OptionKind_Choice(choices)
+    shown = None if default is _NO_DEFAULT else json.dumps(default)
+    opt._sluice_spec = types.OptionSpec(name, wit_kind, shown)  # type: ignore[attr-defined]
+    return opt
+
+
+def option_specs(info: PluginInfo) -> list[types.OptionSpec]:
+    """The kinds and defaults of ``info``'s options (what the component's ``describe-options``
+    returns)."""
+    return [spec for o in info.options or [] if (spec := getattr(o, "_sluice_spec", None)) is not None]
 
 
 def rule(
@@ -611,6 +660,9 @@ def export(plugin: type[Plugin]) -> type:
     class WitWorld:
         def describe(self) -> types.PluginInfo:
             return instance.describe()
+
+        def describe_options(self) -> list[types.OptionSpec]:
+            return option_specs(instance.describe())
 
         def run(self, invocation: types.Invocation) -> types.Outcome:
             return call_run(instance, invocation)

@@ -120,7 +120,7 @@ fn results(run: &serde_json::Value) -> serde_json::Value {
 /// The step's warnings (denials), with the servers' ports replaced.
 fn denials(ws: &Workspace, ports: &[(u16, &str)]) -> String {
     let mut out = String::new();
-    let logs = ws.all_records();
+    let logs = ws.records_without_report();
     for line in logs.lines().filter(|l| l.contains("denied: ")) {
         let mut l = line[line.find("denied: ").unwrap()..].to_string();
         for (port, name) in ports {

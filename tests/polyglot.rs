@@ -411,7 +411,7 @@ fn the_sandbox_holds_in_python_and_javascript_exactly_as_in_rust() {
 /// The host's `denied:` lines of a run's logs, with `port` shown as `PORT`.
 fn denials(ws: &Workspace, port: u16) -> Vec<String> {
     let mut out: Vec<String> = ws
-        .all_records()
+        .records_without_report()
         .lines()
         .filter_map(|l| l.find("denied: ").map(|i| l[i..].to_string()))
         .map(|l| {

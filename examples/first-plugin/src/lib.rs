@@ -2,7 +2,7 @@
 //! more than `max-words`.
 
 use serde::Deserialize;
-use sluice_sdk::{Failure, Finding, Invocation, Outcome, Plugin, PluginInfo, Port, Severity, Span, Value, ValueKind};
+use sluice_sdk::{Failure, Finding, Invocation, Kind, Opt, Outcome, Plugin, PluginInfo, Port, Severity, Span, Value, ValueKind};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
@@ -22,8 +22,10 @@ impl Plugin for WordCount {
     fn describe() -> PluginInfo {
         PluginInfo::new("word-count", env!("CARGO_PKG_VERSION"), "Counts words and flags long files")
             .output(Port::new("total", ValueKind::Integer, "Words in all files").required())
-            .option("files", "the workspace files to count")
-            .option("max-words", "a file with more words is a finding (default 1000)")
+            .options(&[
+                Opt::new("files", Kind::TextList, "the workspace files to count"),
+                Opt::new("max-words", Kind::Integer, "a file with more words is a finding").with_default("1000"),
+            ])
             .wants("fs:read")
     }
 

@@ -1,6 +1,7 @@
 //! The `sluice` command.
 
 pub mod exit_codes;
+mod init;
 mod keys;
 mod views;
 
@@ -45,6 +46,9 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Writes a first sluice.toml for the Go module in a directory: the built-in steps that
+    /// fit, each granted the least it needs. Never overwrites.
+    Init(InitArgs),
     /// Runs a pipeline.
     Run(RunArgs),
     /// Checks a pipeline without running it: the manifest, its plugins, the wiring and the grants.
@@ -72,6 +76,13 @@ struct ManifestArgs {
     /// Do not read or write the compiled-component cache (see SLUICE_CACHE_DIR).
     #[arg(long)]
     no_cache: bool,
+}
+
+#[derive(Debug, Args)]
+struct InitArgs {
+    /// The Go module's directory (where go.mod is).
+    #[arg(default_value = ".")]
+    dir: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -146,6 +157,12 @@ struct RunArgs {
     /// `--json`, the run record and the `sarif` outputs always hold every one.
     #[arg(long, value_name = "N", default_value_t = crate::report::DEFAULT_MAX_FINDINGS)]
     max_findings: usize,
+    /// Also report for a CI platform: `github` prints workflow commands (an annotation per
+    /// finding, at most --max-findings of each step; each step's log in a group) and appends a
+    /// job summary to $GITHUB_STEP_SUMMARY when set; `gitlab` writes a Code Quality report,
+    /// gl-code-quality-report.json, in the current directory.
+    #[arg(long, value_name = "PLATFORM")]
+    annotations: Option<crate::report::annotations::Platform>,
 }
 
 /// Parses the arguments, runs the command and returns the process exit code.
@@ -186,6 +203,7 @@ fn fatal(message: String) -> i32 {
 
 async fn dispatch(cli: Cli, jobs: usize) -> i32 {
     match cli.command {
+        Command::Init(args) => init_command(args),
         Command::Run(args) => run(args, jobs).await,
         Command::Validate(args) => validate(args).await,
         Command::Audit(args) => audit(args).await,
@@ -471,6 +489,16 @@ async fn run(args: RunArgs, jobs: usize) -> i32 {
         let _ = out.finish();
         record.join().expect("the record writer does not panic")
     });
+    let html_path = record.as_ref().ok().map(|(_, html)| views::relative(html));
+    if let Some(platform) = args.annotations {
+        annotate(
+            platform,
+            &report,
+            &prepared.manifest.dir,
+            (args.max_findings > 0).then_some(args.max_findings),
+            html_path.as_deref(),
+        );
+    }
     match &record {
         Ok((json, html)) => {
             eprintln!("run record: {}", views::relative(json));
@@ -487,6 +515,108 @@ async fn run(args: RunArgs, jobs: usize) -> i32 {
         exit_codes::PASSED
     } else {
         exit_codes::STEP_FAILED
+    }
+}
+
+fn init_command(args: InitArgs) -> i32 {
+    let go = init::on_path("go");
+    match init::write(&args.dir, std::path::Path::new("sluice.toml"), go) {
+        Ok((path, module)) => {
+            let mut steps = vec!["module", "lint", "sec"];
+            if go {
+                steps.push("test");
+            }
+            let builds = if !go || module.mains.is_empty() {
+                String::new()
+            } else {
+                format!(", and a build of {}", module.mains.join(", "))
+            };
+            println!(
+                "wrote {}: steps {}{builds}",
+                views::relative(&path),
+                steps.join(", ")
+            );
+            if !go {
+                println!(
+                    "go is not on PATH: the test and build steps are written commented out (install Go, then uncomment them)"
+                );
+            }
+            let manifest_arg = if args.dir == std::path::Path::new(".") {
+                String::new()
+            } else {
+                format!(" {}", views::relative(&path))
+            };
+            println!(
+                "next: `sluice validate{manifest_arg}` checks it, `sluice audit{manifest_arg}` shows each step's grants, `sluice run{manifest_arg}` runs it"
+            );
+            exit_codes::PASSED
+        }
+        Err(e @ init::InitError::Io(_)) => {
+            eprintln!("error: {e}");
+            exit_codes::HOST_ERROR
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            exit_codes::INVALID
+        }
+    }
+}
+
+/// Reports the run for a CI platform (`--annotations`).
+fn annotate(
+    platform: crate::report::annotations::Platform,
+    report: &exec::RunReport,
+    workspace: &std::path::Path,
+    max_findings: Option<usize>,
+    html: Option<&str>,
+) {
+    use crate::report::annotations::{self as a, Platform};
+    let prefix = a::workspace_prefix(workspace);
+    match platform {
+        Platform::Github => {
+            let mut out = MaskingWriter::new(&report.masker, std::io::stdout().lock());
+            let _ = write!(out, "{}", a::github(report, &prefix, max_findings));
+            let _ = out.finish();
+            if let Some(file) = std::env::var_os(a::GITHUB_STEP_SUMMARY).filter(|f| !f.is_empty()) {
+                let summary = a::github_summary(report, &prefix, max_findings, html);
+                let written = std::fs::OpenOptions::new()
+                    .append(true)
+                    .create(true)
+                    .open(&file)
+                    .and_then(|mut f| {
+                        let mut out = MaskingWriter::new(&report.masker, &mut f);
+                        write!(out, "{summary}")?;
+                        out.finish().map(|_| ())
+                    });
+                if let Err(e) = written {
+                    eprintln!(
+                        "warning: cannot append the job summary to {} (${}): {e}",
+                        std::path::Path::new(&file).display(),
+                        a::GITHUB_STEP_SUMMARY
+                    );
+                }
+            }
+        }
+        Platform::Gitlab => {
+            let path = std::path::Path::new(a::CODE_QUALITY_FILE);
+            let mut count = 0;
+            let written = crate::report::record::write_atomic_with(path, |out| {
+                let mut out = MaskingWriter::new(&report.masker, out);
+                count = a::gitlab(report, &prefix, &mut out)?;
+                out.finish().map(|_| ())
+            });
+            match written {
+                Ok(()) => eprintln!(
+                    "code quality report: {} ({count} finding{})",
+                    a::CODE_QUALITY_FILE,
+                    if count == 1 { "" } else { "s" }
+                ),
+                Err(e) => eprintln!(
+                    "warning: cannot write the code quality report {}: {e}",
+                    a::CODE_QUALITY_FILE
+                ),
+            }
+        }
     }
 }
 

@@ -35,6 +35,9 @@ pub const FILE: &str = "report.html";
 /// findings are rendered when it is opened.
 const OPEN_ALL_UP_TO: usize = 2000;
 
+/// The most bytes of a step's log the page shows (its end; the whole is in the log file).
+const LOG_SHOWN: usize = 256 << 10;
+
 /// The most characters of an output's value shown.
 const VALUE_SHOWN: usize = 300;
 
@@ -545,7 +548,25 @@ fn step_section(ctx: &Context, shown: &Shown, s: &StepReport) -> String {
             s.log.len(),
             if s.log.len() == 1 { "" } else { "s" }
         );
-        for line in &s.log {
+        // The end of a long log (where a failure is); the whole is in logs/<step>.log.
+        let mut bytes = 0;
+        let first = s
+            .log
+            .iter()
+            .rposition(|l| {
+                bytes += l.message.len() + 24;
+                bytes > LOG_SHOWN
+            })
+            .map_or(0, |i| i + 1);
+        if first > 0 {
+            let _ = writeln!(
+                h,
+                r#"<span class="meta">… {first} earlier line{} in <a href="logs/{id}.log">logs/{id}.log</a></span>"#,
+                if first == 1 { "" } else { "s" },
+                id = escape(&s.id)
+            );
+        }
+        for line in &s.log[first..] {
             let _ = writeln!(
                 h,
                 r#"<span class="lvl-{lvl}">[+{at}ms] {lvl}: </span>{msg}"#,

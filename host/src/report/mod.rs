@@ -1,6 +1,7 @@
 //! Showing and recording a run: live progress on the console, the final summary, and the
 //! run record on disk.
 
+pub mod annotations;
 pub mod html;
 pub mod record;
 pub mod sarif;
@@ -186,6 +187,26 @@ fn truncate(masker: &crate::sandbox::secrets::Masker, text: &str, max: usize) ->
     format!("{cut}…")
 }
 
+/// A step's active findings to list: all of them, or at most `max`, the most severe first
+/// (then by place); and how many are left out.
+pub fn most_severe(step: &crate::exec::StepReport, max: Option<usize>) -> (Vec<&Finding>, usize) {
+    let mut active: Vec<&Finding> = step.findings.iter().filter(|f| f.is_active()).collect();
+    let mut more = 0;
+    if let Some(max) = max
+        && active.len() > max
+    {
+        active.sort_by_key(|f| {
+            (
+                std::cmp::Reverse(f.severity),
+                f.span.as_ref().map(|s| (s.path.as_str(), s.line, s.column)),
+            )
+        });
+        more = active.len() - max;
+        active.truncate(max);
+    }
+    (active, more)
+}
+
 fn plural_findings(n: usize) -> String {
     match n {
         0 => String::new(),
@@ -328,18 +349,9 @@ pub fn summary(report: &RunReport, max_findings: Option<usize>) -> String {
     let mut findings: Vec<(&str, &Finding)> = Vec::new();
     let mut unlisted: Vec<(&str, usize)> = Vec::new();
     for s in &report.steps {
-        let mut active: Vec<&Finding> = s.findings.iter().filter(|f| f.is_active()).collect();
-        if let Some(max) = max_findings
-            && active.len() > max
-        {
-            active.sort_by_key(|f| {
-                (
-                    std::cmp::Reverse(f.severity),
-                    f.span.as_ref().map(|s| (s.path.as_str(), s.line, s.column)),
-                )
-            });
-            unlisted.push((s.id.as_str(), active.len() - max));
-            active.truncate(max);
+        let (active, more) = most_severe(s, max_findings);
+        if more > 0 {
+            unlisted.push((s.id.as_str(), more));
         }
         findings.extend(active.into_iter().map(|f| (s.id.as_str(), f)));
     }

@@ -232,14 +232,20 @@ impl Module {
         collect_dirs(&self.root, "", common, &mut dirs)
             .map_err(|e| Failure::error(format!("cannot list the module's directories: {e}")))?;
         dirs.retain(|rel| common.packages.iter().any(|p| pattern_matches(p, rel)));
-        // Progress in directories (Go's packages), reported to the host as each is done.
-        let total = dirs.len() as u64;
-        sluice_sdk::progress(0, total, "packages");
-        let mut stats = Stats::default();
-        for (done, rel) in dirs.into_iter().enumerate() {
+        let mut listed = Vec::with_capacity(dirs.len());
+        for rel in dirs {
             let mut names = go_file_names(&self.root.join(&rel), common.include_tests)
                 .map_err(|e| Failure::error(format!("cannot list {}: {e}", self.display(&rel))))?;
-            names.sort();
+            if !names.is_empty() {
+                names.sort();
+                listed.push((rel, names));
+            }
+        }
+        // Progress in directories of Go files (packages), reported as each is done.
+        let total = listed.len() as u64;
+        sluice_sdk::progress(0, total, "packages");
+        let mut stats = Stats::default();
+        for (done, (rel, names)) in listed.into_iter().enumerate() {
             let mut packages: Vec<Package> = Vec::new();
             for name in names {
                 if common.build_constraints && !target.matches_name(&name) {

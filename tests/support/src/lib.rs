@@ -160,23 +160,32 @@ impl Workspace {
         serde_json::from_str(&text).unwrap()
     }
 
-    /// Every file under the workspace's `.sluice/runs`, concatenated: the whole run record.
+    /// Every file under the workspace's `.sluice/runs`, concatenated: the whole run record
+    /// (`run.json`, the logs and `report.html`).
     pub fn all_records(&self) -> String {
         let mut out = String::new();
-        collect(&self.dir().join(".sluice/runs"), &mut out);
+        collect(&self.dir().join(".sluice/runs"), &mut out, true);
+        out
+    }
+
+    /// `run.json` and the logs of every run, without `report.html` (which shows the same
+    /// lines again, as HTML).
+    pub fn records_without_report(&self) -> String {
+        let mut out = String::new();
+        collect(&self.dir().join(".sluice/runs"), &mut out, false);
         out
     }
 }
 
-fn collect(dir: &Path, out: &mut String) {
+fn collect(dir: &Path, out: &mut String, report: bool) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
     for e in entries {
         let path = e.unwrap().path();
         if path.is_dir() {
-            collect(&path, out);
-        } else {
+            collect(&path, out, report);
+        } else if report || path.file_name().is_none_or(|n| n != "report.html") {
             out.push_str(&std::fs::read_to_string(&path).unwrap_or_default());
         }
     }
@@ -234,7 +243,7 @@ impl Workspace {
     /// as text.
     pub fn all_stored(&self) -> String {
         let mut out = String::new();
-        collect(&self.dir().join(".sluice/store"), &mut out);
+        collect(&self.dir().join(".sluice/store"), &mut out, true);
         out
     }
 }

@@ -165,7 +165,7 @@ fn the_python_example_passes_and_its_gate_fails_with_findings() {
     assert_eq!(out.code, 2, "{}", out.stderr);
     assert!(
         out.stderr.contains(
-            "error: step `headers`: option `lines` of `./headers.wasm` takes an integer, not text \"five\"\n --> sluice.toml:4:38"
+            "error: step `headers`: option `lines` of `./headers.wasm` takes an integer, not text \"five\"\n --> sluice.toml:4:32"
         ),
         "{}",
         out.stderr

@@ -181,7 +181,7 @@ fn pipeline_name(module: &str) -> String {
 
 /// A step id for the build of `main` (`build` when there is one main package).
 fn build_id(main: &str, several: bool) -> String {
-    if !several {
+    if !several || main == "." {
         return "build".into();
     }
     let last = main.rsplit('/').next().unwrap_or(main);

@@ -161,22 +161,7 @@ fn declares_main(file: &Path) -> bool {
 
 /// The pipeline's name: the module path's last element, as a step id would be written.
 fn pipeline_name(module: &str) -> String {
-    let last = module.rsplit('/').next().unwrap_or(module);
-    let name: String = last
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' {
-                c.to_ascii_lowercase()
-            } else {
-                '-'
-            }
-        })
-        .collect();
-    if name.is_empty() {
-        "pipeline".into()
-    } else {
-        name
-    }
+    crate::manifest::suggest_id(module.rsplit('/').next().unwrap_or(module))
 }
 
 /// A step id for the build of `main` (`build` when there is one main package).
@@ -184,22 +169,10 @@ fn build_id(main: &str, several: bool) -> String {
     if !several || main == "." {
         return "build".into();
     }
-    let last = main.rsplit('/').next().unwrap_or(main);
-    let last: String = last
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '-'
-            }
-        })
-        .collect();
-    if last.is_empty() || last == "." {
-        "build".into()
-    } else {
-        format!("build-{}", last.trim_matches('-'))
-    }
+    format!(
+        "build-{}",
+        crate::manifest::suggest_id(main.rsplit('/').next().unwrap_or(main))
+    )
 }
 
 /// A TOML string.

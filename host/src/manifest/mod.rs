@@ -779,7 +779,8 @@ fn edit_distance(a: &str, b: &str) -> usize {
     d[a.len()][b.len()]
 }
 
-fn suggest_id(s: &str) -> String {
+/// `s` as a step id could be written: lower-case kebab-case, starting with a letter.
+pub(crate) fn suggest_id(s: &str) -> String {
     let mut out: String = s
         .chars()
         .map(|c| {

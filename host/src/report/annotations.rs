@@ -182,10 +182,11 @@ pub fn github(report: &RunReport, prefix: &str, max_findings: Option<usize>) -> 
 fn md(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
+        if let Some(e) = super::html::entity(c) {
+            out.push_str(e);
+            continue;
+        }
         match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
             '|' => out.push_str("&#124;"),
             '\\' | '`' | '*' | '_' | '[' | ']' | '(' | ')' | '#' | '!' | '~' | '{' | '}' | '+'
             | '-' | '.' | ':' | '@' => {

@@ -404,11 +404,16 @@ fn timeline(report: &RunReport, shown: &Shown) -> String {
         r#"<table class="timeline"><thead><tr><th>Step</th><th>Plugin</th><th>Status</th><th class="num">Start</th><th class="num">Time</th><th class="num">Findings</th><th class="bar">Timeline</th></tr></thead><tbody>"#,
     );
     for s in &report.steps {
-        let start = s.started_ms.unwrap_or(0) as f64;
-        let dur = s.duration.map_or(0.0, |d| d.as_millis() as f64);
-        let x = (start / total * 1000.0).clamp(0.0, 1000.0);
-        let w = (dur / total * 1000.0).clamp(2.0, 1000.0 - x.min(998.0));
         let cached = matches!(&s.cache, Some(c) if c.outcome == "hit");
+        let start = s.started_ms.unwrap_or(0) as f64;
+        // A replayed step took no time in this run: its duration is the recorded run's.
+        let dur = if cached {
+            0.0
+        } else {
+            s.duration.map_or(0.0, |d| d.as_millis() as f64)
+        };
+        let x = (start / total * 1000.0).clamp(0.0, 998.0);
+        let w = (dur / total * 1000.0).clamp(2.0, 1000.0 - x.min(998.0));
         let _ = write!(
             html,
             r##"<tr class="{status}"><td><a href="#step-{id}">{id}</a></td><td>{plugin}</td><td><span class="badge {status}">{status}</span>{cached}</td><td class="num">{start}</td><td class="num">{time}</td><td class="num">{findings}</td><td class="bar"><svg viewBox="0 0 1000 12" preserveAspectRatio="none" width="100%" height="12"><rect class="{status}" x="{x:.1}" y="0" width="{w:.1}" height="12"/></svg></td></tr>"##,
@@ -424,7 +429,14 @@ fn timeline(report: &RunReport, shown: &Shown) -> String {
                 || "-".into(),
                 |ms| format!("+{}", format_elapsed(std::time::Duration::from_millis(ms)))
             ),
-            time = s.duration.map_or_else(|| "-".into(), format_elapsed),
+            time = match (cached, s.duration) {
+                (_, None) => "-".into(),
+                (true, Some(d)) => format!(
+                    r#"<span class="meta" title="the recorded run's time">({})</span>"#,
+                    format_elapsed(d)
+                ),
+                (false, Some(d)) => format_elapsed(d),
+            },
             findings = s.active_findings(),
         );
     }

@@ -450,3 +450,54 @@ fn analyser_progress_is_printed_with_counts() {
             .contains("SLUICE_PROGRESS_INTERVAL=\"often\" is not a duration")
     );
 }
+
+/// On a terminal a step that reports progress gets a bar with its counts and elapsed time
+/// (the console under a real pseudo-terminal, made by util-linux's `script`).
+#[test]
+fn a_terminal_shows_a_progress_bar_with_counts() {
+    if !sluice_test_support::tools_present(&["script"], "apt-get install util-linux") {
+        return;
+    }
+    let ws = Workspace::new();
+    ws.with_probe();
+    ws.manifest(
+        "[steps.slow]\nuses = \"./probe.wasm\"\nwith = { actions = [{ op = \"flood-progress\", count = 40 }, { op = \"sleep\", ms = 700 }] }\n",
+    );
+    let command = format!("{SLUICE} run --no-step-cache");
+    let out = ws
+        .command("script", &["-qfec", &command, "/dev/null"])
+        .env("COLUMNS", "100")
+        .env("TERM", "xterm")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    // The terminal's frames, colours and cursor moves taken out.
+    let screen = String::from_utf8_lossy(&out.stdout);
+    let plain = regex_lite_strip(&screen);
+    assert!(
+        plain.contains("slow [") && plain.contains("] 39/40 flooding"),
+        "no bar with counts in:\n{plain}"
+    );
+    assert!(plain.contains("[slow] passed in"), "{plain}");
+}
+
+/// `text` without ANSI escape sequences.
+fn regex_lite_strip(text: &str) -> String {
+    let mut out = String::new();
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            if chars.peek() == Some(&'[') {
+                chars.next();
+                for c in chars.by_ref() {
+                    if c.is_ascii_alphabetic() {
+                        break;
+                    }
+                }
+            }
+        } else if c != '\r' {
+            out.push(c);
+        }
+    }
+    out
+}

@@ -196,6 +196,17 @@ impl RunReport {
     pub fn passed(&self) -> bool {
         !self.cancelled && self.steps.iter().all(|s| s.status == Status::Passed)
     }
+
+    /// `passed`, `failed` or `cancelled`.
+    pub fn verdict(&self) -> &'static str {
+        if self.cancelled {
+            "cancelled"
+        } else if self.passed() {
+            "passed"
+        } else {
+            "failed"
+        }
+    }
 }
 
 /// How to run.

@@ -137,11 +137,9 @@ pub fn github(report: &RunReport, prefix: &str, max_findings: Option<usize>) -> 
             );
         }
     }
-    let token = {
-        let mut bytes = [0u8; 16];
-        let _ = getrandom::fill(&mut bytes);
-        hex::encode(bytes)
-    };
+    // Without an unpredictable token a step could end the stop and issue commands: then its
+    // log is not printed (it is in the run record).
+    let token = super::random_token();
     for step in &report.steps {
         let time = step
             .duration
@@ -152,6 +150,13 @@ pub fn github(report: &RunReport, prefix: &str, max_findings: Option<usize>) -> 
             gh_data(&step.id),
             step.status.name()
         );
+        let Some(token) = &token else {
+            let _ = writeln!(
+                out,
+                "(the log is in the run record: no random token to stop workflow commands with)\n::endgroup::"
+            );
+            continue;
+        };
         // Nothing the step wrote is a command: commands are off until the token comes back.
         let _ = writeln!(out, "::stop-commands::{token}");
         for line in &step.log {
@@ -208,13 +213,7 @@ pub fn github_summary(
     report_path: Option<&str>,
 ) -> String {
     let mut out = String::new();
-    let verdict = if report.cancelled {
-        "cancelled"
-    } else if report.passed() {
-        "passed"
-    } else {
-        "failed"
-    };
+    let verdict = report.verdict();
     let icon = |s: Status| match s {
         Status::Passed => "✅",
         Status::Failed | Status::Errored => "❌",

@@ -14,7 +14,7 @@ use std::fmt::Write as _;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use crate::exec::{RunReport, Status, StepReport};
+use crate::exec::{RunReport, StepReport};
 use crate::report::terminal::clean;
 use crate::report::{format_elapsed, human_size};
 use crate::types::{Severity, Value};
@@ -121,33 +121,21 @@ impl<W: Write> Write for ScriptSafe<'_, W> {
 }
 
 fn nonce() -> String {
-    let mut bytes = [0u8; 16];
-    if getrandom::fill(&mut bytes).is_err() {
+    super::random_token().unwrap_or_else(|| {
         // No randomness: a nonce of the clock still differs per report; the page's content
         // is escaped regardless, the policy is a second wall.
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap_or_default()
             .as_nanos();
-        bytes = now.to_le_bytes();
-    }
-    hex::encode(bytes)
-}
-
-fn status_class(s: Status) -> &'static str {
-    s.name()
+        hex::encode(now.to_le_bytes())
+    })
 }
 
 fn render(out: &mut impl Write, report: &RunReport, ctx: &Context) -> std::io::Result<()> {
     let nonce = nonce();
     let shown = Shown(report);
-    let verdict = if report.cancelled {
-        "cancelled"
-    } else if report.passed() {
-        "passed"
-    } else {
-        "failed"
-    };
+    let verdict = report.verdict();
     let total_findings: usize = report.steps.iter().map(|s| s.active_findings()).sum();
     write!(
         out,
@@ -385,7 +373,7 @@ fn dag(report: &RunReport, ctx: &Context) -> String {
             svg,
             r##"<a href="#step-{id}"><g class="node {status}{cached}"><title>{id}: {status}{cached_t}</title><rect x="{x}" y="{y}" width="{NODE_W}" height="{NODE_H}" rx="6"/><text x="{tx}" y="{ty}">{label}</text></g></a>"##,
             id = escape(&s.id),
-            status = status_class(s.status),
+            status = s.status.name(),
             cached = if cached { " cached" } else { "" },
             cached_t = if cached { " (cached)" } else { "" },
             tx = x + 10,
@@ -419,7 +407,7 @@ fn timeline(report: &RunReport, shown: &Shown) -> String {
             r##"<tr class="{status}"><td><a href="#step-{id}">{id}</a></td><td>{plugin}</td><td><span class="badge {status}">{status}</span>{cached}</td><td class="num">{start}</td><td class="num">{time}</td><td class="num">{findings}</td><td class="bar"><svg viewBox="0 0 1000 12" preserveAspectRatio="none" width="100%" height="12"><rect class="{status}" x="{x:.1}" y="0" width="{w:.1}" height="12"/></svg></td></tr>"##,
             id = escape(&s.id),
             plugin = shown.cut(&s.plugin, 60),
-            status = status_class(s.status),
+            status = s.status.name(),
             cached = if cached {
                 r#" <span class="badge cached">cached</span>"#
             } else {
@@ -459,7 +447,7 @@ fn step_section(ctx: &Context, shown: &Shown, s: &StepReport) -> String {
 <p class="meta">{plugin} · <code title="{digest}">{short}</code> · {time}</p>
 "#,
         id = escape(&s.id),
-        status = status_class(s.status),
+        status = s.status.name(),
         plugin = shown.cut(&s.plugin, 80),
         digest = escape(&s.digest),
         short = escape(&s.digest.chars().take(19).collect::<String>()),

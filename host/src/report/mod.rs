@@ -23,6 +23,14 @@ use self::terminal::clean;
 /// The most characters of one log line the console shows (the whole line is in the log).
 pub const CONSOLE_LINE: usize = 1000;
 
+/// 128 random bits in hex from the OS (a CSP nonce, a stop-commands token); `None` when the
+/// OS has none to give.
+pub fn random_token() -> Option<String> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).ok()?;
+    Some(hex::encode(bytes))
+}
+
 /// `12ms`, `1.24s`, `2m03s`.
 pub fn format_elapsed(d: Duration) -> String {
     let ms = d.as_millis();
